@@ -1,0 +1,25 @@
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS streams (
+  stream_name TEXT PRIMARY KEY,
+  revision    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS events (
+  position    INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream_name TEXT NOT NULL,
+  revision    INTEGER NOT NULL,
+  event_id    TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  data        TEXT NOT NULL,
+  metadata    TEXT,
+  recorded_at INTEGER NOT NULL,
+  UNIQUE (stream_name, revision),
+  UNIQUE (stream_name, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_type_position ON events (type, position);
+
+CREATE TABLE IF NOT EXISTS blobs (
+  key   TEXT PRIMARY KEY,
+  bytes BLOB NOT NULL
+) WITHOUT ROWID;
+`;
