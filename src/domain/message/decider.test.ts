@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RetryPolicy } from '../retry/retry-policy.js';
+import { parseSmtpReply } from '../smtp-reply/smtp-reply.js';
+import {
+  type AttemptResult,
+  decide,
+  evolve,
+  fold,
+  initialState,
+  type MessageCommand,
+  MessageError,
+  pendingRecipients,
+} from './decider.js';
+import type { MessageAccepted, MessageEvent } from './events.js';
+
+/** Emmett-style specification: given past events, when a command, then new events. */
+const given = (events: readonly MessageEvent[]) => ({
+  when: (command: MessageCommand) => ({
+    thenEmits: (expected: readonly MessageEvent[]) =>
+      assert.deepEqual(decide(command, fold(events)), expected),
+    thenThrows: (code: string) =>
+      assert.throws(
+        () => decide(command, fold(events)),
+        (e) => e instanceof MessageError && e.code === code,
+      ),
+  }),
+});
+
+const T0 = 1_700_000_000_000;
+const MIN = 60_000;
+const policy: RetryPolicy = { scheduleMs: [5 * MIN, 10 * MIN], maxAgeMs: 60 * MIN, jitter: 0 };
+const remote = {
+  mx: 'mx.example.com',
+  ip: '127.0.0.2',
+  sourceIp: '127.0.0.1',
+  tls: false,
+  esmtp: [],
+};
+
+const accepted: MessageAccepted = {
+  type: 'MessageAccepted',
+  data: {
+    messageId: '01HZZZZZZZZZZZZZZZZZZZZZZZ',
+    acceptedAt: T0,
+    source: 'smtp',
+    credential: { id: 'c1', name: 'app' },
+    client: { address: '127.0.0.1', helo: 'client.test', tls: true },
+    envelope: {
+      from: 'app@sender.test',
+      to: [
+        { address: 'a@example.com', orcpt: null },
+        { address: 'b@example.com', orcpt: null },
+      ],
+      envId: null,
+    },
+    headers: { messageId: '<m1@sender.test>', subject: 'hi', from: 'app@sender.test' },
+    size: 123,
+    bodyRef: 'body-01HZZZZZZZZZZZZZZZZZZZZZZZ',
+    jobId: null,
+  },
+};
+
+const result = (recipient: string, reply: string): AttemptResult => ({
+  recipient,
+  reply: parseSmtpReply(reply),
+  remote,
+});
+const attempt = (at: number, ...results: AttemptResult[]): MessageCommand => ({
+  type: 'RecordAttempt',
+  at,
+  results,
+  policy,
+  random: 0,
+});
+
+describe('message decider', () => {
+  it('accepts a new message', () => {
+    given([]).when({ type: 'AcceptMessage', data: accepted.data }).thenEmits([accepted]);
+  });
+
+  it('refuses to accept the same message twice', () => {
+    given([accepted])
+      .when({ type: 'AcceptMessage', data: accepted.data })
+      .thenThrows('MessageAlreadyAccepted');
+  });
+
+  it('refuses an attempt on a message it never accepted', () => {
+    given([])
+      .when(attempt(T0, result('a@example.com', '250 ok')))
+      .thenThrows('MessageNotAccepted');
+  });
+
+  it('2xx delivers, 5xx bounces and 4xx defers, per recipient', () => {
+    given([accepted])
+      .when(
+        attempt(
+          T0 + 1000,
+          result('a@example.com', '250 2.0.0 queued'),
+          result('b@example.com', '451 4.3.0 try later'),
+        ),
+      )
+      .thenEmits([
+        {
+          type: 'MessageDelivered',
+          data: {
+            recipient: 'a@example.com',
+            attempt: 1,
+            at: T0 + 1000,
+            reply: { code: 250, enhancedCode: '2.0.0', text: 'queued' },
+            remote,
+            queuedMs: 1000,
+          },
+        },
+        {
+          type: 'DeliveryDeferred',
+          data: {
+            recipient: 'b@example.com',
+            attempt: 1,
+            at: T0 + 1000,
+            nextAttemptAt: T0 + 1000 + 5 * MIN,
+            reply: { code: 451, enhancedCode: '4.3.0', text: 'try later' },
+            remote,
+            category: 'bad-configuration',
+          },
+        },
+      ]);
+  });
+
+  it('a 5xx bounces in-band with its classification', () => {
+    const [event] = decide(
+      attempt(T0, result('a@example.com', '550 5.1.1 no such user')),
+      fold([accepted]),
+    );
+    assert.equal(event?.type, 'MessageBounced');
+    assert.deepEqual(event?.type === 'MessageBounced' && event.data.classification, {
+      category: 'bad-mailbox',
+      severity: 'permanent',
+      rule: 'code:x.1.1',
+    });
+    assert.equal(event?.type === 'MessageBounced' && event.data.phase, 'in-band');
+  });
+
+  it('a 4xx after the maximum queue age bounces as expired', () => {
+    given([accepted])
+      .when(attempt(T0 + 60 * MIN, result('a@example.com', '421 4.4.2 timeout')))
+      .thenEmits([
+        {
+          type: 'MessageBounced',
+          data: {
+            recipient: 'a@example.com',
+            attempt: 1,
+            at: T0 + 60 * MIN,
+            reply: { code: 421, enhancedCode: '4.4.2', text: 'timeout' },
+            remote,
+            classification: {
+              category: 'message-expired',
+              severity: 'transient',
+              rule: 'queue.maxAge',
+            },
+            phase: 'expired',
+          },
+        },
+      ]);
+  });
+
+  it('counts attempts across deferrals', () => {
+    const first = decide(
+      attempt(T0, result('a@example.com', '450 4.2.0 greylisted')),
+      fold([accepted]),
+    );
+    const [second] = decide(
+      attempt(T0 + 5 * MIN, result('a@example.com', '450 4.2.0 greylisted')),
+      fold([accepted, ...first]),
+    );
+    assert.equal(second?.type, 'DeliveryDeferred');
+    assert.equal(second?.type === 'DeliveryDeferred' && second.data.attempt, 2);
+    assert.equal(second?.type === 'DeliveryDeferred' && second.data.nextAttemptAt, T0 + 15 * MIN);
+  });
+
+  it('ignores a result for a recipient that is already final (a replayed attempt)', () => {
+    const delivered = decide(attempt(T0, result('a@example.com', '250 ok')), fold([accepted]));
+    given([accepted, ...delivered])
+      .when(attempt(T0 + 1, result('a@example.com', '250 ok')))
+      .thenEmits([]);
+  });
+
+  it('evolve tracks what is still pending and when it is due', () => {
+    const deferred = decide(
+      attempt(T0, result('b@example.com', '451 4.3.0 later')),
+      fold([accepted]),
+    );
+    const state = [accepted, ...deferred].reduce(evolve, initialState);
+    assert.deepEqual(
+      pendingRecipients(state).map((r) => [r.address, r.dueAt, r.attempts]),
+      [
+        ['a@example.com', T0, 0],
+        ['b@example.com', T0 + 5 * MIN, 1],
+      ],
+    );
+  });
+});

@@ -1,0 +1,202 @@
+import { classifyReply } from '../bounce/bounce-category.js';
+import { nextAttemptAt, type RetryPolicy } from '../retry/retry-policy.js';
+import { replyClass, type SmtpReply } from '../smtp-reply/smtp-reply.js';
+import type { MessageAccepted, MessageEvent, Remote } from './events.js';
+
+export type RecipientStatus = 'pending' | 'delivered' | 'bounced';
+
+export interface RecipientState {
+  readonly address: string;
+  readonly status: RecipientStatus;
+  readonly attempts: number;
+  /** When the next attempt is due; the acceptance time for a first attempt. */
+  readonly dueAt: number;
+  readonly lastReply: SmtpReply | null;
+}
+
+export type MessageState =
+  | { readonly status: 'absent' }
+  | {
+      readonly status: 'accepted';
+      readonly accepted: MessageAccepted['data'];
+      readonly recipients: Readonly<Record<string, RecipientState>>;
+    };
+
+export const initialState: MessageState = { status: 'absent' };
+
+/** One recipient's result of one delivery attempt, as the SMTP client saw it. */
+export interface AttemptResult {
+  readonly recipient: string;
+  readonly reply: SmtpReply;
+  readonly remote: Remote;
+}
+
+export type MessageCommand =
+  | { readonly type: 'AcceptMessage'; readonly data: MessageAccepted['data'] }
+  | {
+      readonly type: 'RecordAttempt';
+      readonly at: number;
+      readonly results: readonly AttemptResult[];
+      readonly policy: RetryPolicy;
+      /** In [0, 1): spreads retries; given by the caller so `decide` stays pure. */
+      readonly random: number;
+    };
+
+export type MessageErrorCode = 'MessageAlreadyAccepted' | 'MessageNotAccepted';
+
+export class MessageError extends Error {
+  constructor(
+    readonly code: MessageErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = `MessageError[${code}]`;
+  }
+}
+
+const decideAttempt = (
+  state: Extract<MessageState, { status: 'accepted' }>,
+  command: Extract<MessageCommand, { type: 'RecordAttempt' }>,
+): MessageEvent[] =>
+  command.results.flatMap((result): MessageEvent[] => {
+    const recipient = state.recipients[result.recipient];
+    // A result for a recipient that is already final is a replayed attempt: nothing new.
+    if (recipient?.status !== 'pending') return [];
+    const attempt = recipient.attempts + 1;
+    const base = {
+      recipient: result.recipient,
+      attempt,
+      at: command.at,
+      reply: result.reply,
+      remote: result.remote,
+    };
+    const kind = replyClass(result.reply);
+    if (kind === 'success')
+      return [
+        {
+          type: 'MessageDelivered',
+          data: { ...base, queuedMs: Math.max(0, command.at - state.accepted.acceptedAt) },
+        },
+      ];
+    const classification = classifyReply(result.reply);
+    if (kind === 'permanent')
+      return [
+        {
+          type: 'MessageBounced',
+          data: {
+            ...base,
+            classification: {
+              ...classification,
+              severity: result.reply.enhancedCode?.startsWith('5.7.') ? 'policy' : 'permanent',
+            },
+            phase: 'in-band',
+          },
+        },
+      ];
+    const next = nextAttemptAt(
+      command.policy,
+      attempt,
+      command.at,
+      state.accepted.acceptedAt,
+      command.random,
+    );
+    if (next === null)
+      return [
+        {
+          type: 'MessageBounced',
+          data: {
+            ...base,
+            classification: {
+              category: 'message-expired',
+              severity: 'transient',
+              rule: 'queue.maxAge',
+            },
+            phase: 'expired',
+          },
+        },
+      ];
+    return [
+      {
+        type: 'DeliveryDeferred',
+        data: { ...base, nextAttemptAt: next, category: classification.category },
+      },
+    ];
+  });
+
+export const decide = (command: MessageCommand, state: MessageState): MessageEvent[] => {
+  switch (command.type) {
+    case 'AcceptMessage':
+      if (state.status !== 'absent')
+        throw new MessageError(
+          'MessageAlreadyAccepted',
+          `message ${command.data.messageId} exists`,
+        );
+      return [{ type: 'MessageAccepted', data: command.data }];
+    case 'RecordAttempt':
+      if (state.status !== 'accepted')
+        throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
+      return decideAttempt(state, command);
+  }
+};
+
+const withRecipient = (
+  state: MessageState,
+  address: string,
+  change: (r: RecipientState) => RecipientState,
+): MessageState => {
+  if (state.status !== 'accepted') return state;
+  const current = state.recipients[address];
+  if (!current) return state;
+  return { ...state, recipients: { ...state.recipients, [address]: change(current) } };
+};
+
+export const evolve = (state: MessageState, event: MessageEvent): MessageState => {
+  switch (event.type) {
+    case 'MessageAccepted':
+      return {
+        status: 'accepted',
+        accepted: event.data,
+        recipients: Object.fromEntries(
+          event.data.envelope.to.map((to) => [
+            to.address,
+            {
+              address: to.address,
+              status: 'pending',
+              attempts: 0,
+              dueAt: event.data.acceptedAt,
+              lastReply: null,
+            } satisfies RecipientState,
+          ]),
+        ),
+      };
+    case 'DeliveryDeferred':
+      return withRecipient(state, event.data.recipient, (r) => ({
+        ...r,
+        attempts: event.data.attempt,
+        dueAt: event.data.nextAttemptAt,
+        lastReply: event.data.reply,
+      }));
+    case 'MessageDelivered':
+      return withRecipient(state, event.data.recipient, (r) => ({
+        ...r,
+        status: 'delivered',
+        attempts: event.data.attempt,
+        lastReply: event.data.reply,
+      }));
+    case 'MessageBounced':
+      return withRecipient(state, event.data.recipient, (r) => ({
+        ...r,
+        status: 'bounced',
+        attempts: event.data.attempt,
+        lastReply: event.data.reply,
+      }));
+  }
+};
+
+export const fold = (events: readonly MessageEvent[]): MessageState =>
+  events.reduce(evolve, initialState);
+
+export const pendingRecipients = (state: MessageState): RecipientState[] =>
+  state.status === 'accepted'
+    ? Object.values(state.recipients).filter((r) => r.status === 'pending')
+    : [];

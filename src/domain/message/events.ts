@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/**
+ * The message stream's events. Payloads are validated by these schemas at the store
+ * boundary. Times are epoch milliseconds, given to the domain as values.
+ */
+
+export const SmtpReplySchema = z.object({
+  code: z.number().int(),
+  enhancedCode: z.string().nullable(),
+  text: z.string(),
+});
+
+/** Where an attempt went: the remote MX and our side of the connection. */
+export const RemoteSchema = z.object({
+  mx: z.string().nullable(),
+  ip: z.string().nullable(),
+  sourceIp: z.string().nullable(),
+  tls: z.boolean(),
+  /** The ESMTP extensions the remote advertised (accounting's dlvEsmtpAvailable). */
+  esmtp: z.array(z.string()),
+});
+
+export const MessageAcceptedSchema = z.object({
+  messageId: z.string().min(1),
+  acceptedAt: z.number().int(),
+  source: z.enum(['smtp', 'mailgun', 'sendgrid', 'postmark']),
+  credential: z.object({ id: z.string(), name: z.string() }).nullable(),
+  client: z.object({
+    address: z.string(),
+    helo: z.string().nullable(),
+    tls: z.boolean(),
+  }),
+  envelope: z.object({
+    /** '' is the null reverse-path `<>`. */
+    from: z.string(),
+    to: z
+      .array(
+        z.object({
+          address: z.string().min(3),
+          /** RFC 3461 ORCPT, kept for accounting. */
+          orcpt: z.string().nullable(),
+        }),
+      )
+      .min(1),
+    envId: z.string().nullable(),
+  }),
+  headers: z.object({
+    messageId: z.string().nullable(),
+    subject: z.string().nullable(),
+    from: z.string().nullable(),
+  }),
+  size: z.number().int().nonnegative(),
+  bodyRef: z.string(),
+  jobId: z.string().nullable(),
+});
+
+export const DeliveryDeferredSchema = z.object({
+  recipient: z.string(),
+  attempt: z.number().int().positive(),
+  at: z.number().int(),
+  nextAttemptAt: z.number().int(),
+  reply: SmtpReplySchema,
+  remote: RemoteSchema,
+  category: z.string(),
+});
+
+export const MessageDeliveredSchema = z.object({
+  recipient: z.string(),
+  attempt: z.number().int().positive(),
+  at: z.number().int(),
+  reply: SmtpReplySchema,
+  remote: RemoteSchema,
+  queuedMs: z.number().int().nonnegative(),
+});
+
+export const MessageBouncedSchema = z.object({
+  recipient: z.string(),
+  attempt: z.number().int().nonnegative(),
+  at: z.number().int(),
+  reply: SmtpReplySchema,
+  remote: RemoteSchema,
+  classification: z.object({
+    category: z.string(),
+    severity: z.enum(['permanent', 'transient', 'policy']),
+    rule: z.string(),
+  }),
+  /** in-band: the remote said 5xx; expired: it kept saying 4xx until the queue age ran out. */
+  phase: z.enum(['in-band', 'expired']),
+});
+
+export const MESSAGE_EVENT_SCHEMAS = {
+  MessageAccepted: MessageAcceptedSchema,
+  DeliveryDeferred: DeliveryDeferredSchema,
+  MessageDelivered: MessageDeliveredSchema,
+  MessageBounced: MessageBouncedSchema,
+} as const;
+
+export type MessageAccepted = {
+  type: 'MessageAccepted';
+  data: z.infer<typeof MessageAcceptedSchema>;
+};
+export type DeliveryDeferred = {
+  type: 'DeliveryDeferred';
+  data: z.infer<typeof DeliveryDeferredSchema>;
+};
+export type MessageDelivered = {
+  type: 'MessageDelivered';
+  data: z.infer<typeof MessageDeliveredSchema>;
+};
+export type MessageBounced = { type: 'MessageBounced'; data: z.infer<typeof MessageBouncedSchema> };
+export type MessageEvent = MessageAccepted | DeliveryDeferred | MessageDelivered | MessageBounced;
+export type MessageEventType = MessageEvent['type'];
+export type Remote = z.infer<typeof RemoteSchema>;
+
+export const MESSAGE_STREAM_PREFIX = 'message-';
+export const messageStream = (messageId: string): string => `${MESSAGE_STREAM_PREFIX}${messageId}`;
+
+export const isMessageEventType = (type: string): type is MessageEventType =>
+  type in MESSAGE_EVENT_SCHEMAS;
+
+/** Validates a stored or about-to-be-stored payload; throws a ZodError naming the field. */
+export const parseMessageEvent = (type: string, data: unknown): MessageEvent | null => {
+  if (!isMessageEventType(type)) return null;
+  return { type, data: MESSAGE_EVENT_SCHEMAS[type].parse(data) } as MessageEvent;
+};
