@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+export const CredentialCreatedSchema = z.object({
+  credentialId: z.string().min(1),
+  name: z.string().min(1),
+  username: z.string().min(1),
+  /** A self-describing password hash (`scrypt$N$r$p$salt$hash`); the password is never stored. */
+  passwordHash: z.string().min(1),
+  domains: z.array(z.string().min(1)).min(1),
+  createdAt: z.number().int(),
+});
+
+export const CredentialRevokedSchema = z.object({
+  credentialId: z.string().min(1),
+  revokedAt: z.number().int(),
+});
+
+export type CredentialCreated = {
+  type: 'CredentialCreated';
+  data: z.infer<typeof CredentialCreatedSchema>;
+};
+export type CredentialRevoked = {
+  type: 'CredentialRevoked';
+  data: z.infer<typeof CredentialRevokedSchema>;
+};
+export type CredentialEvent = CredentialCreated | CredentialRevoked;
+
+export const CREDENTIAL_EVENT_SCHEMAS = {
+  CredentialCreated: CredentialCreatedSchema,
+  CredentialRevoked: CredentialRevokedSchema,
+} as const;
+
+export const CREDENTIAL_STREAM_PREFIX = 'credential-';
+export const credentialStream = (id: string): string => `${CREDENTIAL_STREAM_PREFIX}${id}`;
+
+export type CredentialState =
+  | { readonly status: 'absent' }
+  | { readonly status: 'active' | 'revoked'; readonly created: CredentialCreated['data'] };
+
+export type CredentialCommand =
+  | { readonly type: 'CreateCredential'; readonly data: CredentialCreated['data'] }
+  | { readonly type: 'RevokeCredential'; readonly credentialId: string; readonly at: number };
+
+export class CredentialError extends Error {
+  constructor(
+    readonly code: 'CredentialExists' | 'CredentialNotFound',
+    message: string,
+  ) {
+    super(message);
+    this.name = `CredentialError[${code}]`;
+  }
+}
+
+export const decideCredential = (
+  command: CredentialCommand,
+  state: CredentialState,
+): CredentialEvent[] => {
+  switch (command.type) {
+    case 'CreateCredential':
+      if (state.status !== 'absent')
+        throw new CredentialError('CredentialExists', `${command.data.credentialId} exists`);
+      return [{ type: 'CredentialCreated', data: command.data }];
+    case 'RevokeCredential':
+      if (state.status === 'absent')
+        throw new CredentialError('CredentialNotFound', `no credential ${command.credentialId}`);
+      // Revoking twice is harmless: nothing new happened.
+      if (state.status === 'revoked') return [];
+      return [
+        {
+          type: 'CredentialRevoked',
+          data: { credentialId: command.credentialId, revokedAt: command.at },
+        },
+      ];
+  }
+};
+
+export const evolveCredential = (
+  state: CredentialState,
+  event: CredentialEvent,
+): CredentialState => {
+  switch (event.type) {
+    case 'CredentialCreated':
+      return { status: 'active', created: event.data };
+    case 'CredentialRevoked':
+      return state.status === 'absent' ? state : { ...state, status: 'revoked' };
+  }
+};

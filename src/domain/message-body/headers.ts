@@ -1,0 +1,50 @@
+/** The header fields the relay reads; the body is never parsed. */
+export interface HeaderSummary {
+  readonly messageId: string | null;
+  readonly subject: string | null;
+  readonly from: string | null;
+  readonly date: string | null;
+  readonly jobId: string | null;
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/** Octet offset where the header section ends (after its blank line), or -1. */
+export const headerEnd = (bytes: Buffer): number => {
+  if (bytes.subarray(0, 2).toString('latin1') === '\r\n') return 2;
+  const at = bytes.indexOf(CRLFCRLF);
+  return at < 0 ? -1 : at + 4;
+};
+
+/** Unfolded header fields in order, names as sent. */
+export const parseHeaderFields = (bytes: Buffer): Array<[string, string]> => {
+  const end = headerEnd(bytes);
+  const text = bytes.subarray(0, end < 0 ? bytes.length : end).toString('utf8');
+  const fields: Array<[string, string]> = [];
+  for (const line of text.split('\r\n')) {
+    if (line === '') break;
+    const last = fields[fields.length - 1];
+    if ((line.startsWith(' ') || line.startsWith('\t')) && last) {
+      last[1] += ` ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    fields.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+  }
+  return fields;
+};
+
+export const summarizeHeaders = (
+  fields: ReadonlyArray<readonly [string, string]>,
+): HeaderSummary => {
+  const get = (name: string): string | null =>
+    fields.find(([n]) => n.toLowerCase() === name)?.[1] ?? null;
+  return {
+    messageId: get('message-id'),
+    subject: get('subject'),
+    from: get('from'),
+    date: get('date'),
+    jobId: get('x-job'),
+  };
+};
