@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Decider } from '../command-handling/handle-command.js';
 
 export const CredentialCreatedSchema = z.object({
   credentialId: z.string().min(1),
@@ -85,3 +86,10 @@ export const evolveCredential = (
       return state.status === 'absent' ? state : { ...state, status: 'revoked' };
   }
 };
+
+export const credentialDecider = {
+  decide: decideCredential,
+  evolve: evolveCredential,
+  initialState: { status: 'absent' } as CredentialState,
+  schemas: CREDENTIAL_EVENT_SCHEMAS,
+} satisfies Decider<CredentialCommand, CredentialEvent, CredentialState>;

@@ -72,7 +72,10 @@ export interface SubscribeOptions extends ReadAllOptions {
 
 export type SubscriptionItem =
   | { readonly kind: 'event'; readonly event: RecordedEvent }
-  /** Progress through events the filter left out, so a consumer can checkpoint past them. */
+  /**
+   * All events up to here were delivered (some may have been filtered out): a consumer can
+   * checkpoint here and commit what it holds. Sent whenever the subscription reaches the head.
+   */
   | { readonly kind: 'checkpoint'; readonly position: GlobalPosition }
   /** History is read; what follows is live. Sent once. */
   | { readonly kind: 'caughtUp'; readonly position: GlobalPosition };

@@ -1,7 +1,13 @@
 import { classifyReply } from '../bounce/bounce-category.js';
+import type { Decider } from '../command-handling/handle-command.js';
 import { nextAttemptAt, type RetryPolicy } from '../retry/retry-policy.js';
 import { replyClass, type SmtpReply } from '../smtp-reply/smtp-reply.js';
-import type { MessageAccepted, MessageEvent, Remote } from './events.js';
+import {
+  MESSAGE_EVENT_SCHEMAS,
+  type MessageAccepted,
+  type MessageEvent,
+  type Remote,
+} from './events.js';
 
 export type RecipientStatus = 'pending' | 'delivered' | 'bounced';
 
@@ -200,3 +206,10 @@ export const pendingRecipients = (state: MessageState): RecipientState[] =>
   state.status === 'accepted'
     ? Object.values(state.recipients).filter((r) => r.status === 'pending')
     : [];
+
+export const messageDecider = {
+  decide,
+  evolve,
+  initialState,
+  schemas: MESSAGE_EVENT_SCHEMAS,
+} satisfies Decider<MessageCommand, MessageEvent, MessageState>;

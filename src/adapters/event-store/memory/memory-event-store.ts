@@ -94,12 +94,14 @@ export const createMemoryEventStore = (): EventStore => {
       let caughtUp = false;
       while (!options.signal?.aborted && !closed) {
         const head = log[log.length - 1]?.position ?? 0n;
+        let any = false;
         for (const event of readAllNow({ ...options, after, maxCount: undefined })) {
           if (event.position > head) break;
           yield { kind: 'event', event };
           after = event.position;
+          any = true;
         }
-        if (after < head) {
+        if (after < head || any) {
           after = head;
           yield { kind: 'checkpoint', position: after };
         }

@@ -255,7 +255,8 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
         after = row.position;
       }
       if (rows.length === pageSize) continue;
-      if (after < upTo) {
+      // The page reached the head: say so, so consumers can commit what they hold.
+      if (after < upTo || rows.length > 0) {
         after = upTo;
         yield { kind: 'checkpoint', position: after };
       }

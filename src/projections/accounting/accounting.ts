@@ -1,0 +1,66 @@
+import {
+  ACCT_FIELDS,
+  type AcceptedFacts,
+  type AcctRecord,
+  acctRecord,
+  factsFromAccepted,
+} from '../../domain/accounting/acct-record.js';
+import type { RecordedEvent } from '../../domain/event-store/event-store.js';
+import { MESSAGE_STREAM_PREFIX, type MessageEvent } from '../../domain/message/events.js';
+import { liveTables, type Projection } from '../runner/projection.js';
+import type { ReadModelDb } from '../runner/read-model-db.js';
+
+/** The accounting log: one row per delivered (d), bounced (b) or deferred (t) recipient. */
+export const accountingProjection: Projection = {
+  name: 'accounting',
+  version: 1,
+  filter: { streamPrefixes: [MESSAGE_STREAM_PREFIX] },
+  tables: {
+    messages: 'message_id TEXT PRIMARY KEY, facts TEXT NOT NULL',
+    records: `position INTEGER PRIMARY KEY, logged_at INTEGER NOT NULL, ${ACCT_FIELDS.map(
+      (f) => `"${f}" TEXT NOT NULL`,
+    ).join(', ')}`,
+  },
+  indexes: { by_time: 'records (logged_at)' },
+  apply: (db, t, events) => {
+    const insertFacts = db.prepare(`INSERT OR REPLACE INTO ${t('messages')} VALUES (?, ?)`);
+    const selectFacts = db.prepare(`SELECT facts FROM ${t('messages')} WHERE message_id = ?`);
+    const insertRecord = db.prepare(
+      `INSERT OR REPLACE INTO ${t('records')} VALUES (?, ?, ${ACCT_FIELDS.map(() => '?').join(', ')})`,
+    );
+    for (const recorded of events) {
+      const messageId = recorded.streamName.slice(MESSAGE_STREAM_PREFIX.length);
+      const event = recorded as unknown as RecordedEvent & MessageEvent;
+      if (event.type === 'MessageAccepted') {
+        insertFacts.run(messageId, JSON.stringify(factsFromAccepted(event.data)));
+        continue;
+      }
+      const row = selectFacts.get(messageId) as { facts: string } | undefined;
+      if (!row) continue;
+      const record = acctRecord(JSON.parse(row.facts) as AcceptedFacts, event);
+      insertRecord.run(recorded.position, event.data.at, ...ACCT_FIELDS.map((f) => record[f]));
+    }
+  },
+};
+
+const t = liveTables(accountingProjection);
+
+export interface AcctQuery {
+  readonly since?: number;
+  readonly types?: readonly string[];
+}
+
+/** Records in log order, read lazily so an export of millions stays small in memory. */
+export function* acctRecords(db: ReadModelDb, query: AcctQuery = {}): Generator<AcctRecord> {
+  const where = ['logged_at >= ?'];
+  const params: unknown[] = [query.since ?? 0];
+  if (query.types?.length) {
+    where.push(`type IN (${query.types.map(() => '?').join(',')})`);
+    params.push(...query.types);
+  }
+  const statement = db.prepare(
+    `SELECT ${ACCT_FIELDS.map((f) => `"${f}"`).join(', ')} FROM ${t('records')}
+     WHERE ${where.join(' AND ')} ORDER BY position`,
+  );
+  yield* statement.iterate(...params) as Iterable<AcctRecord>;
+}

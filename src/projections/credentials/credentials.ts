@@ -1,0 +1,88 @@
+import type { CredentialEvent } from '../../domain/credential/credential.js';
+import { CREDENTIAL_STREAM_PREFIX } from '../../domain/credential/credential.js';
+import type { RecordedEvent } from '../../domain/event-store/event-store.js';
+import { liveTables, type Projection } from '../runner/projection.js';
+import type { ReadModelDb } from '../runner/read-model-db.js';
+
+/** SMTP AUTH looks credentials up here by username. */
+export const credentialsProjection: Projection = {
+  name: 'credentials',
+  version: 1,
+  filter: { streamPrefixes: [CREDENTIAL_STREAM_PREFIX] },
+  tables: {
+    credentials: `
+      credential_id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      username TEXT NOT NULL,
+      password_hash TEXT NOT NULL,
+      domains TEXT NOT NULL,
+      status TEXT NOT NULL,
+      created_at INTEGER NOT NULL`,
+  },
+  indexes: { by_username: 'credentials (username)' },
+  apply: (db, t, events) => {
+    for (const recorded of events) {
+      const event = recorded as unknown as RecordedEvent & CredentialEvent;
+      if (event.type === 'CredentialCreated') {
+        const d = event.data;
+        db.prepare(
+          `INSERT OR REPLACE INTO ${t('credentials')} VALUES (?, ?, ?, ?, ?, 'active', ?)`,
+        ).run(
+          d.credentialId,
+          d.name,
+          d.username,
+          d.passwordHash,
+          JSON.stringify(d.domains),
+          d.createdAt,
+        );
+      } else if (event.type === 'CredentialRevoked') {
+        db.prepare(`UPDATE ${t('credentials')} SET status = 'revoked' WHERE credential_id = ?`).run(
+          event.data.credentialId,
+        );
+      }
+    }
+  },
+};
+
+export interface CredentialRow {
+  readonly id: string;
+  readonly name: string;
+  readonly username: string;
+  readonly passwordHash: string;
+  readonly domains: readonly string[];
+  readonly status: 'active' | 'revoked';
+  readonly createdAt: number;
+}
+
+interface Row {
+  credential_id: string;
+  name: string;
+  username: string;
+  password_hash: string;
+  domains: string;
+  status: 'active' | 'revoked';
+  created_at: number;
+}
+
+const t = liveTables(credentialsProjection);
+const toCredential = (r: Row): CredentialRow => ({
+  id: r.credential_id,
+  name: r.name,
+  username: r.username,
+  passwordHash: r.password_hash,
+  domains: JSON.parse(r.domains),
+  status: r.status,
+  createdAt: r.created_at,
+});
+
+export const findActiveCredential = (db: ReadModelDb, username: string): CredentialRow | null => {
+  const row = db
+    .prepare(`SELECT * FROM ${t('credentials')} WHERE username = ? AND status = 'active'`)
+    .get(username) as Row | undefined;
+  return row ? toCredential(row) : null;
+};
+
+export const listCredentials = (db: ReadModelDb): CredentialRow[] =>
+  (db.prepare(`SELECT * FROM ${t('credentials')} ORDER BY created_at`).all() as Row[]).map(
+    toCredential,
+  );

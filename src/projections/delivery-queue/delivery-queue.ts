@@ -1,0 +1,98 @@
+import type { RecordedEvent } from '../../domain/event-store/event-store.js';
+import type { MessageEvent } from '../../domain/message/events.js';
+import { MESSAGE_STREAM_PREFIX } from '../../domain/message/events.js';
+import type { Projection } from '../runner/projection.js';
+
+/**
+ * One row per (message, recipient): what is due when, and where each recipient stands.
+ * The delivery loop asks it what to send; `messages list` asks it what happened.
+ */
+export const deliveryQueueProjection: Projection = {
+  name: 'delivery_queue',
+  version: 1,
+  filter: { streamPrefixes: [MESSAGE_STREAM_PREFIX] },
+  tables: {
+    recipients: `
+      message_id TEXT NOT NULL,
+      recipient TEXT NOT NULL,
+      domain TEXT NOT NULL,
+      status TEXT NOT NULL,
+      attempts INTEGER NOT NULL,
+      due_at INTEGER NOT NULL,
+      accepted_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      sender TEXT NOT NULL,
+      subject TEXT,
+      source TEXT NOT NULL,
+      credential TEXT,
+      last_reply TEXT,
+      PRIMARY KEY (message_id, recipient)`,
+  },
+  indexes: {
+    due: 'recipients (status, due_at)',
+    by_recipient: 'recipients (recipient)',
+    by_accepted: 'recipients (accepted_at)',
+  },
+  apply: (db, t, events) => {
+    const insert = db.prepare(
+      `INSERT OR IGNORE INTO ${t('recipients')} (message_id, recipient, domain, status, attempts,
+       due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply)
+       VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+    );
+    const update = db.prepare(
+      `UPDATE ${t('recipients')} SET status = ?, attempts = ?, due_at = ?, updated_at = ?, last_reply = ?
+       WHERE message_id = ? AND recipient = ?`,
+    );
+    for (const recorded of events) {
+      const messageId = recorded.streamName.slice(MESSAGE_STREAM_PREFIX.length);
+      const event = recorded as unknown as RecordedEvent & MessageEvent;
+      switch (event.type) {
+        case 'MessageAccepted': {
+          const d = event.data;
+          for (const to of d.envelope.to)
+            insert.run(
+              messageId,
+              to.address,
+              to.address.slice(to.address.lastIndexOf('@') + 1).toLowerCase(),
+              d.acceptedAt,
+              d.acceptedAt,
+              d.acceptedAt,
+              d.envelope.from,
+              d.headers.subject,
+              d.source,
+              d.credential?.name ?? null,
+            );
+          break;
+        }
+        case 'DeliveryDeferred': {
+          const d = event.data;
+          update.run(
+            'deferred',
+            d.attempt,
+            d.nextAttemptAt,
+            d.at,
+            JSON.stringify(d.reply),
+            messageId,
+            d.recipient,
+          );
+          break;
+        }
+        case 'MessageDelivered':
+        case 'MessageBounced': {
+          const d = event.data;
+          const status = event.type === 'MessageDelivered' ? 'delivered' : 'bounced';
+          update.run(
+            status,
+            d.attempt,
+            d.at,
+            d.at,
+            JSON.stringify(d.reply),
+            messageId,
+            d.recipient,
+          );
+          break;
+        }
+      }
+    }
+  },
+};

@@ -1,0 +1,118 @@
+import type { SmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
+import { liveTables } from '../runner/projection.js';
+import type { ReadModelDb } from '../runner/read-model-db.js';
+import { deliveryQueueProjection } from './delivery-queue.js';
+
+const t = liveTables(deliveryQueueProjection);
+
+export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'bounced';
+
+export interface RecipientRow {
+  readonly messageId: string;
+  readonly recipient: string;
+  readonly domain: string;
+  readonly status: RecipientStatus;
+  readonly attempts: number;
+  readonly dueAt: number;
+  readonly acceptedAt: number;
+  readonly updatedAt: number;
+  readonly sender: string;
+  readonly subject: string | null;
+  readonly source: string;
+  readonly credential: string | null;
+  readonly lastReply: SmtpReply | null;
+}
+
+interface Row {
+  message_id: string;
+  recipient: string;
+  domain: string;
+  status: RecipientStatus;
+  attempts: number;
+  due_at: number;
+  accepted_at: number;
+  updated_at: number;
+  sender: string;
+  subject: string | null;
+  source: string;
+  credential: string | null;
+  last_reply: string | null;
+}
+
+const toRecipient = (r: Row): RecipientRow => ({
+  messageId: r.message_id,
+  recipient: r.recipient,
+  domain: r.domain,
+  status: r.status,
+  attempts: r.attempts,
+  dueAt: r.due_at,
+  acceptedAt: r.accepted_at,
+  updatedAt: r.updated_at,
+  sender: r.sender,
+  subject: r.subject,
+  source: r.source,
+  credential: r.credential,
+  lastReply: r.last_reply ? JSON.parse(r.last_reply) : null,
+});
+
+/** Recipients due at `now`, oldest due first, as (message, domain) work. */
+export const dueRecipients = (db: ReadModelDb, now: number, limit: number): RecipientRow[] =>
+  (
+    db
+      .prepare(
+        `SELECT * FROM ${t('recipients')} WHERE status IN ('queued', 'deferred') AND due_at <= ?
+         ORDER BY due_at LIMIT ?`,
+      )
+      .all(now, limit) as Row[]
+  ).map(toRecipient);
+
+/** When the next deferred recipient falls due, if any. */
+export const nextDueAt = (db: ReadModelDb): number | null => {
+  const row = db
+    .prepare(
+      `SELECT min(due_at) AS due FROM ${t('recipients')} WHERE status IN ('queued', 'deferred')`,
+    )
+    .get() as { due: number | null };
+  return row.due;
+};
+
+export interface ListFilter {
+  readonly recipient?: string;
+  readonly status?: RecipientStatus;
+  readonly since?: number;
+  readonly limit?: number;
+}
+
+export const listRecipients = (db: ReadModelDb, filter: ListFilter): RecipientRow[] => {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.recipient) {
+    where.push('recipient = ?');
+    params.push(filter.recipient);
+  }
+  if (filter.status) {
+    where.push('status = ?');
+    params.push(filter.status);
+  }
+  if (filter.since !== undefined) {
+    where.push('accepted_at >= ?');
+    params.push(filter.since);
+  }
+  const sql = `SELECT * FROM ${t('recipients')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY accepted_at DESC, message_id DESC LIMIT ?`;
+  return (db.prepare(sql).all(...params, filter.limit ?? 100) as Row[]).map(toRecipient);
+};
+
+export const countByStatus = (db: ReadModelDb): Record<RecipientStatus, number> => {
+  const counts: Record<RecipientStatus, number> = {
+    queued: 0,
+    deferred: 0,
+    delivered: 0,
+    bounced: 0,
+  };
+  for (const row of db
+    .prepare(`SELECT status, count(*) AS n FROM ${t('recipients')} GROUP BY status`)
+    .all() as Array<{ status: RecipientStatus; n: number }>)
+    counts[row.status] = row.n;
+  return counts;
+};
