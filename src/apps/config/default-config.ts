@@ -1,0 +1,65 @@
+/** Written on first start when no config file exists. Every key is optional. */
+export const DEFAULT_CONFIG_YAML = `# mailtrail configuration. Every key is optional; the values below are the defaults.
+# Durations: 250ms, 30s, 5m, 4h, 4d12h. Relative paths are relative to this file.
+
+# Event log (events.db), read models (projections.db) and the generated TLS certificate.
+dataDir: ./data
+
+# Our name in the SMTP banner and in Received: headers. Defaults to the machine's hostname.
+# hostname: relay.example.com
+
+log:
+  level: info        # fatal | error | warn | info | debug | trace | silent
+
+smtp:
+  # Submission listener: STARTTLS, then AUTH PLAIN/LOGIN. Ports below 1024 need root or
+  # CAP_NET_BIND_SERVICE.
+  listen: 0.0.0.0:587
+  # Networks that may relay without AUTH, like Postfix's mynetworks. Empty: everyone
+  # must authenticate. Example: ["127.0.0.1/32", "::1/128"]
+  trustedNetworks: []
+  # Bare CR, bare LF and NUL in message content (SMTP smuggling). normalize rewrites them
+  # to CRLF (Postfix >= 3.9's default behaviour); reject refuses the message (550 5.6.0).
+  bareLineEndings: normalize
+  maxMessageSize: 26214400   # octets, advertised as SIZE
+  maxRecipients: 1000        # per transaction; the one after gets 452 4.5.3
+  maxLineLength: 998         # octets per line (RFC 5321), CRLF excluded
+  maxClients: 1000
+  maxAuthFailures: 3         # per connection; then 421 4.7.0 and the connection closes
+  authFailureDelay: 1s       # each failure's reply waits this much more than the last
+  socketTimeout: 5m
+  # PEM files. When unset, a self-signed certificate is generated under dataDir/tls.
+  # tls: { key: /etc/mailtrail/tls/key.pem, cert: /etc/mailtrail/tls/cert.pem }
+  tls: {}
+
+http:
+  listen: 127.0.0.1:8025     # health and status endpoints
+
+dns:
+  # Resolvers for MX, A and AAAA lookups, with optional ports. Empty: the system's.
+  servers: []                # e.g. ["127.0.0.1:5353"]
+  timeout: 5s
+
+# Per-domain routes, looked up before DNS. "[host]:port" connects there directly;
+# "domain:port" uses that domain's MX. "*" matches every domain (a smarthost).
+routes: {}
+#  example.com: "[127.0.0.1]:2526"
+#  "*": "[smarthost.example.net]:587"
+
+delivery:
+  port: 25
+  # ehloName: relay.example.com   # defaults to hostname
+  # sourceAddress: 192.0.2.10     # local address for outbound connections
+  blockLocalAddresses: true  # refuse MX hosts on loopback and private networks
+  maxConnectionsPerDomain: 20
+  maxMessagesPerConnection: 100
+  maxInFlight: 500           # deliveries under way at once, all domains together
+  connectTimeout: 30s
+  idleTimeout: 5s            # an idle outbound connection is closed after this
+
+queue:
+  # Waits after the 1st, 2nd, ... failed attempt; the last one repeats.
+  retry: [5m, 10m, 20m, 40m, 1h, 2h, 4h]
+  retryJitter: 0.1           # waits are stretched by up to 10%, never shortened
+  maxAge: 4d12h              # then the recipient bounces as expired
+`;

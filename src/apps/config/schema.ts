@@ -1,0 +1,134 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { hostname } from 'node:os';
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30s, 5m, 4h or 4d12h' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
+export const parseHostPort = (text: string): ListenAddress | undefined => {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+};
+
+const listen = z.string().transform((text, ctx) => {
+  const parsed = parseHostPort(text);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: 'expected HOST:PORT, e.g. 0.0.0.0:587 or [::1]:587' });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const cidr = z.string().refine(
+  (text) => {
+    try {
+      ipaddr.parseCIDR(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a network in CIDR form, e.g. 127.0.0.1/32 or ::1/128' },
+);
+
+const dnsServer = z
+  .string()
+  .refine((text) => isIPv4(text) || isIPv6(text) || parseHostPort(text) !== undefined, {
+    message: 'expected an IP address, optionally with a port: 127.0.0.1:5353',
+  });
+
+/** A route target: `[host]:port` connects there directly, `host:port` looks up host's MX. */
+export const RouteSchema = z.string().transform((text, ctx) => {
+  const m = /^(\[([^\]]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'expected [host]:port, [ip]:port or domain[:port]' });
+    return z.NEVER;
+  }
+  return {
+    host: (m[2] ?? m[3]) as string,
+    /** Brackets mean: no MX lookup, connect to this host (Postfix's relayhost syntax). */
+    direct: m[2] !== undefined,
+    port: m[4] ? Number(m[4]) : undefined,
+  };
+});
+export type Route = z.infer<typeof RouteSchema>;
+
+export const ConfigSchema = z
+  .object({
+    dataDir: z.string().default('./data'),
+    hostname: z.string().min(1).default(hostname()),
+    log: z
+      .object({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info'),
+      })
+      .prefault({}),
+    smtp: z
+      .object({
+        listen: listen.prefault('0.0.0.0:587'),
+        trustedNetworks: z.array(cidr).default([]),
+        bareLineEndings: z.enum(['normalize', 'reject']).default('normalize'),
+        maxMessageSize: z
+          .number()
+          .int()
+          .min(65536)
+          .default(25 * 1024 * 1024),
+        maxRecipients: z.number().int().min(100).default(1000),
+        maxLineLength: z.number().int().min(998).default(998),
+        maxClients: z.number().int().positive().default(1000),
+        maxAuthFailures: z.number().int().positive().default(3),
+        authFailureDelay: duration.prefault('1s'),
+        socketTimeout: duration.prefault('5m'),
+        tls: z.object({ key: z.string().optional(), cert: z.string().optional() }).prefault({}),
+      })
+      .prefault({}),
+    http: z.object({ listen: listen.prefault('127.0.0.1:8025') }).prefault({}),
+    dns: z
+      .object({
+        servers: z.array(dnsServer).default([]),
+        timeout: duration.prefault('5s'),
+      })
+      .prefault({}),
+    routes: z.record(z.string(), RouteSchema).default({}),
+    delivery: z
+      .object({
+        port: z.number().int().min(1).max(65535).default(25),
+        ehloName: z.string().min(1).optional(),
+        sourceAddress: z.string().optional(),
+        blockLocalAddresses: z.boolean().default(true),
+        maxConnectionsPerDomain: z.number().int().positive().default(20),
+        maxMessagesPerConnection: z.number().int().positive().default(100),
+        maxInFlight: z.number().int().positive().default(500),
+        connectTimeout: duration.prefault('30s'),
+        idleTimeout: duration.prefault('5s'),
+      })
+      .prefault({}),
+    queue: z
+      .object({
+        retry: z.array(duration).min(1).prefault(['5m', '10m', '20m', '40m', '1h', '2h', '4h']),
+        retryJitter: z.number().min(0).max(1).default(0.1),
+        maxAge: duration.prefault('4d12h'),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
