@@ -92,7 +92,7 @@ describe('accounting records', () => {
         ...base,
         reply: parseSmtpReply('451 4.3.0 later'),
         nextAttemptAt: 10,
-        category: 'bad-configuration',
+        category: 'other',
       },
     });
     assert.equal(t.type, 't');

@@ -32,96 +32,44 @@ interface Rule {
   readonly category: BounceCategory;
 }
 
-const enhanced = (prefix: string) => (reply: SmtpReply) =>
-  reply.enhancedCode?.startsWith(prefix) === true;
-const text = (pattern: RegExp) => (reply: SmtpReply) => pattern.test(reply.text);
+const byText = (name: string, pattern: RegExp, category: BounceCategory): Rule => ({
+  name,
+  test: (reply) => pattern.test(reply.text),
+  category,
+});
+/** `x` in the pattern stands for the class digit, 4 or 5. */
+const byCode = (code: string, category: BounceCategory): Rule => {
+  const pattern = new RegExp(`^${code.replace('x', '[45]').replace(/\./g, '\\.')}(\\.|$)`);
+  return {
+    name: `code:${code}`,
+    test: (reply) => pattern.test(reply.enhancedCode ?? ''),
+    category,
+  };
+};
 
 // First match wins. Text rules come before code rules where receivers misuse codes.
 // Issue 5 replaces this table with configurable data; the shape stays.
 const RULES: readonly Rule[] = [
-  {
-    name: 'text:spam',
-    test: text(/\b(spam|blocklist|blacklist|listed at)\b/i),
-    category: 'spam-related',
-  },
-  { name: 'text:virus', test: text(/\bvirus\b/i), category: 'virus-related' },
-  {
-    name: 'text:quota',
-    test: text(/\b(quota|mailbox full|over quota)\b/i),
-    category: 'quota-issues',
-  },
-  { name: 'code:x.1.10', test: enhanced('5.1.10'), category: 'bad-domain' },
-  { name: 'code:x.1.2', test: enhanced('5.1.2'), category: 'bad-domain' },
-  {
-    name: 'code:x.1.1',
-    test: (r) => /^[45]\.1\.1$/.test(r.enhancedCode ?? ''),
-    category: 'bad-mailbox',
-  },
-  {
-    name: 'code:x.1.6',
-    test: (r) => /^[45]\.1\.6$/.test(r.enhancedCode ?? ''),
-    category: 'inactive-mailbox',
-  },
-  {
-    name: 'code:x.1.7',
-    test: (r) => /^[45]\.1\.[78]$/.test(r.enhancedCode ?? ''),
-    category: 'invalid-sender',
-  },
-  {
-    name: 'code:x.2.2',
-    test: (r) => /^[45]\.2\.2$/.test(r.enhancedCode ?? ''),
-    category: 'quota-issues',
-  },
-  {
-    name: 'code:x.2.1',
-    test: (r) => /^[45]\.2\.1$/.test(r.enhancedCode ?? ''),
-    category: 'inactive-mailbox',
-  },
-  {
-    name: 'code:x.3',
-    test: (r) => /^[45]\.3\./.test(r.enhancedCode ?? ''),
-    category: 'bad-configuration',
-  },
-  {
-    name: 'code:x.4.7',
-    test: (r) => /^[45]\.4\.7$/.test(r.enhancedCode ?? ''),
-    category: 'message-expired',
-  },
-  {
-    name: 'code:x.4.1',
-    test: (r) => /^[45]\.4\.1$/.test(r.enhancedCode ?? ''),
-    category: 'no-answer-from-host',
-  },
-  {
-    name: 'code:x.4.2',
-    test: (r) => /^[45]\.4\.2$/.test(r.enhancedCode ?? ''),
-    category: 'bad-connection',
-  },
-  {
-    name: 'code:x.4',
-    test: (r) => /^[45]\.4\./.test(r.enhancedCode ?? ''),
-    category: 'routing-errors',
-  },
-  {
-    name: 'code:x.5',
-    test: (r) => /^[45]\.5\./.test(r.enhancedCode ?? ''),
-    category: 'protocol-errors',
-  },
-  {
-    name: 'code:x.6',
-    test: (r) => /^[45]\.6\./.test(r.enhancedCode ?? ''),
-    category: 'content-related',
-  },
-  {
-    name: 'code:x.7.1',
-    test: (r) => /^[45]\.7\.1$/.test(r.enhancedCode ?? ''),
-    category: 'policy-related',
-  },
-  {
-    name: 'code:x.7',
-    test: (r) => /^[45]\.7\./.test(r.enhancedCode ?? ''),
-    category: 'policy-related',
-  },
+  byText('text:spam', /\b(spam|blocklist|blacklist|listed at)\b/i, 'spam-related'),
+  byText('text:virus', /\bvirus\b/i, 'virus-related'),
+  byText('text:quota', /\b(quota|mailbox full|over quota)\b/i, 'quota-issues'),
+  byCode('x.1.10', 'bad-domain'),
+  byCode('x.1.2', 'bad-domain'),
+  byCode('x.1.1', 'bad-mailbox'),
+  byCode('x.1.6', 'inactive-mailbox'),
+  byCode('x.1.7', 'invalid-sender'),
+  byCode('x.1.8', 'invalid-sender'),
+  byCode('x.2.2', 'quota-issues'),
+  byCode('x.2.1', 'inactive-mailbox'),
+  byCode('x.3.4', 'content-related'),
+  byCode('x.3.5', 'bad-configuration'),
+  byCode('x.4.7', 'message-expired'),
+  byCode('x.4.1', 'no-answer-from-host'),
+  byCode('x.4.2', 'bad-connection'),
+  byCode('x.4', 'routing-errors'),
+  byCode('x.5', 'protocol-errors'),
+  byCode('x.6', 'content-related'),
+  byCode('x.7', 'policy-related'),
   {
     name: 'code:550',
     test: (r) => r.code === 550 && r.enhancedCode === null,

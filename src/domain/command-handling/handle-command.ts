@@ -4,6 +4,7 @@ import {
   type EventMetadata,
   type EventStore,
   type ExpectedRevision,
+  type GlobalPosition,
   isEventStoreError,
 } from '../event-store/event-store.js';
 
@@ -20,17 +21,21 @@ export interface Decider<Command, Event extends DomainEvent, State> {
   readonly schemas: Readonly<Record<string, ZodType>>;
 }
 
-export interface HandleOptions<Event> {
+export interface HandleOptions<Event, State = unknown> {
   readonly newEventId: (event: Event, index: number) => string;
   readonly blobs?: readonly Blob[];
   readonly metadata?: EventMetadata;
   /** Concurrency conflicts are retried from a fresh read this many times. */
   readonly retries?: number;
+  /** State the caller just loaded, to save the first read; a conflict reloads it. */
+  readonly loaded?: { readonly state: State; readonly revision: ExpectedRevision };
 }
 
 export interface HandleResult<Event, State> {
   readonly events: readonly Event[];
   readonly state: State;
+  /** Where the events landed in the log; undefined when the command decided nothing. */
+  readonly position?: GlobalPosition;
 }
 
 /** Read, fold, decide, append at the revision read: the one way commands change streams. */
@@ -53,11 +58,14 @@ export const handleCommand = async <Command, Event extends DomainEvent, State>(
   streamName: string,
   decider: Decider<Command, Event, State>,
   command: Command,
-  options: HandleOptions<Event>,
+  options: HandleOptions<Event, State>,
 ): Promise<HandleResult<Event, State>> => {
   const retries = options.retries ?? 3;
   for (let attempt = 0; ; attempt++) {
-    const { state, revision } = await loadState(store, streamName, decider);
+    const { state, revision } =
+      attempt === 0 && options.loaded
+        ? options.loaded
+        : await loadState(store, streamName, decider);
     const events = decider.decide(command, state);
     if (events.length === 0) return { events, state };
     const newEvents = events.map((event, i) => {
@@ -71,11 +79,11 @@ export const handleCommand = async <Command, Event extends DomainEvent, State>(
       };
     });
     try {
-      await store.appendToStream(streamName, newEvents, {
+      const appended = await store.appendToStream(streamName, newEvents, {
         expectedRevision: revision,
         ...(options.blobs ? { blobs: options.blobs } : {}),
       });
-      return { events, state: events.reduce(decider.evolve, state) };
+      return { events, state: events.reduce(decider.evolve, state), position: appended.position };
     } catch (error) {
       if (attempt < retries && isEventStoreError(error, 'WrongExpectedRevision')) continue;
       throw error;

@@ -121,7 +121,7 @@ describe('message decider', () => {
             nextAttemptAt: T0 + 1000 + 5 * MIN,
             reply: { code: 451, enhancedCode: '4.3.0', text: 'try later' },
             remote,
-            category: 'bad-configuration',
+            category: 'other',
           },
         },
       ]);

@@ -1,0 +1,57 @@
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+/**
+ * Three fixes to stock smtp-server replies, applied once to its connection class:
+ *
+ * 1. Enhanced status codes: smtp-server derives them from the basic code alone (every 550
+ *    reads 5.1.1), so a handler cannot say 5.7.1 or 5.6.0. A reply whose text already starts
+ *    with an enhanced code is sent as it is; a derived code whose class contradicts the basic
+ *    code is replaced by the class default.
+ * 2. AUTH before STARTTLS: stock answers with the non-standard 538; we answer 530 5.7.0, the
+ *    usual reply (RFC 3207 practice), and do not advertise AUTH in EHLO before TLS.
+ * 3. Command lines over 1,000 octets get `500 5.5.2 Line too long` (RFC 5321 §4.5.3.1.4
+ *    allows 512; extensions add parameters) instead of being executed.
+ */
+
+const EXPLICIT = /^[245]\.\d{1,3}\.\d{1,3} /;
+const MAX_COMMAND_OCTETS = 1000;
+
+interface PatchableConnection {
+  secure: boolean;
+  send(code: number, data?: string | string[], context?: string | false): void;
+  _getEnhancedStatusCode(code: number, context?: string | false): string;
+  _onCommand(command: Buffer, callback: () => void): void;
+}
+
+let installed = false;
+
+export const installReplyCodeFixes = (): void => {
+  if (installed) return;
+  installed = true;
+  const proto = SMTPConnection.prototype as unknown as PatchableConnection;
+  const send = proto.send;
+  proto.send = function patchedSend(this: PatchableConnection, code, data, context) {
+    if (code === 538)
+      return send.call(this, 530, '5.7.0 Must issue a STARTTLS command first', false);
+    if (code === 250 && context === false && Array.isArray(data) && !this.secure)
+      return send.call(
+        this,
+        code,
+        data.filter((line) => !/^AUTH\b/i.test(line)),
+        context,
+      );
+    if (typeof data === 'string' && EXPLICIT.test(data)) return send.call(this, code, data, false);
+    const derived = this._getEnhancedStatusCode(code, context);
+    if (derived && derived[0] !== String(code)[0])
+      return send.call(this, code, `${String(code)[0]}.0.0 ${data ?? ''}`.trim(), false);
+    return send.call(this, code, data, context);
+  };
+  const onCommand = proto._onCommand;
+  proto._onCommand = function patchedOnCommand(this: PatchableConnection, command, callback) {
+    if (command.length > MAX_COMMAND_OCTETS) {
+      this.send(500, '5.5.2 Line too long', false);
+      return setImmediate(callback);
+    }
+    return onCommand.call(this, command, callback);
+  };
+};

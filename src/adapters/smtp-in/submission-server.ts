@@ -1,0 +1,84 @@
+import { SMTPServer } from 'smtp-server';
+import { createAuthHandler } from './on-auth.js';
+import { createDataHandler } from './on-data.js';
+import { createEnvelopeHandlers } from './on-envelope.js';
+import { installReplyCodeFixes } from './reply-codes.js';
+import type { SubmissionPort } from './submission-port.js';
+import { networkMatcher } from './trusted-networks.js';
+
+export interface SubmissionServerOptions {
+  readonly hostname: string;
+  readonly tls: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  readonly trustedNetworks: readonly string[];
+  readonly maxMessageSize: number;
+  readonly maxRecipients: number;
+  readonly maxLineLength: number;
+  readonly maxClients: number;
+  readonly maxAuthFailures: number;
+  readonly authFailureDelayMs: number;
+  readonly socketTimeoutMs: number;
+  readonly bareLineEndings: 'normalize' | 'reject';
+  readonly logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void };
+}
+
+export interface SubmissionServer {
+  listen(port: number, host: string): Promise<{ port: number }>;
+  close(): Promise<void>;
+}
+
+/** The submission listener: STARTTLS (TLS 1.2+), then AUTH PLAIN/LOGIN, then mail. */
+export const createSubmissionServer = (
+  port: SubmissionPort,
+  options: SubmissionServerOptions,
+): SubmissionServer => {
+  installReplyCodeFixes();
+  const auth = createAuthHandler(port, {
+    maxFailures: options.maxAuthFailures,
+    failureDelayMs: options.authFailureDelayMs,
+  });
+  const envelope = createEnvelopeHandlers(networkMatcher(options.trustedNetworks));
+  const server = new SMTPServer({
+    name: options.hostname,
+    banner: 'mailtrail ESMTP',
+    secure: false,
+    key: options.tls.key,
+    cert: options.tls.cert,
+    minVersion: 'TLSv1.2',
+    size: options.maxMessageSize,
+    maxClients: options.maxClients,
+    socketTimeout: options.socketTimeoutMs,
+    authMethods: ['PLAIN', 'LOGIN'],
+    // Relay rules (AUTH or a trusted network) are ours: see on-envelope.ts.
+    authOptional: true,
+    hideENHANCEDSTATUSCODES: false,
+    // DSN is not advertised until the relay generates delivery status notifications.
+    hideDSN: true,
+    disableReverseLookup: true,
+    logger: false,
+    onAuth: auth.handler,
+    onMailFrom: envelope.onMailFrom,
+    onRcptTo: envelope.onRcptTo,
+    onData: createDataHandler(port, {
+      maxLineLength: options.maxLineLength,
+      bareLineEndings: options.bareLineEndings,
+    }),
+    onClose: (session) => {
+      auth.forget(session.id);
+    },
+    maxRecipients: options.maxRecipients,
+  });
+  server.on('error', (error) => options.logger?.warn({ err: error }, 'smtp connection error'));
+  return {
+    listen: (listenPort, host) =>
+      new Promise((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        server.server.once('error', onError);
+        server.listen(listenPort, host, () => {
+          server.server.off('error', onError);
+          const address = server.server.address();
+          resolve({ port: typeof address === 'object' && address ? address.port : listenPort });
+        });
+      }),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+};

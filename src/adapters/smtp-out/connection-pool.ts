@@ -1,0 +1,100 @@
+import type { OpenConnection } from './open-connection.js';
+
+export interface PoolLimits {
+  readonly maxPerKey: number;
+  readonly maxMessagesPerConnection: number;
+  readonly idleTimeoutMs: number;
+}
+
+export interface Pooled extends OpenConnection {
+  readonly key: string;
+  sent: number;
+  state: 'busy' | 'idle' | 'closed';
+  idleTimer?: NodeJS.Timeout;
+}
+
+interface Slot {
+  readonly idle: Pooled[];
+  open: number;
+  readonly waiters: Array<() => void>;
+}
+
+/**
+ * Outbound connections per destination, reused across messages: at most `maxPerKey` open
+ * at once, each for at most `maxMessagesPerConnection` messages, closed when idle.
+ */
+export const createConnectionPool = (limits: PoolLimits) => {
+  const slots = new Map<string, Slot>();
+  const slot = (key: string): Slot => {
+    let s = slots.get(key);
+    if (!s) {
+      s = { idle: [], open: 0, waiters: [] };
+      slots.set(key, s);
+    }
+    return s;
+  };
+  const wakeOne = (s: Slot): void => s.waiters.shift()?.();
+
+  const retire = (p: Pooled): void => {
+    if (p.state === 'closed') return;
+    const s = slot(p.key);
+    if (p.state === 'idle') s.idle.splice(s.idle.indexOf(p), 1);
+    clearTimeout(p.idleTimer);
+    p.state = 'closed';
+    s.open--;
+    wakeOne(s);
+  };
+
+  const acquire = async (key: string, open: () => Promise<OpenConnection>): Promise<Pooled> => {
+    const s = slot(key);
+    for (;;) {
+      const idle = s.idle.pop();
+      if (idle) {
+        clearTimeout(idle.idleTimer);
+        idle.state = 'busy';
+        return idle;
+      }
+      if (s.open < limits.maxPerKey) {
+        s.open++;
+        try {
+          const opened = await open();
+          const pooled: Pooled = { ...opened, key, sent: 0, state: 'busy' };
+          const onGone = () => retire(pooled);
+          opened.connection.once('end', onGone);
+          opened.connection.on('error', onGone);
+          return pooled;
+        } catch (error) {
+          s.open--;
+          wakeOne(s);
+          throw error;
+        }
+      }
+      await new Promise<void>((resolve) => s.waiters.push(resolve));
+    }
+  };
+
+  const close = (p: Pooled): void => {
+    if (p.state === 'closed') return;
+    retire(p);
+    p.connection.quit();
+  };
+
+  const release = (p: Pooled, reusable: boolean): void => {
+    if (p.state === 'closed') return;
+    if (!reusable || p.sent >= limits.maxMessagesPerConnection) return close(p);
+    const s = slot(p.key);
+    p.state = 'idle';
+    p.idleTimer = setTimeout(() => close(p), limits.idleTimeoutMs);
+    p.idleTimer.unref();
+    s.idle.push(p);
+    wakeOne(s);
+  };
+
+  const closeAll = (): void => {
+    for (const s of slots.values()) for (const p of [...s.idle]) close(p);
+  };
+
+  return { acquire, release, close, closeAll };
+};
+
+export type ConnectionPool = ReturnType<typeof createConnectionPool>;

@@ -1,0 +1,40 @@
+import type { SmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
+import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
+
+interface ErrorLike {
+  readonly code?: string;
+  readonly category?: string;
+  readonly temporary?: boolean;
+  readonly message?: string;
+  readonly response?: string;
+  readonly responseCode?: number;
+}
+
+const local = (code: number, enhancedCode: string, text: string): SmtpReply => ({
+  code,
+  enhancedCode,
+  text,
+});
+
+/**
+ * The reply to record when connecting failed before any SMTP reply: null MX and a domain
+ * that does not exist are permanent (RFC 7505, RFC 5321 §5.1); everything else is worth
+ * another try later.
+ */
+export const connectFailureReply = (error: ErrorLike): SmtpReply => {
+  const text = (error.message ?? String(error)).replace(/\s+/g, ' ').trim();
+  if (error.code === 'ENULLMX') return local(556, '5.1.10', text);
+  if (error.category === 'dns' && !error.temporary) return local(550, '5.1.2', text);
+  if (error.category === 'dns') return local(451, '4.4.3', text);
+  if (error.category === 'policy') return local(451, '4.4.4', text);
+  return local(451, '4.4.1', text);
+};
+
+/** The reply to record when a transaction failed: the server's own, or a local 4xx. */
+export const transactionFailureReply = (error: ErrorLike): SmtpReply => {
+  if (error.response && /^\d{3}/.test(error.response)) return parseSmtpReply(error.response);
+  if (error.code === 'EMESSAGE' && /size/i.test(error.message ?? ''))
+    return local(552, '5.3.4', error.message ?? 'Message too big for the remote');
+  // RFC 5321 §3.8: a connection lost mid-transaction is treated as a 451.
+  return local(451, '4.4.2', (error.message ?? String(error)).replace(/\s+/g, ' ').trim());
+};

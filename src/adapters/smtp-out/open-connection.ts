@@ -1,0 +1,102 @@
+import { isIP } from 'node:net';
+import mxConnect from 'mx-connect';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Remote } from '../../domain/message/events.js';
+import type { ResolveRecords } from './dns-resolver.js';
+
+export interface Route {
+  readonly host: string;
+  /** Connect to `host` itself rather than to its MX hosts. */
+  readonly direct: boolean;
+  readonly port?: number | undefined;
+}
+
+export interface ConnectOptions {
+  readonly port: number;
+  readonly ehloName: string;
+  readonly sourceAddress?: string | undefined;
+  readonly blockLocalAddresses: boolean;
+  readonly connectTimeoutMs: number;
+  readonly resolveRecords: ResolveRecords;
+}
+
+export interface OpenConnection {
+  readonly connection: SMTPConnection;
+  readonly remote: Remote;
+}
+
+const handshake = (connection: SMTPConnection): Promise<void> =>
+  new Promise((resolve, reject) => {
+    connection.once('error', reject);
+    connection.connect(() => {
+      connection.off('error', reject);
+      resolve();
+    });
+  });
+
+/**
+ * Connects to a domain's mail exchangers the way RFC 5321 §5.1 says: MX hosts in preference
+ * order, falling back to the next, A/AAAA when there is no MX, and never to a null MX.
+ * mx-connect does the walking; nodemailer speaks SMTP over the socket it returns, with
+ * opportunistic STARTTLS (a self-signed or failed certificate does not stop delivery).
+ */
+export const openConnection = async (
+  domain: string,
+  route: Route | undefined,
+  options: ConnectOptions,
+): Promise<OpenConnection> => {
+  const target = route && !route.direct ? route.host : domain;
+  const mx = route?.direct
+    ? [
+        {
+          exchange: route.host,
+          priority: 0,
+          ...(isIP(route.host) === 4 ? { A: [route.host] } : {}),
+          ...(isIP(route.host) === 6 ? { AAAA: [route.host] } : {}),
+        },
+      ]
+    : undefined;
+  const socketInfo = await mxConnect({
+    target,
+    port: route?.port ?? options.port,
+    maxConnectTime: options.connectTimeoutMs,
+    ...(mx ? { mx } : {}),
+    ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
+    localHostname: options.ehloName,
+    dnsOptions: {
+      blockLocalAddresses: options.blockLocalAddresses,
+      resolveRecords: options.resolveRecords,
+    },
+  });
+  const connection = new SMTPConnection({
+    socket: socketInfo.socket,
+    host: socketInfo.hostname,
+    port: socketInfo.port,
+    name: options.ehloName,
+    opportunisticTLS: true,
+    tls: {
+      rejectUnauthorized: false,
+      servername: isIP(socketInfo.hostname) ? undefined : socketInfo.hostname,
+    },
+    greetingTimeout: options.connectTimeoutMs,
+    socketTimeout: 5 * 60_000,
+  } as SMTPConnection.Options);
+  try {
+    await handshake(connection);
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+  const extensions = (connection as unknown as { _supportedExtensions: string[] })
+    ._supportedExtensions;
+  return {
+    connection,
+    remote: {
+      mx: socketInfo.hostname,
+      ip: socketInfo.host,
+      sourceIp: socketInfo.localAddress ?? null,
+      tls: connection.secure,
+      esmtp: [...extensions],
+    },
+  };
+};

@@ -1,0 +1,105 @@
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Deliverer, DeliveryJob } from '../../domain/delivery/delivery-port.js';
+import type { AttemptResult } from '../../domain/message/decider.js';
+import type { Remote } from '../../domain/message/events.js';
+import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
+import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
+import { connectFailureReply, transactionFailureReply } from './failure-replies.js';
+import { type ConnectOptions, openConnection, type Route } from './open-connection.js';
+
+export interface SmtpDelivererOptions extends ConnectOptions, PoolLimits {
+  /** Per-domain routes; `*` matches any domain. */
+  readonly routes: Readonly<Record<string, Route>>;
+}
+
+interface SendError extends Error {
+  code?: string;
+  response?: string;
+  responseCode?: number;
+  rejectedErrors?: Array<{ recipient: string; response: string }>;
+}
+
+type SendInfo = SMTPConnection.SentMessageInfo & {
+  rejectedErrors?: Array<{ recipient: string; response: string }>;
+};
+
+const send = (
+  connection: SMTPConnection,
+  envelope: SMTPConnection.Envelope & { size: number },
+  body: Buffer,
+): Promise<SendInfo> =>
+  new Promise((resolve, reject) =>
+    connection.send(envelope, body, (err, info) => (err ? reject(err) : resolve(info as SendInfo))),
+  );
+
+const noRemote: Remote = { mx: null, ip: null, sourceIp: null, tls: false, esmtp: [] };
+const EIGHT_BIT = /[\x80-\xff]/;
+
+/** Delivers over SMTP to the recipients' MX hosts (or a configured route), reusing connections. */
+export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer => {
+  const pool = createConnectionPool(options);
+
+  const attempt = async (job: DeliveryJob, pooled: Pooled): Promise<AttemptResult[]> => {
+    const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
+    const info = await send(
+      pooled.connection,
+      {
+        from: job.from,
+        to: [...job.recipients],
+        size: body.length,
+        use8BitMime: EIGHT_BIT.test(body.toString('latin1')),
+      },
+      body,
+    );
+    pooled.sent++;
+    const remote = pooled.remote;
+    const accepted = parseSmtpReply(String(info.response));
+    const rejected = new Map((info.rejectedErrors ?? []).map((e) => [e.recipient, e.response]));
+    return job.recipients.map((recipient) => {
+      const refusal = rejected.get(recipient);
+      return { recipient, reply: refusal ? parseSmtpReply(refusal) : accepted, remote };
+    });
+  };
+
+  const deliver = async (job: DeliveryJob): Promise<readonly AttemptResult[]> => {
+    const domain = job.domain.toLowerCase();
+    const route = options.routes[domain] ?? options.routes['*'];
+    const everyone = (reply: AttemptResult['reply'], remote: Remote): AttemptResult[] =>
+      job.recipients.map((recipient) => ({ recipient, reply, remote }));
+    // A reused connection the server has since dropped fails at once; that says nothing
+    // about this message, so it gets one fresh connection before anything is recorded.
+    for (let tries = 0; ; tries++) {
+      let pooled: Pooled;
+      try {
+        pooled = await pool.acquire(domain, () => openConnection(domain, route, options));
+      } catch (error) {
+        return everyone(connectFailureReply(error as SendError), noRemote);
+      }
+      const reused = pooled.sent > 0;
+      try {
+        const results = await attempt(job, pooled);
+        pool.release(pooled, true);
+        return results;
+      } catch (raw) {
+        const error = raw as SendError;
+        pool.release(pooled, false);
+        if (reused && tries === 0 && !error.response) continue;
+        const fallback = transactionFailureReply(error);
+        const refused = new Map((error.rejectedErrors ?? []).map((e) => [e.recipient, e.response]));
+        return job.recipients.map((recipient) => {
+          const refusal = refused.get(recipient);
+          return {
+            recipient,
+            reply: refusal ? parseSmtpReply(refusal) : fallback,
+            remote: pooled.remote,
+          };
+        });
+      }
+    }
+  };
+
+  return {
+    deliver,
+    close: async () => pool.closeAll(),
+  };
+};

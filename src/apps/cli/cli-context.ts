@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
+import type { EventStore } from '../../domain/event-store/event-store.js';
+import type { Projection } from '../../projections/runner/projection.js';
+import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
+import { catchUpProjection } from '../../projections/runner/run-projection.js';
+import { configPathFrom, loadConfig, parseConfig } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
+import { dataPaths } from '../relay/relay.js';
+
+export interface CliContext {
+  readonly config: Config;
+  readonly store: EventStore;
+  readonly readDb: ReadModelDb;
+  close(): Promise<void>;
+}
+
+/** The config a command runs with: the file if there is one, the defaults if not. */
+export const cliConfig = (flag: string | undefined): Config => {
+  const path = configPathFrom(flag);
+  if (existsSync(path)) return loadConfig(path, { create: false }).config;
+  if (flag) return loadConfig(path, { create: false }).config; // says the file is missing
+  const config = parseConfig({});
+  return { ...config, dataDir: resolve(config.dataDir) };
+};
+
+/**
+ * Opens the log and the read models. The relay may be running: both are SQLite in WAL mode,
+ * and projection batches are idempotent, so catching up here is safe alongside it.
+ */
+export const openContext = async (
+  flag: string | undefined,
+  projections: readonly Projection[] = [],
+): Promise<CliContext> => {
+  const config = cliConfig(flag);
+  const paths = dataPaths(config);
+  const store = openSqliteEventStore({ path: paths.events });
+  const readDb = openReadModelDb(paths.projections);
+  for (const p of projections) await catchUpProjection(store, readDb, p);
+  return {
+    config,
+    store,
+    readDb,
+    close: async () => {
+      await store.close();
+      readDb.close();
+    },
+  };
+};
+
+/** JSON with bigints as decimal strings (positions and revisions). */
+export const toJson = (value: unknown): string =>
+  JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2);
+
+export const fail = (message: string, code = 1): never => {
+  process.stderr.write(`mailtrail: ${message}\n`);
+  process.exit(code);
+};

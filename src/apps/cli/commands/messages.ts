@@ -1,0 +1,129 @@
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import { fold } from '../../../domain/message/decider.js';
+import { type MessageEvent, messageStream } from '../../../domain/message/events.js';
+import { formatSmtpReply } from '../../../domain/smtp-reply/smtp-reply.js';
+import { deliveryQueueProjection } from '../../../projections/delivery-queue/delivery-queue.js';
+import {
+  listRecipients,
+  type RecipientStatus,
+} from '../../../projections/delivery-queue/queries.js';
+import { fail, openContext, toJson } from '../cli-context.js';
+import { parseSince } from '../parse-since.js';
+
+const at = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+const describe = (event: MessageEvent): [string, string, string] => {
+  switch (event.type) {
+    case 'MessageAccepted': {
+      const d = event.data;
+      const who = d.credential ? `credential ${d.credential.name}` : 'trusted network';
+      return [
+        'accepted',
+        d.envelope.to.map((t) => t.address).join('\n'),
+        `from <${d.envelope.from}> via ${d.source} (${who}, ${d.client.address}${d.client.tls ? ', TLS' : ''}), ${d.size} bytes${d.headers.subject ? `\nsubject: ${d.headers.subject}` : ''}`,
+      ];
+    }
+    case 'DeliveryDeferred':
+      return [
+        `deferred #${event.data.attempt}`,
+        event.data.recipient,
+        `${formatSmtpReply(event.data.reply)}\n${event.data.remote.mx ?? '-'} ${event.data.remote.ip ?? ''} · next ${at(event.data.nextAttemptAt)}`,
+      ];
+    case 'MessageDelivered':
+      return [
+        `delivered #${event.data.attempt}`,
+        event.data.recipient,
+        `${formatSmtpReply(event.data.reply)}\n${event.data.remote.mx ?? '-'} ${event.data.remote.ip ?? ''}${event.data.remote.tls ? ' · TLS' : ''} · ${event.data.queuedMs} ms in queue`,
+      ];
+    case 'MessageBounced':
+      return [
+        `bounced #${event.data.attempt}`,
+        event.data.recipient,
+        `${formatSmtpReply(event.data.reply)}\n${event.data.classification.category} (${event.data.phase}, rule ${event.data.classification.rule})`,
+      ];
+  }
+};
+
+export const messagesCommand = (program: Command): void => {
+  const messages = program.command('messages').description("a message's history, and the queue");
+
+  messages
+    .command('show <messageId>')
+    .description('the whole history of one message, as a timeline (an auditor replay)')
+    .option('--json', 'events and the folded state, machine-readable')
+    .action(async (messageId: string, opts: { json?: boolean }) => {
+      const ctx = await openContext(program.opts().config);
+      try {
+        const recorded = [];
+        for await (const e of ctx.store.readStream(messageStream(messageId))) recorded.push(e);
+        if (recorded.length === 0) fail(`no message ${messageId}`);
+        const events = recorded.map((e) => ({ type: e.type, data: e.data }) as MessageEvent);
+        if (opts.json)
+          return void process.stdout.write(
+            `${toJson({ messageId, events: recorded, state: fold(events) })}\n`,
+          );
+        const table = new Table({ head: ['time', 'event', 'recipient', 'detail'] });
+        recorded.forEach((e, i) => {
+          const [what, who, detail] = describe(events[i] as MessageEvent);
+          table.push([at(e.recordedAt.getTime()), what, who, detail]);
+        });
+        process.stdout.write(`message ${messageId}\n${table.toString()}\n`);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  messages
+    .command('list')
+    .description('recipients of recent messages with their status, newest first')
+    .option('--recipient <address>', 'only this recipient')
+    .option('--status <status>', 'queued | deferred | delivered | bounced')
+    .option('--since <time>', 'accepted since: an ISO time, or a duration ago (1h, 2d)')
+    .option('--limit <n>', 'at most this many rows', '50')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (opts: {
+        recipient?: string;
+        status?: string;
+        since?: string;
+        limit: string;
+        json?: boolean;
+      }) => {
+        const statuses = ['queued', 'deferred', 'delivered', 'bounced'];
+        if (opts.status && !statuses.includes(opts.status))
+          fail(`--status: expected one of ${statuses.join(', ')}`);
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1)
+          fail('--limit: expected a positive whole number');
+        const since = opts.since === undefined ? undefined : parseSince(opts.since);
+        const ctx = await openContext(program.opts().config, [deliveryQueueProjection]);
+        try {
+          const rows = listRecipients(ctx.readDb, {
+            ...(opts.recipient ? { recipient: opts.recipient } : {}),
+            ...(opts.status ? { status: opts.status as RecipientStatus } : {}),
+            ...(since !== undefined ? { since } : {}),
+            limit,
+          });
+          if (opts.json) return void process.stdout.write(`${toJson(rows)}\n`);
+          const table = new Table({
+            head: ['message', 'accepted', 'recipient', 'status', 'attempts', 'last reply'],
+          });
+          for (const r of rows)
+            table.push([
+              r.messageId,
+              at(r.acceptedAt),
+              r.recipient,
+              r.status,
+              r.attempts,
+              r.lastReply ? formatSmtpReply(r.lastReply).slice(0, 60) : '',
+            ]);
+          process.stdout.write(
+            `${table.toString()}\n${rows.length} row${rows.length === 1 ? '' : 's'}\n`,
+          );
+        } finally {
+          await ctx.close();
+        }
+      },
+    );
+};

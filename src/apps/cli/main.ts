@@ -1,0 +1,34 @@
+import { Command } from 'commander';
+import { ConfigError } from '../config/load-config.js';
+import { acctCommand } from './commands/acct.js';
+import { credentialsCommand } from './commands/credentials.js';
+import { messagesCommand } from './commands/messages.js';
+import { projectionsCommand } from './commands/projections.js';
+import { serveCommand } from './commands/serve.js';
+import { sinkCommand } from './commands/sink.js';
+
+const program = new Command()
+  .name('mailtrail')
+  .description('Event-sourced outbound SMTP relay and delivery engine')
+  .option(
+    '-c, --config <file>',
+    'YAML config file (default: $MAILTRAIL_CONFIG or ./mailtrail.yaml)',
+  )
+  .showHelpAfterError();
+
+serveCommand(program);
+credentialsCommand(program);
+messagesCommand(program);
+acctCommand(program);
+projectionsCommand(program);
+sinkCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`mailtrail: ${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}

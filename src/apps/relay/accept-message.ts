@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { Submission } from '../../adapters/smtp-in/submission-port.js';
+import { handleCommand } from '../../domain/command-handling/handle-command.js';
+import type { EventStore } from '../../domain/event-store/event-store.js';
+import { messageDecider } from '../../domain/message/decider.js';
+import type { MessageAccepted } from '../../domain/message/events.js';
+import { messageStream } from '../../domain/message/events.js';
+import { parseHeaderFields, summarizeHeaders } from '../../domain/message-body/headers.js';
+import { receivedHeader, rfc5322Date } from '../../domain/message-body/trace-fields.js';
+
+export interface AcceptDeps {
+  readonly store: EventStore;
+  readonly hostname: string;
+  readonly now: () => number;
+  readonly newMessageId: () => string;
+}
+
+/**
+ * Stores a submitted message: MessageAccepted and the body in one append, so one commit
+ * (and one fsync, shared with whatever else commits with it) makes both durable. We add a
+ * Received: line, and Message-ID and Date when the client left them out (RFC 6409 §8).
+ */
+export const createAcceptMessage =
+  (deps: AcceptDeps) =>
+  async (submission: Submission, source: MessageAccepted['data']['source'] = 'smtp') => {
+    const messageId = deps.newMessageId();
+    const at = deps.now();
+    const headers = summarizeHeaders(parseHeaderFields(submission.body));
+    const prefix =
+      receivedHeader({
+        helo: submission.client.helo,
+        clientAddress: submission.client.address,
+        byHost: deps.hostname,
+        tls: submission.client.tls,
+        authenticated: submission.credential !== null,
+        id: messageId,
+        at,
+      }) +
+      (headers.messageId ? '' : `Message-ID: <${messageId}@${deps.hostname}>\r\n`) +
+      (headers.date ? '' : `Date: ${rfc5322Date(at)}\r\n`);
+    const body = Buffer.concat([Buffer.from(prefix, 'latin1'), submission.body]);
+    const bodyRef = `body-${messageId}`;
+    const data: MessageAccepted['data'] = {
+      messageId,
+      acceptedAt: at,
+      source,
+      credential: submission.credential ? { ...submission.credential } : null,
+      client: { ...submission.client },
+      envelope: {
+        from: submission.envelope.from,
+        to: submission.envelope.to.map((t) => ({ ...t })),
+        envId: submission.envelope.envId,
+      },
+      headers: {
+        messageId: headers.messageId ?? `<${messageId}@${deps.hostname}>`,
+        subject: headers.subject,
+        from: headers.from,
+      },
+      size: body.length,
+      bodyRef,
+      jobId: headers.jobId,
+    };
+    await handleCommand(
+      deps.store,
+      messageStream(messageId),
+      messageDecider,
+      { type: 'AcceptMessage', data },
+      { newEventId: () => randomUUID(), blobs: [{ key: bodyRef, bytes: body }], retries: 0 },
+    );
+    return { messageId };
+  };

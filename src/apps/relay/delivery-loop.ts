@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { handleCommand, loadState } from '../../domain/command-handling/handle-command.js';
+import type { Deliverer } from '../../domain/delivery/delivery-port.js';
+import type { EventStore, GlobalPosition } from '../../domain/event-store/event-store.js';
+import { messageDecider, pendingRecipients } from '../../domain/message/decider.js';
+import { messageStream } from '../../domain/message/events.js';
+import type { RetryPolicy } from '../../domain/retry/retry-policy.js';
+import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
+import { dueRecipients, nextDueAt } from '../../projections/delivery-queue/queries.js';
+import { liveCheckpoint, type ReadModelDb } from '../../projections/runner/read-model-db.js';
+
+export interface DeliveryLoopDeps {
+  readonly store: EventStore;
+  readonly readDb: ReadModelDb;
+  readonly deliverer: Deliverer;
+  readonly policy: RetryPolicy;
+  readonly maxInFlight: number;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly log: {
+    warn: (obj: object, msg: string) => void;
+    debug: (obj: object, msg: string) => void;
+  };
+}
+
+/**
+ * Takes due recipients from the delivery-queue projection, one SMTP transaction per
+ * (message, domain), and records each attempt's outcome on the message stream. The
+ * stream, not the projection, decides what is still pending: a stale row costs one read.
+ */
+export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
+  const inFlight = new Set<string>();
+  // Work finished but not yet visible in the projection: skip it until the checkpoint
+  // passes the position its outcome was written at.
+  const settling = new Map<string, GlobalPosition>();
+  let running = 0;
+  let stopped = false;
+  let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const idle: Array<() => void> = [];
+
+  const wake = (): void => {
+    if (scheduled || stopped) return;
+    scheduled = true;
+    setImmediate(tick);
+  };
+
+  const run = async (key: string, messageId: string, domain: string): Promise<void> => {
+    const stream = messageStream(messageId);
+    const loaded = await loadState(deps.store, stream, messageDecider);
+    const { state } = loaded;
+    if (state.status !== 'accepted') return;
+    const now = deps.now();
+    const recipients = pendingRecipients(state)
+      .filter(
+        (r) =>
+          r.dueAt <= now &&
+          r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase() === domain,
+      )
+      .map((r) => r.address);
+    if (recipients.length === 0) return;
+    const body = await deps.store.readBlob(state.accepted.bodyRef);
+    if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${messageId} is missing`);
+    const results = await deps.deliverer.deliver({
+      messageId,
+      domain,
+      from: state.accepted.envelope.from,
+      recipients,
+      body,
+    });
+    const recorded = await handleCommand(
+      deps.store,
+      stream,
+      messageDecider,
+      {
+        type: 'RecordAttempt',
+        at: deps.now(),
+        results,
+        policy: deps.policy,
+        random: deps.random(),
+      },
+      { newEventId: () => randomUUID(), loaded },
+    );
+    if (recorded.position !== undefined) settling.set(key, recorded.position);
+  };
+
+  const tick = (): void => {
+    scheduled = false;
+    clearTimeout(timer);
+    if (stopped) return;
+    const capacity = deps.maxInFlight - running;
+    if (capacity > 0) {
+      const checkpoint = liveCheckpoint(deps.readDb, deliveryQueueProjection);
+      for (const [key, position] of settling) if (position <= checkpoint) settling.delete(key);
+      const rows = dueRecipients(
+        deps.readDb,
+        deps.now(),
+        capacity * 4 + inFlight.size + settling.size,
+      );
+      const jobs = new Map<string, { messageId: string; domain: string }>();
+      for (const row of rows) {
+        const key = `${row.messageId} ${row.domain}`;
+        if (inFlight.has(key) || settling.has(key) || jobs.has(key)) continue;
+        if (jobs.size >= capacity) break;
+        jobs.set(key, { messageId: row.messageId, domain: row.domain });
+      }
+      for (const [key, job] of jobs) {
+        inFlight.add(key);
+        running++;
+        run(key, job.messageId, job.domain)
+          .catch((error) =>
+            deps.log.warn({ err: error, messageId: job.messageId }, 'delivery attempt failed'),
+          )
+          .finally(() => {
+            inFlight.delete(key);
+            running--;
+            if (running === 0) for (const resolve of idle.splice(0)) resolve();
+            wake();
+          });
+      }
+    }
+    // Come back when the next deferred recipient falls due, or within a second anyway
+    // (settling work, projections written by other processes).
+    const next = nextDueAt(deps.readDb);
+    const wait = next === null ? 1000 : Math.min(Math.max(next - deps.now(), 10), 1000);
+    timer = setTimeout(wake, wait);
+    timer.unref();
+  };
+
+  return {
+    start: wake,
+    /** Called when the delivery-queue projection applied new events. */
+    notify: wake,
+    /** Stops taking new work and waits for the attempts under way. */
+    stop: async (): Promise<void> => {
+      stopped = true;
+      clearTimeout(timer);
+      if (running > 0) await new Promise<void>((resolve) => idle.push(resolve));
+    },
+  };
+};

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+import { installReplyCodeFixes } from '../../adapters/smtp-in/reply-codes.js';
+import { smtpError } from '../../adapters/smtp-in/smtp-error.js';
+
+export interface SinkTransaction {
+  readonly at: string;
+  readonly peer: string;
+  readonly helo: string | null;
+  readonly tls: boolean;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly size: number;
+  readonly sha256: string;
+  readonly reply: string;
+  readonly file?: string;
+}
+
+export interface SmartSinkOptions {
+  readonly tls?: { readonly key: Buffer | string; readonly cert: Buffer | string };
+  /** Keep each accepted message's bytes here, named after the transaction. */
+  readonly saveDir?: string;
+  readonly onTransaction?: (t: SinkTransaction) => void;
+}
+
+type Behaviour = 'tempfail' | 'permfail' | 'full' | 'greylist' | 'disconnect' | 'accept';
+
+const behaviourOf = (address: string): Behaviour => {
+  const local = address.slice(0, address.lastIndexOf('@')).toLowerCase();
+  for (const b of ['tempfail', 'permfail', 'full', 'greylist', 'disconnect'] as const)
+    if (local.startsWith(b)) return b;
+  return 'accept';
+};
+
+/**
+ * An SMTP server for tests and staging that answers by recipient local-part, like
+ * KumoMTA's test sink: tempfail… 451 4.3.0, permfail… 550 5.1.1, full… 552 5.2.2,
+ * greylist… 450 4.2.0 once then 250, disconnect… drops the connection in DATA, else 250.
+ */
+export const createSmartSink = (options: SmartSinkOptions = {}) => {
+  installReplyCodeFixes();
+  const greylisted = new Set<string>();
+  let counter = 0;
+  if (options.saveDir) mkdirSync(options.saveDir, { recursive: true });
+
+  const server: SMTPServer = new SMTPServer({
+    name: 'mailtrail-sink',
+    banner: 'mailtrail smart sink',
+    authOptional: true,
+    disabledCommands: ['AUTH'],
+    hideENHANCEDSTATUSCODES: false,
+    disableReverseLookup: true,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : { hideSTARTTLS: true }),
+    size: 50 * 1024 * 1024,
+    logger: false,
+    onRcptTo: (address: SMTPServerAddress, session: SMTPServerSession, callback) => {
+      const rcpt = address.address;
+      switch (behaviourOf(rcpt)) {
+        case 'tempfail':
+          return callback(smtpError(451, '4.3.0', `<${rcpt}>: temporary failure, try again`));
+        case 'permfail':
+          return callback(smtpError(550, '5.1.1', `<${rcpt}>: no such user`));
+        case 'full':
+          return callback(smtpError(552, '5.2.2', `<${rcpt}>: mailbox full`));
+        case 'greylist': {
+          const key = `${session.envelope.mailFrom ? session.envelope.mailFrom.address : ''} ${rcpt}`;
+          if (!greylisted.has(key)) {
+            greylisted.add(key);
+            return callback(smtpError(450, '4.2.0', `<${rcpt}>: greylisted, come back later`));
+          }
+          return callback();
+        }
+        default:
+          return callback();
+      }
+    },
+    onData: (stream, session, callback) => {
+      const chunks: Buffer[] = [];
+      const recipients = session.envelope.rcptTo.map((r) => r.address);
+      const dropper = recipients.some((r) => behaviourOf(r) === 'disconnect');
+      stream.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (dropper) {
+          // Vanish mid-DATA, as a crashing or overloaded receiver does.
+          for (const connection of server.connections as Set<{
+            session: SMTPServerSession;
+            _socket: { destroy(): void };
+          }>)
+            if (connection.session.id === session.id) connection._socket.destroy();
+        }
+      });
+      stream.on('error', () => {});
+      stream.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const id = `${Date.now()}-${++counter}`;
+        const reply = `250 2.0.0 Ok: queued as ${id}`;
+        let file: string | undefined;
+        if (options.saveDir) {
+          file = join(options.saveDir, `${id}.eml`);
+          writeFileSync(file, body);
+        }
+        options.onTransaction?.({
+          at: new Date().toISOString(),
+          peer: session.remoteAddress,
+          helo: session.hostNameAppearsAs || null,
+          tls: Boolean(session.secure),
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: recipients,
+          size: body.length,
+          sha256: createHash('sha256').update(body).digest('hex'),
+          reply,
+          ...(file ? { file } : {}),
+        });
+        callback(null, `2.0.0 Ok: queued as ${id}`);
+      });
+    },
+  } as ConstructorParameters<typeof SMTPServer>[0]);
+  server.on('error', () => {});
+
+  return {
+    listen: (port: number, host: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        server.server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.server.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+      }),
+    close: (): Promise<void> => new Promise((resolve) => server.close(() => resolve())),
+  };
+};

@@ -1,0 +1,20 @@
+import type { AttemptResult } from '../message/decider.js';
+
+/** One SMTP transaction's worth of work: a message to some recipients at one domain. */
+export interface DeliveryJob {
+  readonly messageId: string;
+  readonly domain: string;
+  /** '' for the null reverse-path. */
+  readonly from: string;
+  readonly recipients: readonly string[];
+  readonly body: Uint8Array;
+}
+
+/**
+ * The outbound side. It never throws for the remote's sake: every recipient gets an
+ * AttemptResult, with a reply synthesised from the failure when the remote gave none.
+ */
+export interface Deliverer {
+  deliver(job: DeliveryJob): Promise<readonly AttemptResult[]>;
+  close(): Promise<void>;
+}
