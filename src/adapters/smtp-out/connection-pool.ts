@@ -81,7 +81,10 @@ export const createConnectionPool = (limits: PoolLimits) => {
 
   const release = (p: Pooled, reusable: boolean): void => {
     if (p.state === 'closed') return;
-    if (!reusable || p.sent >= limits.maxMessagesPerConnection) return close(p);
+    if (!reusable || p.sent >= limits.maxMessagesPerConnection) {
+      close(p);
+      return;
+    }
     const s = slot(p.key);
     p.state = 'idle';
     p.idleTimer = setTimeout(() => close(p), limits.idleTimeoutMs);

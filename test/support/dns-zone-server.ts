@@ -1,0 +1,58 @@
+import dns2 from 'dns2';
+
+/** Records a test zone holds for one name. A name not in the zone is NXDOMAIN. */
+export interface ZoneEntry {
+  readonly MX?: ReadonlyArray<{ readonly exchange: string; readonly priority: number }>;
+  readonly A?: readonly string[];
+  readonly AAAA?: readonly string[];
+}
+
+export type Zone = Record<string, ZoneEntry>;
+
+const { Packet } = dns2;
+
+/**
+ * A real DNS server on loopback (UDP), answering from a zone the test controls: the relay
+ * resolves through it exactly as it would through any resolver (`dns.servers`).
+ */
+export const startDnsServer = async (
+  zone: Zone,
+): Promise<{ address: string; close(): Promise<void> }> => {
+  const server = dns2.createServer({
+    udp: true,
+    handle: (request, send) => {
+      const response = Packet.createResponseFromRequest(request);
+      const question = request.questions[0];
+      if (!question) return send(response);
+      const name = String(question.name).toLowerCase().replace(/\.$/, '');
+      const entry = zone[name];
+      if (!entry) {
+        response.header.rcode = 3; // NXDOMAIN
+        return send(response);
+      }
+      const base = { name: question.name, class: Packet.CLASS.IN, ttl: 60 };
+      // dns2's types want Resource instances; plain records are what its encoder reads.
+      const answers = response.answers as unknown as object[];
+      if (question.type === Packet.TYPE.MX)
+        for (const mx of entry.MX ?? [])
+          answers.push({
+            ...base,
+            type: Packet.TYPE.MX,
+            exchange: mx.exchange,
+            priority: mx.priority,
+          });
+      if (question.type === Packet.TYPE.A)
+        for (const address of entry.A ?? [])
+          answers.push({ ...base, type: Packet.TYPE.A, address });
+      if (question.type === Packet.TYPE.AAAA)
+        for (const address of entry.AAAA ?? [])
+          answers.push({ ...base, type: Packet.TYPE.AAAA, address });
+      send(response);
+    },
+  });
+  const listening = new Promise<void>((resolve) => server.on('listening', () => resolve()));
+  server.listen({ udp: { port: 0, address: '127.0.0.1' } });
+  await listening;
+  const { port } = server.addresses().udp as { port: number };
+  return { address: `127.0.0.1:${port}`, close: () => server.close() };
+};

@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { parseConfig } from '../../src/apps/config/load-config.js';
+import type { Config } from '../../src/apps/config/schema.js';
+import { type RunningRelay, startRelay } from '../../src/apps/relay/relay.js';
+import { createSmartSink, type SinkTransaction } from '../../src/apps/sink/smart-sink.js';
+
+export interface Sink {
+  readonly port: number;
+  readonly transactions: SinkTransaction[];
+  close(): Promise<void>;
+}
+
+export const startSink = async (
+  host = '127.0.0.1',
+  options: Parameters<typeof createSmartSink>[0] = {},
+): Promise<Sink> => {
+  const transactions: SinkTransaction[] = [];
+  const sink = createSmartSink({ ...options, onTransaction: (t) => transactions.push(t) });
+  const port = await sink.listen(0, host);
+  return { port, transactions, close: () => sink.close() };
+};
+
+export interface TestRelay extends RunningRelay {
+  readonly config: Config;
+  readonly dir: string;
+  cleanup(): Promise<void>;
+}
+
+/** A relay on ephemeral loopback ports with its own data folder. `overrides` is YAML-shaped. */
+export const startTestRelay = async (
+  overrides: Record<string, unknown> = {},
+): Promise<TestRelay> => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailtrail-test-'));
+  const o = overrides as Record<string, Record<string, unknown> | undefined>;
+  const config = parseConfig({
+    ...overrides,
+    dataDir: join(dir, 'data'),
+    hostname: 'relay.test',
+    log: { level: 'silent' },
+    smtp: { listen: '127.0.0.1:0', authFailureDelay: '10ms', ...o.smtp },
+    http: { listen: '127.0.0.1:0' },
+    delivery: { blockLocalAddresses: false, idleTimeout: '2s', ...o.delivery },
+  });
+  const relay = await startRelay(config, pino({ level: 'silent' }));
+  return {
+    ...relay,
+    config,
+    dir,
+    cleanup: async () => {
+      await relay.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+export const waitFor = async <T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
