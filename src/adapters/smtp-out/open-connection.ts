@@ -69,7 +69,7 @@ export const openConnection = async (
     },
   });
   const connection = new SMTPConnection({
-    socket: socketInfo.socket,
+    connection: socketInfo.socket,
     host: socketInfo.hostname,
     port: socketInfo.port,
     name: options.ehloName,

@@ -2,6 +2,11 @@ import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Deliverer, DeliveryJob } from '../../domain/delivery/delivery-port.js';
 import type { AttemptResult } from '../../domain/message/decider.js';
 import type { Remote } from '../../domain/message/events.js';
+import {
+  inspectLineEndings,
+  isClean,
+  normalizeLineEndings,
+} from '../../domain/message-body/line-endings.js';
 import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
 import { connectFailureReply, transactionFailureReply } from './failure-replies.js';
@@ -40,7 +45,12 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
   const pool = createConnectionPool(options);
 
   const attempt = async (job: DeliveryJob, pooled: Pooled): Promise<AttemptResult[]> => {
-    const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
+    // Ingestion already made line endings canonical; this guards anything that reached the
+    // log another way, because nodemailer passes a bare CR (`\r.\r`) through untouched.
+    const stored = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
+    const body = isClean(inspectLineEndings(stored))
+      ? stored
+      : Buffer.from(normalizeLineEndings(stored));
     const info = await send(
       pooled.connection,
       {

@@ -7,6 +7,8 @@ import { smtpError } from '../../adapters/smtp-in/smtp-error.js';
 
 export interface SinkTransaction {
   readonly at: string;
+  /** The SMTP session: transactions that share it came over one connection. */
+  readonly session: string;
   readonly peer: string;
   readonly helo: string | null;
   readonly tls: boolean;
@@ -103,6 +105,7 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
         }
         options.onTransaction?.({
           at: new Date().toISOString(),
+          session: session.id,
           peer: session.remoteAddress,
           helo: session.hostNameAppearsAs || null,
           tls: Boolean(session.secure),
