@@ -1,22 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inspectLineEndings, isClean, normalizeLineEndings } from './line-endings.js';
-
-// The end-of-data look-alikes from the SMTP smuggling research (reference §3.1).
-export const SMUGGLING_SEQUENCES = [
-  '\n.\n',
-  '\n.\r',
-  '\r.\n',
-  '\r.\r',
-  '\n.\r\n',
-  '\r.\r\n',
-  '\r\n.\n',
-  '\r\n.\r',
-  '\r\n.\r\r\n',
-  '\r\r\n.\r\r\n',
-  '\r\n\x00.\r\n',
-  '\r\n.\x00\r\n',
-] as const;
+import { SMUGGLING_SEQUENCES } from './smuggling-sequences.js';
 
 const hasOnlyCrlf = (b: Uint8Array): boolean => isClean(inspectLineEndings(b));
 
