@@ -4,12 +4,15 @@
  * the exact reply and that nothing was queued.
  */
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { acceptedMessages, addCredential } from './support/fixtures.js';
 import { startTestRelay, type TestRelay } from './support/relay-harness.js';
 import { rawSmtp } from './support/smtp-client.js';
 
+const execFileAsync = promisify(execFile);
 const USER = 'app@sender.test';
 const PASS = 'correct horse battery staple';
 
@@ -82,6 +85,38 @@ describe('SMTP submission', () => {
         (e: { response?: string }) => /^535 5\.7\.8 /.test(e.response ?? ''),
       );
       assert.equal(await queued(), before);
+    });
+  });
+
+  describe('swaks, an independent SMTP client', () => {
+    const hasSwaks = spawnSync('swaks', ['--version']).status === 0;
+    it('submits over STARTTLS + AUTH PLAIN', {
+      skip: !hasSwaks && 'swaks is not installed (.ci/run installs it)',
+    }, async () => {
+      // Asynchronous: the relay runs in this process and must keep answering.
+      const r = await execFileAsync(
+        'swaks',
+        [
+          '--server',
+          `127.0.0.1:${port}`,
+          '--tls',
+          '--auth',
+          'PLAIN',
+          '--auth-user',
+          USER,
+          '--auth-password',
+          PASS,
+          '--from',
+          'app@sender.test',
+          '--to',
+          'someone@example.com',
+          '--timeout',
+          '20',
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      assert.match(r.stdout, /<~ {2}250 2\.0\.0 Ok: queued as [0-9A-Z]{26}/);
+      assert.match(r.stdout, /<~ {2}235 2\.7\.0 /);
     });
   });
 

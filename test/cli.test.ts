@@ -1,0 +1,222 @@
+/**
+ * The `mailtrail` command as users run it: a child process per command, against a data
+ * folder a real relay filled.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import { listRecipients } from '../src/projections/delivery-queue/queries.js';
+import {
+  type Sink,
+  startSink,
+  startTestRelay,
+  type TestRelay,
+  waitFor,
+} from './support/relay-harness.js';
+import { BIN, REPO } from './support/relay-process.js';
+
+const run = (args: string[], env: Record<string, string> = {}) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+describe('mailtrail CLI', () => {
+  let relay: TestRelay;
+  let sink: Sink;
+  let config: string;
+  let messageId: string;
+
+  before(async () => {
+    sink = await startSink('127.0.0.2');
+    relay = await startTestRelay({
+      smtp: { trustedNetworks: ['127.0.0.1/32'] },
+      routes: { '*': `[127.0.0.2]:${sink.port}` },
+    });
+    config = join(relay.dir, 'mailtrail.yaml');
+    writeFileSync(config, `dataDir: ${relay.config.dataDir}\n`);
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: relay.smtpPort,
+      ignoreTLS: true,
+    });
+    const info = await transport.sendMail({
+      from: 'app@sender.test',
+      to: ['ok@example.com', 'permfail@example.com'],
+      subject: 'cli',
+      text: 'hi',
+    });
+    messageId = /queued as (\S+)/.exec(info.response)?.[1] as string;
+    await waitFor(
+      () =>
+        listRecipients(relay.readDb, {}).filter(
+          (r) => r.messageId === messageId && ['delivered', 'bounced'].includes(r.status),
+        ).length === 2,
+      'both recipients final',
+    );
+  });
+  after(async () => {
+    await relay.cleanup();
+    await sink.close();
+  });
+
+  it('every command has --help', () => {
+    for (const args of [
+      [],
+      ['serve'],
+      ['credentials'],
+      ['credentials', 'add'],
+      ['messages', 'show'],
+      ['messages', 'list'],
+      ['acct', 'export'],
+      ['projections', 'rebuild'],
+      ['sink'],
+    ]) {
+      const r = run([...args, '--help']);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /Usage: mailtrail/);
+    }
+  });
+
+  it('credentials add --json prints id, username and password; the password is stored nowhere in clear', () => {
+    const r = run(['credentials', 'add', 'billing', '--domain', 'Shop.Test', '--json'], {
+      MAILTRAIL_CONFIG: config,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const created = JSON.parse(r.stdout) as { id: string; username: string; password: string };
+    assert.deepEqual(Object.keys(created), ['id', 'username', 'password']);
+    assert.equal(created.username, 'billing@shop.test');
+    assert.ok(created.password.length >= 20);
+    const log = readFileSync(join(relay.config.dataDir, 'events.db'));
+    const wal = (() => {
+      try {
+        return readFileSync(join(relay.config.dataDir, 'events.db-wal'));
+      } catch {
+        return Buffer.alloc(0);
+      }
+    })();
+    assert.equal(log.includes(created.password), false);
+    assert.equal(wal.includes(created.password), false);
+
+    const list = JSON.parse(
+      run(['credentials', 'list', '--json', '--config', config]).stdout,
+    ) as Array<Record<string, unknown>>;
+    const row = list.find((c) => c.id === created.id);
+    assert.equal(row?.status, 'active');
+    assert.equal('passwordHash' in (row ?? {}), false);
+
+    assert.equal(run(['credentials', 'revoke', created.username, '--config', config]).code, 0);
+    const after = JSON.parse(
+      run(['credentials', 'list', '--json', '--config', config]).stdout,
+    ) as Array<Record<string, unknown>>;
+    assert.equal(after.find((c) => c.id === created.id)?.status, 'revoked');
+  });
+
+  it('credentials add refuses a bad domain with a clear message', () => {
+    const r = run(['credentials', 'add', 'x', '--domain', 'not a domain', '--config', config]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--domain: "not a domain" is not a domain name/);
+  });
+
+  it('messages show prints the timeline, and --json the events and folded state', () => {
+    const text = run(['messages', 'show', messageId, '--config', config]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /accepted/);
+    assert.match(text.stdout, /delivered #1/);
+    assert.match(text.stdout, /bounced #1/);
+    const json = JSON.parse(
+      run(['messages', 'show', messageId, '--json', '--config', config]).stdout,
+    );
+    assert.deepEqual(json.events.map((e: { type: string }) => e.type).sort(), [
+      'MessageAccepted',
+      'MessageBounced',
+      'MessageDelivered',
+    ]);
+    assert.equal(json.state.recipients['permfail@example.com'].status, 'bounced');
+    assert.equal(typeof json.events[0].position, 'string');
+    assert.equal(run(['messages', 'show', 'NOSUCHMESSAGE', '--config', config]).code, 1);
+  });
+
+  it('messages list filters by status and recipient', () => {
+    const bounced = JSON.parse(
+      run(['messages', 'list', '--status', 'bounced', '--json', '--config', config]).stdout,
+    );
+    assert.ok(bounced.length >= 1);
+    assert.ok(bounced.every((r: { status: string }) => r.status === 'bounced'));
+    const one = JSON.parse(
+      run(['messages', 'list', '--recipient', 'ok@example.com', '--json', '--config', config])
+        .stdout,
+    );
+    assert.deepEqual(
+      one.map((r: { recipient: string }) => r.recipient),
+      ['ok@example.com'],
+    );
+    assert.match(run(['messages', 'list', '--config', config]).stdout, /delivered/);
+    assert.match(
+      run(['messages', 'list', '--status', 'lost', '--config', config]).stderr,
+      /--status: expected one of/,
+    );
+  });
+
+  it('acct export writes PowerMTA CSV with a header, and JSON lines', () => {
+    const csv = run(['acct', 'export', '--config', config]).stdout.split('\r\n');
+    assert.equal(
+      csv[0],
+      'type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,dlvSize,vmta,jobId,envId',
+    );
+    assert.ok(csv.some((l) => l.startsWith('d,') && l.includes('ok@example.com')));
+    assert.ok(
+      csv.some(
+        (l) =>
+          l.startsWith('b,') && l.includes('permfail@example.com') && l.includes('bad-mailbox'),
+      ),
+    );
+    const lines = run(['acct', 'export', '--format', 'jsonl', '--since', '1h', '--config', config])
+      .stdout.trim()
+      .split('\n');
+    const records = lines.map((l) => JSON.parse(l));
+    assert.ok(records.some((r) => r.type === 'b' && r.dsnStatus === '5.1.1'));
+    assert.equal(
+      run([
+        'acct',
+        'export',
+        '--since',
+        '2199-01-01T00:00:00Z',
+        '--format',
+        'jsonl',
+        '--config',
+        config,
+      ]).stdout,
+      '',
+    );
+  });
+
+  it('projections rebuild rebuilds every projection; status shows none behind', () => {
+    const r = run(['projections', 'rebuild', '--config', config]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /rebuilt delivery_queue@1 up to position \d+/);
+    assert.match(r.stdout, /rebuilt accounting@1/);
+    const status = JSON.parse(run(['projections', 'status', '--json', '--config', config]).stdout);
+    assert.ok(status.every((s: { behind: string }) => s.behind === '0'));
+    assert.match(
+      run(['projections', 'rebuild', 'nope', '--config', config]).stderr,
+      /no projection nope/,
+    );
+  });
+
+  it('a bad config stops the start with the key path and the expected form', () => {
+    const bad = join(relay.dir, 'bad.yaml');
+    writeFileSync(bad, 'smtp:\n  listen: somewhere\nqueue:\n  maxAge: soon\n');
+    const r = run(['serve', '--config', bad]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /smtp\.listen: expected HOST:PORT/);
+    assert.match(r.stderr, /queue\.maxAge: expected a duration/);
+  });
+});
