@@ -56,7 +56,7 @@ for (const mode of ['normalize', 'reject'] as const) {
         }
         assert.match(reply, /^250 2\.0\.0 /);
         assert.equal(after.length, before.length + 1);
-        const { bodyRef, envelope } = after.at(-1)?.data as {
+        const { bodyRef, envelope } = (after.at(-1) as { data: unknown }).data as {
           bodyRef: string;
           envelope: { from: string };
         };
