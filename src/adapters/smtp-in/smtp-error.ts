@@ -1,6 +1,6 @@
 /**
  * An SMTP rejection: basic code, enhanced code (RFC 3463) and text. smtp-server sends
- * `err.responseCode` and `err.message`; reply-codes.ts makes it keep our enhanced code.
+ * `err.responseCode` and `err.message`; smtp-server-fixes.ts makes it keep our enhanced code.
  */
 export interface SmtpRejection extends Error {
   readonly responseCode: number;

@@ -2,7 +2,7 @@ import { SMTPServer } from 'smtp-server';
 import { createAuthHandler } from './on-auth.js';
 import { createDataHandler } from './on-data.js';
 import { createEnvelopeHandlers } from './on-envelope.js';
-import { installReplyCodeFixes } from './reply-codes.js';
+import { type FixedServerOptions, installSmtpServerFixes } from './smtp-server-fixes.js';
 import type { SubmissionPort } from './submission-port.js';
 import { networkMatcher } from './trusted-networks.js';
 
@@ -17,6 +17,7 @@ export interface SubmissionServerOptions {
   readonly maxAuthFailures: number;
   readonly authFailureDelayMs: number;
   readonly socketTimeoutMs: number;
+  readonly greetingDelayMs: number;
   readonly bareLineEndings: 'normalize' | 'reject';
   readonly logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void };
 }
@@ -31,13 +32,13 @@ export const createSubmissionServer = (
   port: SubmissionPort,
   options: SubmissionServerOptions,
 ): SubmissionServer => {
-  installReplyCodeFixes();
+  installSmtpServerFixes();
   const auth = createAuthHandler(port, {
     maxFailures: options.maxAuthFailures,
     failureDelayMs: options.authFailureDelayMs,
   });
   const envelope = createEnvelopeHandlers(networkMatcher(options.trustedNetworks));
-  const server = new SMTPServer({
+  const serverOptions: FixedServerOptions = {
     name: options.hostname,
     banner: 'mailtrail ESMTP',
     secure: false,
@@ -47,6 +48,7 @@ export const createSubmissionServer = (
     size: options.maxMessageSize,
     maxClients: options.maxClients,
     socketTimeout: options.socketTimeoutMs,
+    greetingDelayMs: options.greetingDelayMs,
     authMethods: ['PLAIN', 'LOGIN'],
     // Relay rules (AUTH or a trusted network) are ours: see on-envelope.ts.
     authOptional: true,
@@ -66,7 +68,8 @@ export const createSubmissionServer = (
       auth.forget(session.id);
     },
     maxRecipients: options.maxRecipients,
-  });
+  };
+  const server = new SMTPServer(serverOptions);
   server.on('error', (error) => options.logger?.warn({ err: error }, 'smtp connection error'));
   return {
     listen: (listenPort, host) =>

@@ -28,6 +28,9 @@ smtp:
   maxAuthFailures: 3         # per connection; then 421 4.7.0 and the connection closes
   authFailureDelay: 1s       # each failure's reply waits this much more than the last
   socketTimeout: 5m
+  # Wait before the 220 greeting, to catch clients that talk first (spam bots). 0s suits a
+  # submission port; smtp-server's own default is 100ms.
+  greetingDelay: 0s
   # PEM files. When unset, a self-signed certificate is generated under dataDir/tls.
   # tls: { key: /etc/mailtrail/tls/key.pem, cert: /etc/mailtrail/tls/cert.pem }
   tls: {}

@@ -97,6 +97,7 @@ export const ConfigSchema = z
         maxAuthFailures: z.number().int().positive().default(3),
         authFailureDelay: duration.prefault('1s'),
         socketTimeout: duration.prefault('5m'),
+        greetingDelay: duration.prefault('0s'),
         tls: z.object({ key: z.string().optional(), cert: z.string().optional() }).prefault({}),
       })
       .prefault({}),

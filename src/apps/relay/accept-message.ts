@@ -65,7 +65,13 @@ export const createAcceptMessage =
       messageStream(messageId),
       messageDecider,
       { type: 'AcceptMessage', data },
-      { newEventId: () => randomUUID(), blobs: [{ key: bodyRef, bytes: body }], retries: 0 },
+      {
+        newEventId: () => randomUUID(),
+        blobs: [{ key: bodyRef, bytes: body }],
+        // A fresh id: nothing to read. `no_stream` still guards against a collision.
+        loaded: { state: messageDecider.initialState, revision: 'no_stream' },
+        retries: 0,
+      },
     );
     return { messageId };
   };

@@ -103,6 +103,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       maxAuthFailures: config.smtp.maxAuthFailures,
       authFailureDelayMs: config.smtp.authFailureDelay,
       socketTimeoutMs: config.smtp.socketTimeout,
+      greetingDelayMs: config.smtp.greetingDelay,
       bareLineEndings: config.smtp.bareLineEndings,
       logger: log,
     },

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
-import { installReplyCodeFixes } from '../../adapters/smtp-in/reply-codes.js';
 import { smtpError } from '../../adapters/smtp-in/smtp-error.js';
+import {
+  type FixedServerOptions,
+  installSmtpServerFixes,
+} from '../../adapters/smtp-in/smtp-server-fixes.js';
 
 export interface SinkTransaction {
   readonly at: string;
@@ -42,7 +45,7 @@ const behaviourOf = (address: string): Behaviour => {
  * greylist… 450 4.2.0 once then 250, disconnect… drops the connection in DATA, else 250.
  */
 export const createSmartSink = (options: SmartSinkOptions = {}) => {
-  installReplyCodeFixes();
+  installSmtpServerFixes();
   const greylisted = new Set<string>();
   let counter = 0;
   if (options.saveDir) mkdirSync(options.saveDir, { recursive: true });
@@ -54,6 +57,7 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
     disabledCommands: ['AUTH'],
     hideENHANCEDSTATUSCODES: false,
     disableReverseLookup: true,
+    greetingDelayMs: 0,
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : { hideSTARTTLS: true }),
     size: 50 * 1024 * 1024,
     logger: false,
@@ -119,7 +123,7 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
         callback(null, `2.0.0 Ok: queued as ${id}`);
       });
     },
-  } as ConstructorParameters<typeof SMTPServer>[0]);
+  } as FixedServerOptions);
   server.on('error', () => {});
 
   return {

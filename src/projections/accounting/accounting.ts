@@ -8,7 +8,7 @@ import {
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { MESSAGE_STREAM_PREFIX, type MessageEvent } from '../../domain/message/events.js';
 import { liveTables, type Projection } from '../runner/projection.js';
-import type { ReadModelDb } from '../runner/read-model-db.js';
+import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 
 /** The accounting log: one row per delivered (d), bounced (b) or deferred (t) recipient. */
 export const accountingProjection: Projection = {
@@ -23,9 +23,10 @@ export const accountingProjection: Projection = {
   },
   indexes: { by_time: 'records (logged_at)' },
   apply: (db, t, events) => {
-    const insertFacts = db.prepare(`INSERT OR REPLACE INTO ${t('messages')} VALUES (?, ?)`);
-    const selectFacts = db.prepare(`SELECT facts FROM ${t('messages')} WHERE message_id = ?`);
-    const insertRecord = db.prepare(
+    const insertFacts = statement(db, `INSERT OR REPLACE INTO ${t('messages')} VALUES (?, ?)`);
+    const selectFacts = statement(db, `SELECT facts FROM ${t('messages')} WHERE message_id = ?`);
+    const insertRecord = statement(
+      db,
       `INSERT OR REPLACE INTO ${t('records')} VALUES (?, ?, ${ACCT_FIELDS.map(() => '?').join(', ')})`,
     );
     for (const recorded of events) {
@@ -58,9 +59,10 @@ export function* acctRecords(db: ReadModelDb, query: AcctQuery = {}): Generator<
     where.push(`type IN (${query.types.map(() => '?').join(',')})`);
     params.push(...query.types);
   }
-  const statement = db.prepare(
+  // Not the shared cache: an iterating statement is busy until the export finishes.
+  const select = db.prepare(
     `SELECT ${ACCT_FIELDS.map((f) => `"${f}"`).join(', ')} FROM ${t('records')}
      WHERE ${where.join(' AND ')} ORDER BY position`,
   );
-  yield* statement.iterate(...params) as Iterable<AcctRecord>;
+  yield* select.iterate(...params) as Iterable<AcctRecord>;
 }

@@ -2,7 +2,7 @@ import type { CredentialEvent } from '../../domain/credential/credential.js';
 import { CREDENTIAL_STREAM_PREFIX } from '../../domain/credential/credential.js';
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { liveTables, type Projection } from '../runner/projection.js';
-import type { ReadModelDb } from '../runner/read-model-db.js';
+import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 
 /** SMTP AUTH looks credentials up here by username. */
 export const credentialsProjection: Projection = {
@@ -25,7 +25,8 @@ export const credentialsProjection: Projection = {
       const event = recorded as unknown as RecordedEvent & CredentialEvent;
       if (event.type === 'CredentialCreated') {
         const d = event.data;
-        db.prepare(
+        statement(
+          db,
           `INSERT OR REPLACE INTO ${t('credentials')} VALUES (?, ?, ?, ?, ?, 'active', ?)`,
         ).run(
           d.credentialId,
@@ -36,9 +37,10 @@ export const credentialsProjection: Projection = {
           d.createdAt,
         );
       } else if (event.type === 'CredentialRevoked') {
-        db.prepare(`UPDATE ${t('credentials')} SET status = 'revoked' WHERE credential_id = ?`).run(
-          event.data.credentialId,
-        );
+        statement(
+          db,
+          `UPDATE ${t('credentials')} SET status = 'revoked' WHERE credential_id = ?`,
+        ).run(event.data.credentialId);
       }
     }
   },
@@ -76,13 +78,14 @@ const toCredential = (r: Row): CredentialRow => ({
 });
 
 export const findActiveCredential = (db: ReadModelDb, username: string): CredentialRow | null => {
-  const row = db
-    .prepare(`SELECT * FROM ${t('credentials')} WHERE username = ? AND status = 'active'`)
-    .get(username) as Row | undefined;
+  const row = statement(
+    db,
+    `SELECT * FROM ${t('credentials')} WHERE username = ? AND status = 'active'`,
+  ).get(username) as Row | undefined;
   return row ? toCredential(row) : null;
 };
 
 export const listCredentials = (db: ReadModelDb): CredentialRow[] =>
-  (db.prepare(`SELECT * FROM ${t('credentials')} ORDER BY created_at`).all() as Row[]).map(
+  (statement(db, `SELECT * FROM ${t('credentials')} ORDER BY created_at`).all() as Row[]).map(
     toCredential,
   );

@@ -2,6 +2,7 @@ import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import type { MessageEvent } from '../../domain/message/events.js';
 import { MESSAGE_STREAM_PREFIX } from '../../domain/message/events.js';
 import type { Projection } from '../runner/projection.js';
+import { statement } from '../runner/read-model-db.js';
 
 /**
  * One row per (message, recipient): what is due when, and where each recipient stands.
@@ -34,12 +35,14 @@ export const deliveryQueueProjection: Projection = {
     by_accepted: 'recipients (accepted_at)',
   },
   apply: (db, t, events) => {
-    const insert = db.prepare(
+    const insert = statement(
+      db,
       `INSERT OR IGNORE INTO ${t('recipients')} (message_id, recipient, domain, status, attempts,
        due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply)
        VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, NULL)`,
     );
-    const update = db.prepare(
+    const update = statement(
+      db,
       `UPDATE ${t('recipients')} SET status = ?, attempts = ?, due_at = ?, updated_at = ?, last_reply = ?
        WHERE message_id = ? AND recipient = ?`,
     );

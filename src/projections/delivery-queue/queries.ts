@@ -1,6 +1,6 @@
 import type { SmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { liveTables } from '../runner/projection.js';
-import type { ReadModelDb } from '../runner/read-model-db.js';
+import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 import { deliveryQueueProjection } from './delivery-queue.js';
 
 const t = liveTables(deliveryQueueProjection);
@@ -58,21 +58,19 @@ const toRecipient = (r: Row): RecipientRow => ({
 /** Recipients due at `now`, oldest due first, as (message, domain) work. */
 export const dueRecipients = (db: ReadModelDb, now: number, limit: number): RecipientRow[] =>
   (
-    db
-      .prepare(
-        `SELECT * FROM ${t('recipients')} WHERE status IN ('queued', 'deferred') AND due_at <= ?
+    statement(
+      db,
+      `SELECT * FROM ${t('recipients')} WHERE status IN ('queued', 'deferred') AND due_at <= ?
          ORDER BY due_at LIMIT ?`,
-      )
-      .all(now, limit) as Row[]
+    ).all(now, limit) as Row[]
   ).map(toRecipient);
 
 /** When the next deferred recipient falls due, if any. */
 export const nextDueAt = (db: ReadModelDb): number | null => {
-  const row = db
-    .prepare(
-      `SELECT min(due_at) AS due FROM ${t('recipients')} WHERE status IN ('queued', 'deferred')`,
-    )
-    .get() as { due: number | null };
+  const row = statement(
+    db,
+    `SELECT min(due_at) AS due FROM ${t('recipients')} WHERE status IN ('queued', 'deferred')`,
+  ).get() as { due: number | null };
   return row.due;
 };
 
@@ -100,7 +98,7 @@ export const listRecipients = (db: ReadModelDb, filter: ListFilter): RecipientRo
   }
   const sql = `SELECT * FROM ${t('recipients')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY accepted_at DESC, message_id DESC LIMIT ?`;
-  return (db.prepare(sql).all(...params, filter.limit ?? 100) as Row[]).map(toRecipient);
+  return (statement(db, sql).all(...params, filter.limit ?? 100) as Row[]).map(toRecipient);
 };
 
 export const countByStatus = (db: ReadModelDb): Record<RecipientStatus, number> => {
@@ -110,9 +108,10 @@ export const countByStatus = (db: ReadModelDb): Record<RecipientStatus, number> 
     delivered: 0,
     bounced: 0,
   };
-  for (const row of db
-    .prepare(`SELECT status, count(*) AS n FROM ${t('recipients')} GROUP BY status`)
-    .all() as Array<{ status: RecipientStatus; n: number }>)
+  for (const row of statement(
+    db,
+    `SELECT status, count(*) AS n FROM ${t('recipients')} GROUP BY status`,
+  ).all() as Array<{ status: RecipientStatus; n: number }>)
     counts[row.status] = row.n;
   return counts;
 };

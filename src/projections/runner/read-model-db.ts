@@ -6,6 +6,23 @@ import { checkpointKey, type Projection, type Tables } from './projection.js';
 
 export type ReadModelDb = Database.Database;
 
+const cache = new WeakMap<ReadModelDb, Map<string, Database.Statement>>();
+
+/** A prepared statement, prepared once per database: projections run the same few SQL. */
+export const statement = (db: ReadModelDb, sql: string): Database.Statement => {
+  let statements = cache.get(db);
+  if (!statements) {
+    statements = new Map();
+    cache.set(db, statements);
+  }
+  let prepared = statements.get(sql);
+  if (!prepared) {
+    prepared = db.prepare(sql);
+    statements.set(sql, prepared);
+  }
+  return prepared;
+};
+
 /**
  * The read-model database: every projection's tables and their checkpoints, in one SQLite
  * file whatever the event store backend is. synchronous=NORMAL: a power cut may lose the
@@ -37,15 +54,15 @@ export const dropTables = (db: ReadModelDb, t: Tables, p: Projection): void => {
 };
 
 export const readCheckpoint = (db: ReadModelDb, key: string): GlobalPosition => {
-  const row = db
-    .prepare('SELECT position FROM projection_checkpoints WHERE key = ?')
+  const row = statement(db, 'SELECT position FROM projection_checkpoints WHERE key = ?')
     .safeIntegers(true)
     .get(key) as { position: bigint } | undefined;
   return row?.position ?? 0n;
 };
 
 export const writeCheckpoint = (db: ReadModelDb, key: string, position: GlobalPosition): void => {
-  db.prepare(
+  statement(
+    db,
     `INSERT INTO projection_checkpoints (key, position, updated_at) VALUES (?, ?, ?)
      ON CONFLICT (key) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
   ).run(key, position, Date.now());

@@ -1,7 +1,11 @@
+import type { SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
+/** smtp-server's options plus the ones these fixes read. */
+export type FixedServerOptions = SMTPServerOptions & { greetingDelayMs?: number };
+
 /**
- * Three fixes to stock smtp-server replies, applied once to its connection class:
+ * Fixes to stock smtp-server, applied once to its connection class:
  *
  * 1. Enhanced status codes: smtp-server derives them from the basic code alone (every 550
  *    reads 5.1.1), so a handler cannot say 5.7.1 or 5.6.0. A reply whose text already starts
@@ -11,6 +15,9 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
  *    usual reply (RFC 3207 practice), and do not advertise AUTH in EHLO before TLS.
  * 3. Command lines over 1,000 octets get `500 5.5.2 Line too long` (RFC 5321 §4.5.3.1.4
  *    allows 512; extensions add parameters) instead of being executed.
+ * 4. The greeting: stock waits a fixed 100 ms to catch early talkers (an MX-side spam
+ *    check), which caps a client that opens a connection per message at ten a second. The
+ *    wait is the server option `greetingDelayMs` (Postfix's smtpd has none).
  */
 
 const EXPLICIT = /^[245]\.\d{1,3}\.\d{1,3} /;
@@ -18,6 +25,14 @@ const MAX_COMMAND_OCTETS = 1000;
 
 interface PatchableConnection {
   secure: boolean;
+  _server: {
+    options: { maxClients?: number; greetingDelayMs?: number };
+    connections: Set<unknown>;
+  };
+  name: string;
+  _setListeners(callback: () => void): void;
+  connectionReady(): void;
+  init(): void;
   send(code: number, data?: string | string[], context?: string | false): void;
   _getEnhancedStatusCode(code: number, context?: string | false): string;
   _onCommand(command: Buffer, callback: () => void): void;
@@ -25,7 +40,7 @@ interface PatchableConnection {
 
 let installed = false;
 
-export const installReplyCodeFixes = (): void => {
+export const installSmtpServerFixes = (): void => {
   if (installed) return;
   installed = true;
   const proto = SMTPConnection.prototype as unknown as PatchableConnection;
@@ -53,5 +68,19 @@ export const installReplyCodeFixes = (): void => {
       return setImmediate(callback);
     }
     return onCommand.call(this, command, callback);
+  };
+  // Mirrors stock init(), with the early-talker wait taken from the options.
+  proto.init = function patchedInit(this: PatchableConnection) {
+    this._setListeners(() => {
+      const { maxClients, greetingDelayMs = 100 } = this._server.options;
+      if (maxClients && this._server.connections.size > maxClients)
+        return this.send(
+          421,
+          `${this.name} Too many connected clients, try again in a moment`,
+          false,
+        );
+      if (greetingDelayMs <= 0) return this.connectionReady();
+      setTimeout(() => this.connectionReady(), greetingDelayMs).unref();
+    });
   };
 };
