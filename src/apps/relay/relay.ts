@@ -1,21 +1,20 @@
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { monotonicFactory } from 'ulid';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { createSubmissionServer } from '../../adapters/smtp-in/submission-server.js';
-import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
-import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
-import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
-import { PROJECTIONS } from '../../projections/registry.js';
+import { credentialsProjection } from '../../projections/credentials/credentials.js';
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
-import { catchUpProjection, runProjection } from '../../projections/runner/run-projection.js';
+import { catchUpProjection } from '../../projections/runner/run-projection.js';
 import type { Config } from '../config/schema.js';
 import { createAcceptMessage } from './accept-message.js';
 import { createAuthenticate } from './authenticate.js';
-import { createDeliveryLoop } from './delivery-loop.js';
+import { dataPaths } from './data-paths.js';
 import { createHttpServer } from './http-server.js';
+import { startDeliveryWorker } from './start-delivery-worker.js';
+
+export { dataPaths };
 
 export interface RunningRelay {
   readonly smtpPort: number;
@@ -25,59 +24,18 @@ export interface RunningRelay {
   stop(): Promise<void>;
 }
 
-export const dataPaths = (config: Config) => ({
-  events: join(config.dataDir, 'events.db'),
-  projections: join(config.dataDir, 'projections.db'),
-  tls: join(config.dataDir, 'tls'),
-});
-
-/** Wires the embedded relay: SQLite log, projections, SMTP in, delivery out, HTTP status. */
+/**
+ * Wires the embedded relay. The main thread takes mail in (SMTP, HTTP) and appends it to
+ * the log; a worker thread keeps the projections live and delivers. They share nothing
+ * but the SQLite files, as two relay nodes would share a log.
+ */
 export const startRelay = async (config: Config, log: Logger): Promise<RunningRelay> => {
   const paths = dataPaths(config);
   const store = openSqliteEventStore({ path: paths.events });
   const readDb = openReadModelDb(paths.projections);
-
-  // Read models first, so AUTH and the queue see everything already in the log.
-  for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);
-
-  const deliverer = createSmtpDeliverer({
-    routes: config.routes,
-    port: config.delivery.port,
-    ehloName: config.delivery.ehloName ?? config.hostname,
-    sourceAddress: config.delivery.sourceAddress,
-    blockLocalAddresses: config.delivery.blockLocalAddresses,
-    connectTimeoutMs: config.delivery.connectTimeout,
-    resolveRecords: createResolveRecords(config.dns.servers, config.dns.timeout),
-    maxPerKey: config.delivery.maxConnectionsPerDomain,
-    maxMessagesPerConnection: config.delivery.maxMessagesPerConnection,
-    idleTimeoutMs: config.delivery.idleTimeout,
-  });
-  const loop = createDeliveryLoop({
-    store,
-    readDb,
-    deliverer,
-    policy: {
-      scheduleMs: config.queue.retry,
-      maxAgeMs: config.queue.maxAge,
-      jitter: config.queue.retryJitter,
-    },
-    maxInFlight: config.delivery.maxInFlight,
-    now: Date.now,
-    random: Math.random,
-    log,
-  });
-
-  const controller = new AbortController();
-  const runners = PROJECTIONS.map((projection) =>
-    runProjection(store, readDb, projection, {
-      signal: controller.signal,
-      ...(projection === deliveryQueueProjection ? { onApplied: () => loop.notify() } : {}),
-    }).catch((error) => {
-      if (!controller.signal.aborted)
-        log.error({ err: error, projection: projection.name }, 'projection stopped');
-    }),
-  );
-  loop.start();
+  // AUTH reads the credentials read model; have it current before the first client.
+  await catchUpProjection(store, readDb, credentialsProjection);
+  const delivery = await startDeliveryWorker(config, log);
 
   const tls = await loadOrCreateTls(config.smtp.tls, paths.tls, config.hostname);
   if (tls.generated) log.info({ dir: paths.tls }, 'generated a self-signed TLS certificate');
@@ -120,10 +78,8 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     const address = http.server.address();
     httpPort = typeof address === 'object' && address ? address.port : config.http.listen.port;
   } catch (error) {
-    controller.abort();
-    await loop.stop();
     await Promise.all([submission.close(), http.close()]);
-    await Promise.all(runners);
+    await delivery.stop();
     await store.close();
     readDb.close();
     throw error;
@@ -144,10 +100,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     stop: async () => {
       await submission.close();
       await http.close();
-      await loop.stop();
-      await deliverer.close();
-      controller.abort();
-      await Promise.all(runners);
+      await delivery.stop();
       await store.close();
       readDb.close();
     },

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   type AppendOptions,
@@ -97,6 +97,11 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
   const groupCommitWindowMs = options.groupCommitWindowMs ?? 1;
   const appended = new EventEmitter();
   appended.setMaxListeners(0);
+  // Other threads of this process with the same file open (the relay's delivery worker)
+  // hear of each commit at once; other processes are found by polling.
+  const commits = new BroadcastChannel(`mailtrail-events:${resolve(options.path)}`);
+  commits.onmessage = () => appended.emit('append');
+  (commits as unknown as { unref(): void }).unref();
   let closed = false;
 
   const statements = new Map<string, Database.Statement>();
@@ -180,7 +185,9 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
     pending = [];
     let outcomes: ReturnType<typeof commitBatch>;
     try {
-      outcomes = commitBatch(batch);
+      // IMMEDIATE: take the write lock up front (waiting up to busy_timeout for another
+      // connection), rather than fail when a read transaction cannot be upgraded.
+      outcomes = commitBatch.immediate(batch);
     } catch (cause) {
       const error = new EventStoreError('StoreUnavailable', `commit failed: ${String(cause)}`, {
         cause,
@@ -194,6 +201,7 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
       else p.reject(outcome.error);
     });
     appended.emit('append');
+    commits.postMessage(null);
   };
 
   const appendToStream = (
@@ -299,6 +307,7 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
       if (closed) return;
       if (pending.length > 0) flush();
       closed = true;
+      commits.close();
       appended.emit('append');
       db.close();
     },

@@ -1,0 +1,8 @@
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+
+export const dataPaths = (config: Config) => ({
+  events: join(config.dataDir, 'events.db'),
+  projections: join(config.dataDir, 'projections.db'),
+  tls: join(config.dataDir, 'tls'),
+});

@@ -1,0 +1,71 @@
+import type { Logger } from 'pino';
+import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
+import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
+import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
+import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
+import { PROJECTIONS } from '../../projections/registry.js';
+import { openReadModelDb } from '../../projections/runner/read-model-db.js';
+import { catchUpProjection, runProjection } from '../../projections/runner/run-projection.js';
+import type { Config } from '../config/schema.js';
+import { dataPaths } from './data-paths.js';
+import { createDeliveryLoop } from './delivery-loop.js';
+
+/**
+ * The relay's back half: keeps every projection live and delivers what falls due. It has
+ * its own connections to the log and the read models, so it can run on its own thread.
+ */
+export const startDeliveryService = async (config: Config, log: Logger) => {
+  const paths = dataPaths(config);
+  const store = openSqliteEventStore({ path: paths.events });
+  const readDb = openReadModelDb(paths.projections);
+  for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);
+
+  const deliverer = createSmtpDeliverer({
+    routes: config.routes,
+    port: config.delivery.port,
+    ehloName: config.delivery.ehloName ?? config.hostname,
+    sourceAddress: config.delivery.sourceAddress,
+    blockLocalAddresses: config.delivery.blockLocalAddresses,
+    connectTimeoutMs: config.delivery.connectTimeout,
+    resolveRecords: createResolveRecords(config.dns.servers, config.dns.timeout),
+    maxPerKey: config.delivery.maxConnectionsPerDomain,
+    maxMessagesPerConnection: config.delivery.maxMessagesPerConnection,
+    idleTimeoutMs: config.delivery.idleTimeout,
+  });
+  const loop = createDeliveryLoop({
+    store,
+    readDb,
+    deliverer,
+    policy: {
+      scheduleMs: config.queue.retry,
+      maxAgeMs: config.queue.maxAge,
+      jitter: config.queue.retryJitter,
+    },
+    maxInFlight: config.delivery.maxInFlight,
+    now: Date.now,
+    random: Math.random,
+    log,
+  });
+  const controller = new AbortController();
+  const runners = PROJECTIONS.map((projection) =>
+    runProjection(store, readDb, projection, {
+      signal: controller.signal,
+      ...(projection === deliveryQueueProjection ? { onApplied: () => loop.notify() } : {}),
+    }).catch((error) => {
+      if (!controller.signal.aborted)
+        log.error({ err: error, projection: projection.name }, 'projection stopped');
+    }),
+  );
+  loop.start();
+
+  return {
+    stop: async () => {
+      await loop.stop();
+      await deliverer.close();
+      controller.abort();
+      await Promise.all(runners);
+      await store.close();
+      readDb.close();
+    },
+  };
+};

@@ -1,0 +1,20 @@
+/**
+ * Worker-thread entry for the delivery service, so delivery and projections use the
+ * machine's second core while the main thread serves SMTP. Messages: the parent sends
+ * 'stop'; the worker answers 'ready' once caught up and 'stopped' when done.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import type { Config } from '../config/schema.js';
+import { startDeliveryService } from './delivery-service.js';
+
+const config = workerData.config as Config;
+const log = pino({ level: config.log.level }).child({ thread: 'delivery' });
+const service = await startDeliveryService(config, log);
+parentPort?.postMessage('ready');
+parentPort?.on('message', async (message) => {
+  if (message !== 'stop') return;
+  await service.stop();
+  parentPort?.postMessage('stopped');
+  parentPort?.close();
+});
