@@ -3,7 +3,7 @@
  * folder a real relay filled.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +16,7 @@ import {
   type TestRelay,
   waitFor,
 } from './support/relay-harness.js';
-import { BIN, REPO } from './support/relay-process.js';
+import { BIN, exited, freePort, REPO, waitForPort } from './support/relay-process.js';
 
 const run = (args: string[], env: Record<string, string> = {}) => {
   const r = spawnSync(process.execPath, [BIN, ...args], {
@@ -209,6 +209,44 @@ describe('mailtrail CLI', () => {
       run(['projections', 'rebuild', 'nope', '--config', config]).stderr,
       /no projection nope/,
     );
+  });
+
+  it('sink answers by local-part and logs each transaction as a JSON line', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, 'sink', '--listen', `127.0.0.1:${port}`], {
+      cwd: REPO,
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    try {
+      await waitForPort(port);
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port, ignoreTLS: true });
+      const info = await transport.sendMail({
+        from: 'a@s.test',
+        to: ['ok@r.test', 'permfail@r.test', 'full@r.test'],
+        text: 'x',
+      });
+      assert.deepEqual(info.accepted, ['ok@r.test']);
+      assert.deepEqual(info.rejected.sort(), ['full@r.test', 'permfail@r.test']);
+      await assert.rejects(
+        transport.sendMail({ from: 'a@s.test', to: 'tempfail@r.test', text: 'x' }),
+        (e: { response?: string }) => /^451 4\.3\.0 /.test(e.response ?? ''),
+      );
+      const line = await waitFor(
+        () => out.split('\n').find((l) => l.startsWith('{')),
+        'a JSON line',
+      );
+      const logged = JSON.parse(line);
+      assert.deepEqual(logged.to, ['ok@r.test']);
+      assert.equal(logged.from, 'a@s.test');
+      assert.equal(logged.peer, '127.0.0.1');
+      assert.ok(logged.size > 0);
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
   });
 
   it('a bad config stops the start with the key path and the expected form', () => {
