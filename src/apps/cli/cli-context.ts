@@ -7,7 +7,7 @@ import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read
 import { catchUpProjection } from '../../projections/runner/run-projection.js';
 import { configPathFrom, loadConfig, parseConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
-import { dataPaths } from '../relay/relay.js';
+import { dataPaths } from '../relay/data-paths.js';
 
 export interface CliContext {
   readonly config: Config;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { domainOf } from '../../domain/address/address.js';
 import { handleCommand, loadState } from '../../domain/command-handling/handle-command.js';
 import type { Deliverer } from '../../domain/delivery/delivery-port.js';
 import type { EventStore, GlobalPosition } from '../../domain/event-store/event-store.js';
@@ -58,11 +59,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     if (state.status !== 'accepted') return;
     const now = deps.now();
     const recipients = pendingRecipients(state)
-      .filter(
-        (r) =>
-          r.dueAt <= now &&
-          r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase() === domain,
-      )
+      .filter((r) => r.dueAt <= now && domainOf(r.address) === domain)
       .map((r) => r.address);
     if (recipients.length === 0) return;
     const body = await deps.store.readBlob(state.accepted.bodyRef);

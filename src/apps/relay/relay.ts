@@ -14,8 +14,6 @@ import { dataPaths } from './data-paths.js';
 import { createHttpServer } from './http-server.js';
 import { startDeliveryWorker } from './start-delivery-worker.js';
 
-export { dataPaths };
-
 export interface RunningRelay {
   readonly smtpPort: number;
   readonly httpPort: number;

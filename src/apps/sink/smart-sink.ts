@@ -7,6 +7,7 @@ import {
   type FixedServerOptions,
   installSmtpServerFixes,
 } from '../../adapters/smtp-in/smtp-server-fixes.js';
+import { localPartOf } from '../../domain/address/address.js';
 
 export interface SinkTransaction {
   readonly at: string;
@@ -33,7 +34,7 @@ export interface SmartSinkOptions {
 type Behaviour = 'tempfail' | 'permfail' | 'full' | 'greylist' | 'disconnect' | 'accept';
 
 const behaviourOf = (address: string): Behaviour => {
-  const local = address.slice(0, address.lastIndexOf('@')).toLowerCase();
+  const local = localPartOf(address).toLowerCase();
   for (const b of ['tempfail', 'permfail', 'full', 'greylist', 'disconnect'] as const)
     if (local.startsWith(b)) return b;
   return 'accept';

@@ -1,3 +1,4 @@
+import { domainOf } from '../../domain/address/address.js';
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import type { MessageEvent } from '../../domain/message/events.js';
 import { MESSAGE_STREAM_PREFIX } from '../../domain/message/events.js';
@@ -56,7 +57,7 @@ export const deliveryQueueProjection: Projection = {
             insert.run(
               messageId,
               to.address,
-              to.address.slice(to.address.lastIndexOf('@') + 1).toLowerCase(),
+              domainOf(to.address),
               d.acceptedAt,
               d.acceptedAt,
               d.acceptedAt,
