@@ -16,22 +16,40 @@ import {
 } from '../../domain/event-store/event-store.js';
 import { createMemoryEventStore } from './memory/memory-event-store.js';
 import { openSqliteEventStore } from './sqlite/sqlite-event-store.js';
+import { startSqliteWriter } from './sqlite/sqlite-writer.js';
 
 interface Backend {
   readonly name: string;
-  readonly open: () => { store: EventStore; cleanup: () => void };
+  readonly open: () => Promise<{ store: EventStore; cleanup: () => Promise<void> | void }>;
 }
 
 const BACKENDS: readonly Backend[] = [
   {
     name: 'sqlite',
-    open: () => {
+    open: async () => {
       const dir = mkdtempSync(join(tmpdir(), 'mailtrail-store-'));
       const store = openSqliteEventStore({ path: join(dir, 'events.db'), pollIntervalMs: 20 });
       return { store, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
-  { name: 'memory', open: () => ({ store: createMemoryEventStore(), cleanup: () => {} }) },
+  {
+    // The relay's shape: appends go to the writer thread, reads stay on this connection.
+    name: 'sqlite-writer-thread',
+    open: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mailtrail-store-'));
+      const path = join(dir, 'events.db');
+      const writer = await startSqliteWriter(path);
+      const store = openSqliteEventStore({ path, pollIntervalMs: 20, writer: writer.connect() });
+      return {
+        store,
+        cleanup: async () => {
+          await writer.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  { name: 'memory', open: async () => ({ store: createMemoryEventStore(), cleanup: () => {} }) },
 ];
 
 let counter = 0;
@@ -55,13 +73,13 @@ const selected = (backends: readonly Backend[]): readonly Backend[] => {
 for (const backend of selected(BACKENDS)) {
   describe(`event store contract: ${backend.name}`, () => {
     let store: EventStore;
-    let cleanup: () => void;
-    before(() => {
-      ({ store, cleanup } = backend.open());
+    let cleanup: () => Promise<void> | void;
+    before(async () => {
+      ({ store, cleanup } = await backend.open());
     });
     after(async () => {
       await store.close();
-      cleanup();
+      await cleanup();
     });
 
     describe('append with expected revision', () => {

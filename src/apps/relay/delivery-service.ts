@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
@@ -14,9 +15,9 @@ import { createDeliveryLoop } from './delivery-loop.js';
  * The relay's back half: keeps every projection live and delivers what falls due. It has
  * its own connections to the log and the read models, so it can run on its own thread.
  */
-export const startDeliveryService = async (config: Config, log: Logger) => {
+export const startDeliveryService = async (config: Config, log: Logger, writer?: MessagePort) => {
   const paths = dataPaths(config);
-  const store = openSqliteEventStore({ path: paths.events });
+  const store = openSqliteEventStore({ path: paths.events, ...(writer ? { writer } : {}) });
   const readDb = openReadModelDb(paths.projections);
   for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);
 

@@ -3,14 +3,15 @@
  * machine's second core while the main thread serves SMTP. Messages: the parent sends
  * 'stop'; the worker answers 'ready' once caught up and 'stopped' when done.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { Config } from '../config/schema.js';
 import { startDeliveryService } from './delivery-service.js';
 
 const config = workerData.config as Config;
+const writer = workerData.writer as MessagePort;
 const log = pino({ level: config.log.level }).child({ thread: 'delivery' });
-const service = await startDeliveryService(config, log);
+const service = await startDeliveryService(config, log, writer);
 parentPort?.postMessage('ready');
 parentPort?.on('message', async (message) => {
   if (message !== 'stop') return;

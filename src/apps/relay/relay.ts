@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { monotonicFactory } from 'ulid';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
+import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writer.js';
 import { createSubmissionServer } from '../../adapters/smtp-in/submission-server.js';
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
@@ -23,17 +24,24 @@ export interface RunningRelay {
 }
 
 /**
- * Wires the embedded relay. The main thread takes mail in (SMTP, HTTP) and appends it to
- * the log; a worker thread keeps the projections live and delivers. They share nothing
- * but the SQLite files, as two relay nodes would share a log.
+ * Wires the embedded relay. The main thread takes mail in (SMTP, HTTP); a worker thread
+ * keeps the projections live and delivers; a writer thread commits both threads' appends
+ * with one group commit. They share nothing but the SQLite files and the writer's ports.
  */
 export const startRelay = async (config: Config, log: Logger): Promise<RunningRelay> => {
   const paths = dataPaths(config);
-  const store = openSqliteEventStore({ path: paths.events });
+  // One writer thread commits every append of the process, from both threads below.
+  const writer = await startSqliteWriter(paths.events, {
+    onFailure: (error) => {
+      log.fatal({ err: error }, 'the event log writer failed');
+      process.exit(1);
+    },
+  });
+  const store = openSqliteEventStore({ path: paths.events, writer: writer.connect() });
   const readDb = openReadModelDb(paths.projections);
   // AUTH reads the credentials read model; have it current before the first client.
   await catchUpProjection(store, readDb, credentialsProjection);
-  const delivery = await startDeliveryWorker(config, log);
+  const delivery = await startDeliveryWorker(config, writer.connect(), log);
 
   const tls = await loadOrCreateTls(config.smtp.tls, paths.tls, config.hostname);
   if (tls.generated) log.info({ dir: paths.tls }, 'generated a self-signed TLS certificate');
@@ -79,6 +87,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     await Promise.all([submission.close(), http.close()]);
     await delivery.stop();
     await store.close();
+    await writer.close();
     readDb.close();
     throw error;
   }
@@ -100,6 +109,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       await http.close();
       await delivery.stop();
       await store.close();
+      await writer.close();
       readDb.close();
     },
   };

@@ -1,21 +1,16 @@
-import { Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { startTypeScriptWorker } from '../../adapters/threads/typescript-worker.js';
 import type { Config } from '../config/schema.js';
 
-/**
- * Starts the delivery service on its own thread and resolves once it has caught up.
- */
-export const startDeliveryWorker = async (config: Config, log: Logger) => {
-  const worker = new Worker(new URL('./typescript-worker.mjs', import.meta.url), {
-    workerData: { config, entry: new URL('./delivery-worker.ts', import.meta.url).href },
-  });
+/** Starts the delivery service on its own thread and resolves once it has caught up. */
+export const startDeliveryWorker = async (config: Config, writer: MessagePort, log: Logger) => {
+  const worker = await startTypeScriptWorker(
+    new URL('./delivery-worker.ts', import.meta.url),
+    { config, writer },
+    [writer],
+  );
   let stopping = false;
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', (m) =>
-      m === 'ready' ? resolve() : reject(new Error(`delivery worker said ${m}`)),
-    );
-    worker.once('error', reject);
-  });
   // A delivery thread that dies leaves mail undelivered: stop the whole relay so a
   // supervisor restarts it, rather than keep accepting mail nobody delivers.
   worker.on('error', (error) => {

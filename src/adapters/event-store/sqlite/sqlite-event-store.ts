@@ -1,42 +1,43 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { resolve } from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
 import {
-  type AppendOptions,
   type AppendResult,
   type EventStore,
   EventStoreError,
   type GlobalPosition,
-  type NewEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
   type SubscribeOptions,
   type SubscriptionItem,
 } from '../../../domain/event-store/event-store.js';
-import { checkExpectedRevision, checkIdempotency } from '../append-rules.js';
 import { waitForChange } from '../wait-for-change.js';
-import { SCHEMA } from './schema.js';
+import { type AppendRequest, createGroupCommit } from './group-commit.js';
+import { openSqliteDatabase } from './open-database.js';
+import {
+  commitChannelName,
+  fromReplyError,
+  type WriterReply,
+  type WriterRequest,
+} from './writer-protocol.js';
 
 export interface SqliteEventStoreOptions {
   readonly path: string;
   /** How often a live subscription looks for events appended by other processes. */
   readonly pollIntervalMs?: number;
+  readonly pageSize?: number;
   /**
    * How long the first append of a batch waits for others to join it. Every batch costs one
    * fsync, so under load a millisecond of waiting buys many appends per fsync.
    */
   readonly groupCommitWindowMs?: number;
-  readonly pageSize?: number;
-}
-
-interface PendingAppend {
-  readonly streamName: string;
-  readonly events: readonly NewEvent[];
-  readonly options: AppendOptions;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (error: unknown) => void;
+  /**
+   * A port to a writer thread (sqlite-writer.ts): appends go there, and this connection
+   * only reads. Without one, this connection commits its own appends.
+   */
+  readonly writer?: MessagePort;
 }
 
 interface EventRow {
@@ -77,32 +78,66 @@ const filterSql = (options: ReadAllOptions): { sql: string; params: unknown[] } 
   return { sql: clauses.map((c) => ` AND ${c}`).join(''), params };
 };
 
+/** Appends sent to a writer thread, answered by request id. */
+const remoteAppender = (port: MessagePort, onReply: () => void) => {
+  const waiting = new Map<
+    number,
+    { resolve: (r: AppendResult) => void; reject: (e: unknown) => void }
+  >();
+  let nextId = 0;
+  port.on('message', (reply: WriterReply) => {
+    const w = waiting.get(reply.id);
+    if (!w) return;
+    waiting.delete(reply.id);
+    if (waiting.size === 0) port.unref();
+    if (reply.ok) w.resolve(reply.result);
+    else w.reject(fromReplyError(reply));
+    onReply();
+  });
+  port.unref();
+  return {
+    append: (request: AppendRequest): Promise<AppendResult> =>
+      new Promise((resolve, reject) => {
+        const id = ++nextId;
+        waiting.set(id, { resolve, reject });
+        port.ref();
+        port.postMessage({ ...request, id } satisfies WriterRequest);
+      }),
+    close: () => {
+      for (const w of waiting.values())
+        w.reject(new EventStoreError('StoreUnavailable', 'the store was closed'));
+      port.close();
+    },
+  };
+};
+
 /**
  * The embedded event store: one SQLite file in WAL mode with synchronous=FULL.
  *
- * Appends that arrive in the same turn of the event loop are committed together: one
- * transaction, a savepoint each (so one append's conflict does not fail the others) and
- * one fsync. That is what makes durable acceptance cheap per message.
+ * Appends that arrive within a millisecond are committed together: one transaction, a
+ * savepoint each and one fsync (group-commit.ts), either on this connection or on the
+ * process's writer thread.
  */
 export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventStore => {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-  const db = new Database(options.path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
-
+  const db = openSqliteDatabase(options.path);
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const pageSize = options.pageSize ?? 500;
-  const groupCommitWindowMs = options.groupCommitWindowMs ?? 1;
   const appended = new EventEmitter();
   appended.setMaxListeners(0);
-  // Other threads of this process with the same file open (the relay's delivery worker)
-  // hear of each commit at once; other processes are found by polling.
-  const commits = new BroadcastChannel(`mailtrail-events:${resolve(options.path)}`);
+  // Every thread of this process with the file open hears of each commit at once; other
+  // processes are found by polling.
+  const commits = new BroadcastChannel(commitChannelName(resolve(options.path)));
   commits.onmessage = () => appended.emit('append');
   (commits as unknown as { unref(): void }).unref();
   let closed = false;
+
+  const announce = (): void => {
+    appended.emit('append');
+    commits.postMessage(null);
+  };
+  const appender = options.writer
+    ? remoteAppender(options.writer, () => appended.emit('append'))
+    : createGroupCommit(db, options.groupCommitWindowMs ?? 1, announce);
 
   const statements = new Map<string, Database.Statement>();
   // Reads build their SQL from options; each variant is prepared once.
@@ -114,111 +149,15 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
     }
     return statement;
   };
-
-  const selectStream = db
-    .prepare('SELECT revision FROM streams WHERE stream_name = ?')
-    .safeIntegers(true);
-  const selectEventById = db
-    .prepare('SELECT revision, position FROM events WHERE stream_name = ? AND event_id = ?')
-    .safeIntegers(true);
-  const insertEvent = db
-    .prepare(
-      `INSERT INTO events (stream_name, revision, event_id, type, data, metadata, recorded_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .safeIntegers(true);
-  const upsertStream = db.prepare(
-    `INSERT INTO streams (stream_name, revision) VALUES (?, ?)
-     ON CONFLICT (stream_name) DO UPDATE SET revision = excluded.revision`,
-  );
-  const insertBlob = db.prepare('INSERT OR REPLACE INTO blobs (key, bytes) VALUES (?, ?)');
   const selectBlob = db.prepare('SELECT bytes FROM blobs WHERE key = ?');
   const selectHead = db
     .prepare('SELECT coalesce(max(position), 0) AS head FROM events')
     .safeIntegers(true);
 
-  const appendOne = db.transaction((p: PendingAppend): AppendResult => {
-    const row = selectStream.get(p.streamName) as { revision: bigint } | undefined;
-    const current = row ? row.revision : 'no_stream';
-    const duplicate = checkIdempotency(p.streamName, p.events, current, (eventId) => {
-      const hit = selectEventById.get(p.streamName, eventId) as
-        | { revision: bigint; position: bigint }
-        | undefined;
-      return hit;
-    });
-    if (duplicate) return duplicate;
-    checkExpectedRevision(p.streamName, p.options.expectedRevision, current);
-    let revision = current === 'no_stream' ? -1n : current;
-    let position = 0n;
-    const now = Date.now();
-    for (const event of p.events) {
-      revision += 1n;
-      const info = insertEvent.run(
-        p.streamName,
-        revision,
-        event.eventId,
-        event.type,
-        JSON.stringify(event.data),
-        event.metadata ? JSON.stringify(event.metadata) : null,
-        now,
-      );
-      position = BigInt(info.lastInsertRowid);
-    }
-    upsertStream.run(p.streamName, revision);
-    for (const blob of p.options.blobs ?? []) insertBlob.run(blob.key, blob.bytes);
-    return { nextExpectedRevision: revision, position, deduplicated: false };
-  });
-
-  const commitBatch = db.transaction((batch: readonly PendingAppend[]) =>
-    batch.map((p) => {
-      try {
-        return { ok: true as const, result: appendOne(p) };
-      } catch (error) {
-        return { ok: false as const, error };
-      }
-    }),
-  );
-
-  let pending: PendingAppend[] = [];
-  const flush = (): void => {
-    const batch = pending;
-    pending = [];
-    let outcomes: ReturnType<typeof commitBatch>;
-    try {
-      // IMMEDIATE: take the write lock up front (waiting up to busy_timeout for another
-      // connection), rather than fail when a read transaction cannot be upgraded.
-      outcomes = commitBatch.immediate(batch);
-    } catch (cause) {
-      const error = new EventStoreError('StoreUnavailable', `commit failed: ${String(cause)}`, {
-        cause,
-      });
-      for (const p of batch) p.reject(error);
-      return;
-    }
-    outcomes.forEach((outcome, i) => {
-      const p = batch[i] as PendingAppend;
-      if (outcome.ok) p.resolve(outcome.result);
-      else p.reject(outcome.error);
-    });
-    appended.emit('append');
-    commits.postMessage(null);
-  };
-
-  const appendToStream = (
-    streamName: string,
-    events: readonly NewEvent[],
-    appendOptions: AppendOptions,
-  ): Promise<AppendResult> =>
-    new Promise((resolve, reject) => {
-      if (closed) return reject(new EventStoreError('StoreUnavailable', 'the store is closed'));
-      if (events.length === 0)
-        return reject(new EventStoreError('InvalidEvent', 'an append needs at least one event'));
-      if (pending.length === 0) {
-        if (groupCommitWindowMs > 0) setTimeout(flush, groupCommitWindowMs);
-        else setImmediate(flush);
-      }
-      pending.push({ streamName, events, options: appendOptions, resolve, reject });
-    });
+  const appendToStream: EventStore['appendToStream'] = (streamName, events, appendOptions) =>
+    closed
+      ? Promise.reject(new EventStoreError('StoreUnavailable', 'the store is closed'))
+      : appender.append({ streamName, events, options: appendOptions });
 
   async function* readStream(
     streamName: string,
@@ -305,7 +244,8 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
     headPosition: async () => head(),
     close: async () => {
       if (closed) return;
-      if (pending.length > 0) flush();
+      if ('flush' in appender) appender.flush();
+      else appender.close();
       closed = true;
       commits.close();
       appended.emit('append');

@@ -1,0 +1,133 @@
+import type Database from 'better-sqlite3';
+import {
+  type AppendOptions,
+  type AppendResult,
+  EventStoreError,
+  type NewEvent,
+} from '../../../domain/event-store/event-store.js';
+import { checkExpectedRevision, checkIdempotency } from '../append-rules.js';
+
+export interface AppendRequest {
+  readonly streamName: string;
+  readonly events: readonly NewEvent[];
+  readonly options: AppendOptions;
+}
+
+interface Pending extends AppendRequest {
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit on one SQLite connection: appends that arrive within `windowMs` of the first
+ * share one IMMEDIATE transaction (a savepoint each, so one append's conflict spares the
+ * others) and one fsync. `onCommitted` runs after every successful commit.
+ */
+export const createGroupCommit = (
+  db: Database.Database,
+  windowMs: number,
+  onCommitted: () => void,
+) => {
+  const selectStream = db
+    .prepare('SELECT revision FROM streams WHERE stream_name = ?')
+    .safeIntegers(true);
+  const selectEventById = db
+    .prepare('SELECT revision, position FROM events WHERE stream_name = ? AND event_id = ?')
+    .safeIntegers(true);
+  const insertEvent = db
+    .prepare(
+      `INSERT INTO events (stream_name, revision, event_id, type, data, metadata, recorded_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .safeIntegers(true);
+  const upsertStream = db.prepare(
+    `INSERT INTO streams (stream_name, revision) VALUES (?, ?)
+     ON CONFLICT (stream_name) DO UPDATE SET revision = excluded.revision`,
+  );
+  const insertBlob = db.prepare('INSERT OR REPLACE INTO blobs (key, bytes) VALUES (?, ?)');
+
+  const appendOne = db.transaction((p: AppendRequest): AppendResult => {
+    const row = selectStream.get(p.streamName) as { revision: bigint } | undefined;
+    const current = row ? row.revision : 'no_stream';
+    const duplicate = checkIdempotency(
+      p.streamName,
+      p.events,
+      current,
+      (eventId) =>
+        selectEventById.get(p.streamName, eventId) as
+          | { revision: bigint; position: bigint }
+          | undefined,
+    );
+    if (duplicate) return duplicate;
+    checkExpectedRevision(p.streamName, p.options.expectedRevision, current);
+    let revision = current === 'no_stream' ? -1n : current;
+    let position = 0n;
+    const now = Date.now();
+    for (const event of p.events) {
+      revision += 1n;
+      const info = insertEvent.run(
+        p.streamName,
+        revision,
+        event.eventId,
+        event.type,
+        JSON.stringify(event.data),
+        event.metadata ? JSON.stringify(event.metadata) : null,
+        now,
+      );
+      position = BigInt(info.lastInsertRowid);
+    }
+    upsertStream.run(p.streamName, revision);
+    for (const blob of p.options.blobs ?? []) insertBlob.run(blob.key, blob.bytes);
+    return { nextExpectedRevision: revision, position, deduplicated: false };
+  });
+
+  const commitBatch = db.transaction((batch: readonly Pending[]) =>
+    batch.map((p) => {
+      try {
+        return { ok: true as const, result: appendOne(p) };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    }),
+  );
+
+  let pending: Pending[] = [];
+  const flush = (): void => {
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    let outcomes: ReturnType<typeof commitBatch>;
+    try {
+      // IMMEDIATE: take the write lock up front (waiting up to busy_timeout for another
+      // connection), rather than fail when a read transaction cannot be upgraded.
+      outcomes = commitBatch.immediate(batch);
+    } catch (cause) {
+      const error = new EventStoreError('StoreUnavailable', `commit failed: ${String(cause)}`, {
+        cause,
+      });
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    outcomes.forEach((outcome, i) => {
+      const p = batch[i] as Pending;
+      if (outcome.ok) p.resolve(outcome.result);
+      else p.reject(outcome.error);
+    });
+    onCommitted();
+  };
+
+  return {
+    append: (request: AppendRequest): Promise<AppendResult> =>
+      new Promise((resolve, reject) => {
+        if (request.events.length === 0)
+          return reject(new EventStoreError('InvalidEvent', 'an append needs at least one event'));
+        if (pending.length === 0) {
+          if (windowMs > 0) setTimeout(flush, windowMs);
+          else setImmediate(flush);
+        }
+        pending.push({ ...request, resolve, reject });
+      }),
+    /** Commits whatever is waiting, now (before closing). */
+    flush,
+  };
+};
