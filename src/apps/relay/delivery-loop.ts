@@ -7,7 +7,7 @@ import { messageDecider, pendingRecipients } from '../../domain/message/decider.
 import { messageStream } from '../../domain/message/events.js';
 import type { RetryPolicy } from '../../domain/retry/retry-policy.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
-import { dueRecipients, nextDueAt } from '../../projections/delivery-queue/queries.js';
+import { dueWork, nextDueAt } from '../../projections/delivery-queue/queries.js';
 import { liveCheckpoint, type ReadModelDb } from '../../projections/runner/read-model-db.js';
 
 export interface DeliveryLoopDeps {
@@ -96,10 +96,10 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     if (capacity > 0) {
       const checkpoint = liveCheckpoint(deps.readDb, deliveryQueueProjection);
       for (const [key, position] of settling) if (position <= checkpoint) settling.delete(key);
-      const rows = dueRecipients(
+      const rows = dueWork(
         deps.readDb,
         deps.now(),
-        capacity * 4 + inFlight.size + settling.size,
+        Math.min(capacity, 200) + inFlight.size + settling.size,
       );
       const jobs = new Map<string, { messageId: string; domain: string }>();
       for (const row of rows) {

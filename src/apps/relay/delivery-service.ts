@@ -6,7 +6,7 @@ import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import { PROJECTIONS } from '../../projections/registry.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
-import { catchUpProjection, runProjection } from '../../projections/runner/run-projection.js';
+import { catchUpProjection, runProjections } from '../../projections/runner/run-projection.js';
 import type { Config } from '../config/schema.js';
 import { dataPaths } from './data-paths.js';
 import { createDeliveryLoop } from './delivery-loop.js';
@@ -48,15 +48,14 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     log,
   });
   const controller = new AbortController();
-  const runners = PROJECTIONS.map((projection) =>
-    runProjection(store, readDb, projection, {
-      signal: controller.signal,
-      ...(projection === deliveryQueueProjection ? { onApplied: () => loop.notify() } : {}),
-    }).catch((error) => {
-      if (!controller.signal.aborted)
-        log.error({ err: error, projection: projection.name }, 'projection stopped');
-    }),
-  );
+  const runner = runProjections(store, readDb, PROJECTIONS, {
+    signal: controller.signal,
+    onApplied: (projection) => {
+      if (projection === deliveryQueueProjection) loop.notify();
+    },
+  }).catch((error) => {
+    if (!controller.signal.aborted) log.error({ err: error }, 'projections stopped');
+  });
   loop.start();
 
   return {
@@ -64,7 +63,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
       await loop.stop();
       await deliverer.close();
       controller.abort();
-      await Promise.all(runners);
+      await runner;
       await store.close();
       readDb.close();
     },

@@ -55,15 +55,21 @@ const toRecipient = (r: Row): RecipientRow => ({
   lastReply: r.last_reply ? JSON.parse(r.last_reply) : null,
 });
 
-/** Recipients due at `now`, oldest due first, as (message, domain) work. */
-export const dueRecipients = (db: ReadModelDb, now: number, limit: number): RecipientRow[] =>
-  (
-    statement(
-      db,
-      `SELECT * FROM ${t('recipients')} WHERE status IN ('queued', 'deferred') AND due_at <= ?
-         ORDER BY due_at LIMIT ?`,
-    ).all(now, limit) as Row[]
-  ).map(toRecipient);
+export interface DueWork {
+  readonly messageId: string;
+  readonly domain: string;
+}
+
+/**
+ * (message, domain) pairs with a recipient due at `now`, oldest due first. Only the two
+ * columns: the delivery loop runs this every few milliseconds under load.
+ */
+export const dueWork = (db: ReadModelDb, now: number, limit: number): DueWork[] =>
+  statement(
+    db,
+    `SELECT message_id AS messageId, domain FROM ${t('recipients')}
+     WHERE status IN ('queued', 'deferred') AND due_at <= ? ORDER BY due_at LIMIT ?`,
+  ).all(now, limit) as DueWork[];
 
 /** When the next deferred recipient falls due, if any. */
 export const nextDueAt = (db: ReadModelDb): number | null => {

@@ -1,7 +1,9 @@
-import type {
-  EventStore,
-  GlobalPosition,
-  RecordedEvent,
+import {
+  type EventFilter,
+  type EventStore,
+  type GlobalPosition,
+  matchesFilter,
+  type RecordedEvent,
 } from '../../domain/event-store/event-store.js';
 import { checkpointKey, liveTables, type Projection, type Tables } from './projection.js';
 import {
@@ -73,31 +75,53 @@ export const catchUpProjection = async (
 
 export interface LiveProjectionOptions {
   readonly signal: AbortSignal;
-  /** Called after each committed batch, with the events it applied. */
-  readonly onApplied?: (events: readonly RecordedEvent[]) => void;
-  readonly onError?: (error: unknown) => void;
+  /** Called after each committed batch, per projection, with the events it applied. */
+  readonly onApplied?: (projection: Projection, events: readonly RecordedEvent[]) => void;
 }
 
-/** Follows the store live. Returns when the signal aborts. */
-export const runProjection = async (
+/** One subscription for several projections: what they listen to, together. */
+const unionFilter = (projections: readonly Projection[]): EventFilter | undefined => {
+  const filters = projections.map((p) => p.filter);
+  if (filters.some((f) => !f.streamPrefixes || f.eventTypes)) return undefined;
+  return { streamPrefixes: [...new Set(filters.flatMap((f) => f.streamPrefixes ?? []))] };
+};
+
+/**
+ * Follows the store live for several projections at once: one read of each event, one
+ * read-model transaction per batch for all of them, each with its own checkpoint. Returns
+ * when the signal aborts.
+ */
+export const runProjections = async (
   store: EventStore,
   db: ReadModelDb,
-  p: Projection,
+  projections: readonly Projection[],
   options: LiveProjectionOptions,
 ): Promise<void> => {
-  const t = liveTables(p);
-  const key = checkpointKey(p);
-  createTables(db, p, t);
+  const targets = projections.map((p) => ({ p, t: liveTables(p), key: checkpointKey(p) }));
+  for (const { p, t } of targets) createTables(db, p, t);
+  const from = targets.reduce<GlobalPosition | undefined>((min, { key }) => {
+    const c = readCheckpoint(db, key);
+    return min === undefined || c < min ? c : min;
+  }, undefined);
   let batch: RecordedEvent[] = [];
   const flush = (upTo: GlobalPosition): void => {
     const events = batch;
     batch = [];
-    applyBatch(db, p, t, key, events, upTo);
-    if (events.length > 0) options.onApplied?.(events);
+    const applied = targets.map(({ p }) => events.filter((e) => matchesFilter(e, p.filter)));
+    db.transaction(() => {
+      targets.forEach(({ p, t, key }, i) => {
+        applyBatch(db, p, t, key, applied[i] as RecordedEvent[], upTo);
+      });
+    }).immediate();
+    targets.forEach(({ p }, i) => {
+      const mine = applied[i] as RecordedEvent[];
+      if (mine.length > 0) options.onApplied?.(p, mine);
+    });
   };
+  const filter = unionFilter(projections);
   for await (const item of store.subscribeToAll({
-    after: readCheckpoint(db, key),
-    filter: p.filter,
+    after: from ?? 0n,
+    ...(filter ? { filter } : {}),
     signal: options.signal,
   })) {
     if (item.kind === 'event') {
@@ -106,3 +130,11 @@ export const runProjection = async (
     } else flush(item.position);
   }
 };
+
+/** Follows the store live for one projection. */
+export const runProjection = (
+  store: EventStore,
+  db: ReadModelDb,
+  p: Projection,
+  options: LiveProjectionOptions,
+): Promise<void> => runProjections(store, db, [p], options);
