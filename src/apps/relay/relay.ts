@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { monotonicFactory } from 'ulid';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writer.js';
+import { createMessageIdFactory } from '../../adapters/ids/message-ids.js';
 import { createSubmissionServer } from '../../adapters/smtp-in/submission-server.js';
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
@@ -45,7 +45,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
 
   const tls = await loadOrCreateTls(config.smtp.tls, paths.tls, config.hostname);
   if (tls.generated) log.info({ dir: paths.tls }, 'generated a self-signed TLS certificate');
-  const newMessageId = monotonicFactory();
+  const newMessageId = createMessageIdFactory();
   const submission = createSubmissionServer(
     {
       authenticate: createAuthenticate(readDb),
@@ -53,7 +53,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
         store,
         hostname: config.hostname,
         now: Date.now,
-        newMessageId: () => newMessageId(),
+        newMessageId,
       }),
     },
     {

@@ -31,7 +31,9 @@ export const deliveryQueueProjection: Projection = {
       PRIMARY KEY (message_id, recipient)`,
   },
   indexes: {
-    due: 'recipients (status, due_at)',
+    // Partial: only what is still to send, in due order, so the delivery loop's query is
+    // an index range scan however many delivered rows pile up.
+    due_pending: "recipients (due_at) WHERE status IN ('queued', 'deferred')",
     by_recipient: 'recipients (recipient)',
     by_accepted: 'recipients (accepted_at)',
   },

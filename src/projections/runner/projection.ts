@@ -15,7 +15,7 @@ export interface Projection {
   readonly filter: EventFilter;
   /** Logical table names and their column definitions. */
   readonly tables: Readonly<Record<string, string>>;
-  /** Logical index name → `(table, columns)` definition, e.g. `recipients (status, due_at)`. */
+  /** Logical index name → `table (columns) [WHERE …]`, e.g. `recipients (recipient)`. */
   readonly indexes: Readonly<Record<string, string>>;
   /** Applies a batch inside the runner's transaction. Must be deterministic. */
   readonly apply: (db: Database.Database, t: Tables, events: readonly RecordedEvent[]) => void;

@@ -43,8 +43,9 @@ export const createTables = (db: ReadModelDb, p: Projection, t: Tables): void =>
   for (const [logical, columns] of Object.entries(p.tables))
     db.exec(`CREATE TABLE IF NOT EXISTS ${t(logical)} (${columns})`);
   for (const [logical, definition] of Object.entries(p.indexes)) {
-    const match = /^(\w+)\s*(\(.*\))$/s.exec(definition.trim());
-    if (!match) throw new Error(`index ${logical} of ${p.name}: expected "table (columns)"`);
+    const match = /^(\w+)\s*(\(.*)$/s.exec(definition.trim());
+    if (!match)
+      throw new Error(`index ${logical} of ${p.name}: expected "table (columns) [WHERE …]"`);
     db.exec(`CREATE INDEX IF NOT EXISTS ${t(logical)} ON ${t(match[1] as string)} ${match[2]}`);
   }
 };
