@@ -34,7 +34,7 @@ const parseSize = (s: string): number => {
 const parseArgs = (argv: string[]): Options => {
   const o: Options = {
     messages: 2000,
-    warmup: 500,
+    warmup: 2000,
     sizes: [2048, 102400],
     sessions: 20,
     runs: 3,

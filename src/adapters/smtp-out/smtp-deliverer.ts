@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Deliverer, DeliveryJob } from '../../domain/delivery/delivery-port.js';
 import type { AttemptResult } from '../../domain/message/decider.js';
@@ -38,7 +39,6 @@ const send = (
   );
 
 const noRemote: Remote = { mx: null, ip: null, sourceIp: null, tls: false, esmtp: [] };
-const EIGHT_BIT = /[\x80-\xff]/;
 
 /** Delivers over SMTP to the recipients' MX hosts (or a configured route), reusing connections. */
 export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer => {
@@ -57,7 +57,7 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         from: job.from,
         to: [...job.recipients],
         size: body.length,
-        use8BitMime: EIGHT_BIT.test(body.toString('latin1')),
+        use8BitMime: !isAscii(body),
       },
       body,
     );

@@ -34,6 +34,11 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
   // Work finished but not yet visible in the projection: skip it until the checkpoint
   // passes the position its outcome was written at.
   const settling = new Map<string, GlobalPosition>();
+  // Work whose attempt failed on our side (the log refused the outcome, the body was
+  // missing): its rows still say due, so without a pause it would be retried at once,
+  // over and over, while the store is failing.
+  const failedUntil = new Map<string, number>();
+  const FAILURE_PAUSE_MS = 30_000;
   let running = 0;
   let stopped = false;
   let scheduled = false;
@@ -99,12 +104,17 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       const rows = dueWork(
         deps.readDb,
         deps.now(),
-        Math.min(capacity, 200) + inFlight.size + settling.size,
+        Math.min(capacity, 200) + inFlight.size + settling.size + failedUntil.size,
       );
       const jobs = new Map<string, { messageId: string; domain: string }>();
       for (const row of rows) {
         const key = `${row.messageId} ${row.domain}`;
         if (inFlight.has(key) || settling.has(key) || jobs.has(key)) continue;
+        const pausedUntil = failedUntil.get(key);
+        if (pausedUntil !== undefined) {
+          if (pausedUntil > deps.now()) continue;
+          failedUntil.delete(key);
+        }
         if (jobs.size >= capacity) break;
         jobs.set(key, { messageId: row.messageId, domain: row.domain });
       }
@@ -112,9 +122,10 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         inFlight.add(key);
         running++;
         run(key, job.messageId, job.domain)
-          .catch((error) =>
-            deps.log.warn({ err: error, messageId: job.messageId }, 'delivery attempt failed'),
-          )
+          .catch((error) => {
+            failedUntil.set(key, deps.now() + FAILURE_PAUSE_MS);
+            deps.log.warn({ err: error, messageId: job.messageId }, 'delivery attempt failed');
+          })
           .finally(() => {
             inFlight.delete(key);
             running--;
