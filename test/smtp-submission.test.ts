@@ -26,6 +26,17 @@ const transport = (port: number, auth = { user: USER, pass: PASS }) =>
     tls: { rejectUnauthorized: false },
   });
 
+/** Connected, EHLO, STARTTLS done, and (unless told not to) EHLO again over TLS. */
+const tlsSession = async (port: number, { ehloAfter = true } = {}) => {
+  const c = await rawSmtp(port);
+  await c.read();
+  await c.command('EHLO client.test\r\n');
+  await c.command('STARTTLS\r\n');
+  await c.startTls();
+  if (ehloAfter) await c.command('EHLO client.test\r\n');
+  return c;
+};
+
 const message = {
   from: 'app@sender.test',
   to: 'someone@example.com',
@@ -206,11 +217,7 @@ describe('SMTP submission', () => {
     });
 
     it('after STARTTLS the session starts over: AUTH without a new EHLO is 503 5.5.1', async () => {
-      const c = await rawSmtp(port);
-      await c.read();
-      await c.command('EHLO client.test\r\n');
-      await c.command('STARTTLS\r\n');
-      await c.startTls();
+      const c = await tlsSession(port, { ehloAfter: false });
       const reply = await c.command(
         `AUTH PLAIN ${Buffer.from(`\0${USER}\0${PASS}`).toString('base64')}\r\n`,
       );
@@ -223,12 +230,7 @@ describe('SMTP submission', () => {
 
   describe('AUTH failures', () => {
     it('each failure is answered more slowly; the third closes the connection with 421 4.7.0', async () => {
-      const c = await rawSmtp(port);
-      await c.read();
-      await c.command('EHLO client.test\r\n');
-      await c.command('STARTTLS\r\n');
-      await c.startTls();
-      await c.command('EHLO client.test\r\n');
+      const c = await tlsSession(port);
       const bad = `AUTH PLAIN ${Buffer.from(`\0${USER}\0nope`).toString('base64')}\r\n`;
       const started = Date.now();
       assert.match(await c.command(bad), /^535 5\.7\.8 /);
@@ -248,12 +250,7 @@ describe('SMTP submission', () => {
     });
 
     it('authorising as another identity (authzid) is refused', async () => {
-      const c = await rawSmtp(port);
-      await c.read();
-      await c.command('EHLO client.test\r\n');
-      await c.command('STARTTLS\r\n');
-      await c.startTls();
-      await c.command('EHLO client.test\r\n');
+      const c = await tlsSession(port);
       const token = Buffer.from(`victim@sender.test\0${USER}\0${PASS}`).toString('base64');
       assert.match(await c.command(`AUTH PLAIN ${token}\r\n`), /^535 5\.7\.8 /);
       c.end();

@@ -1,7 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { hashPassword } from '../../src/adapters/password/scrypt-password.js';
-import { handleCommand } from '../../src/domain/command-handling/handle-command.js';
-import { credentialDecider, credentialStream } from '../../src/domain/credential/credential.js';
+import { createCredential } from '../../src/apps/credentials/create-credential.js';
 import type { EventStore, RecordedEvent } from '../../src/domain/event-store/event-store.js';
 import { findActiveCredential } from '../../src/projections/credentials/credentials.js';
 import type { ReadModelDb } from '../../src/projections/runner/read-model-db.js';
@@ -13,24 +10,8 @@ export const addCredential = async (
   username: string,
   password: string,
 ): Promise<string> => {
-  const id = randomUUID();
-  await handleCommand(
-    relay.store,
-    credentialStream(id),
-    credentialDecider,
-    {
-      type: 'CreateCredential',
-      data: {
-        credentialId: id,
-        name: username.split('@')[0] as string,
-        username,
-        passwordHash: await hashPassword(password),
-        domains: [username.split('@')[1] as string],
-        createdAt: Date.now(),
-      },
-    },
-    { newEventId: () => randomUUID() },
-  );
+  const [name, domain] = username.split('@') as [string, string];
+  const { id } = await createCredential(relay.store, { name, domain, password });
   await waitFor(() => findActiveCredential(relay.readDb, username), 'credential projection');
   return id;
 };

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { ulid } from 'ulid';
-import { generatePassword, hashPassword } from '../../../adapters/password/scrypt-password.js';
 import { handleCommand } from '../../../domain/command-handling/handle-command.js';
 import { credentialDecider, credentialStream } from '../../../domain/credential/credential.js';
 import {
@@ -10,6 +8,7 @@ import {
   findActiveCredential,
   listCredentials,
 } from '../../../projections/credentials/credentials.js';
+import { createCredential, credentialUsername } from '../../credentials/create-credential.js';
 import { fail, openContext, toJson } from '../cli-context.js';
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
@@ -30,28 +29,10 @@ export const credentialsCommand = (program: Command): void => {
         fail('name: use letters, digits and . _ @ + - (64 at most)');
       const ctx = await openContext(program.opts().config, [credentialsProjection]);
       try {
-        const username = name.includes('@') ? name : `${name}@${opts.domain.toLowerCase()}`;
+        const username = credentialUsername(name, opts.domain);
         if (findActiveCredential(ctx.readDb, username))
           fail(`a credential with username ${username} exists`);
-        const id = ulid();
-        const password = generatePassword();
-        await handleCommand(
-          ctx.store,
-          credentialStream(id),
-          credentialDecider,
-          {
-            type: 'CreateCredential',
-            data: {
-              credentialId: id,
-              name,
-              username,
-              passwordHash: await hashPassword(password),
-              domains: [opts.domain.toLowerCase()],
-              createdAt: Date.now(),
-            },
-          },
-          { newEventId: () => randomUUID() },
-        );
+        const { id, password } = await createCredential(ctx.store, { name, domain: opts.domain });
         if (opts.json) process.stdout.write(`${JSON.stringify({ id, username, password })}\n`);
         else {
           const table = new Table();
