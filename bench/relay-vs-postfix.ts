@@ -13,6 +13,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { BIN, exited, freePort, REPO, waitForPort } from '../test/support/relay-process.js';
 
@@ -31,32 +32,40 @@ const parseSize = (s: string): number => {
   return Number(m[1]) * (m[2] ? 1024 : 1);
 };
 
-const parseArgs = (argv: string[]): Options => {
-  const o: Options = {
-    messages: 2000,
-    warmup: 2000,
-    sizes: [2048, 102400],
-    sessions: 20,
-    runs: 3,
-    json: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const v = argv[i + 1];
-    if (a === '--help') {
-      process.stdout.write(
-        'usage: npm run bench -- [--messages N] [--warmup N] [--sizes 2k,100k] [--sessions N] [--runs N] [--json]\n',
-      );
-      process.exit(0);
-    } else if (a === '--json') o.json = true;
-    else if (a === '--messages') (o.messages = Number(v)), i++;
-    else if (a === '--sessions') (o.sessions = Number(v)), i++;
-    else if (a === '--warmup') (o.warmup = Number(v)), i++;
-    else if (a === '--runs') (o.runs = Number(v)), i++;
-    else if (a === '--sizes') (o.sizes = (v ?? '').split(',').map(parseSize)), i++;
-    else throw new Error(`unknown option ${a} (see --help)`);
+const USAGE =
+  'usage: npm run bench -- [--messages N] [--warmup N] [--sizes 2k,100k] [--sessions N] [--runs N] [--json]\n';
+
+const parseOptions = (argv: string[]): Options => {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      messages: { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '2000' },
+      sizes: { type: 'string', default: '2k,100k' },
+      sessions: { type: 'string', default: '20' },
+      runs: { type: 'string', default: '3' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
   }
-  return o;
+  const count = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`--${name}: expected a whole number, got ${text}`);
+    return n;
+  };
+  return {
+    messages: count('messages', values.messages),
+    warmup: count('warmup', values.warmup),
+    sizes: values.sizes.split(',').map(parseSize),
+    sessions: count('sessions', values.sessions),
+    runs: count('runs', values.runs),
+    json: values.json,
+  };
 };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -248,7 +257,7 @@ const inject = async (
 };
 
 const main = async () => {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseOptions(process.argv.slice(2));
   ensurePostfix();
   const sinkPort = await freePort();
   const sink = await startSink(sinkPort);

@@ -13,6 +13,7 @@ import {
   type Sink,
   startSink,
   startTestRelay,
+  submit,
   type TestRelay,
   waitFor,
 } from './support/relay-harness.js';
@@ -42,18 +43,7 @@ describe('mailtrail CLI', () => {
     });
     config = join(relay.dir, 'mailtrail.yaml');
     writeFileSync(config, `dataDir: ${relay.config.dataDir}\n`);
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: relay.smtpPort,
-      ignoreTLS: true,
-    });
-    const info = await transport.sendMail({
-      from: 'app@sender.test',
-      to: ['ok@example.com', 'permfail@example.com'],
-      subject: 'cli',
-      text: 'hi',
-    });
-    messageId = /queued as (\S+)/.exec(info.response)?.[1] as string;
+    messageId = await submit(relay.smtpPort, ['ok@example.com', 'permfail@example.com']);
     await waitFor(
       () =>
         listRecipients(relay.readDb, {}).filter(

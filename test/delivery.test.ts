@@ -8,7 +8,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { loadOrCreateTls } from '../src/adapters/tls/self-signed.js';
 import { handleCommand } from '../src/domain/command-handling/handle-command.js';
 import { messageDecider } from '../src/domain/message/decider.js';
@@ -22,6 +21,7 @@ import {
   type Sink,
   startSink,
   startTestRelay,
+  submit as submitMessage,
   type TestRelay,
   waitFor,
 } from './support/relay-harness.js';
@@ -83,23 +83,7 @@ describe('delivery to the recipients MX hosts', () => {
     await Promise.all([mx2.close(), mx3.close(), routed.close(), dns.close()]);
   });
 
-  const submit = async (to: string[], extra: Record<string, unknown> = {}) => {
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: relay.smtpPort,
-      ignoreTLS: true,
-    });
-    const info = await transport.sendMail({
-      from: 'app@sender.test',
-      to,
-      subject: 'test',
-      text: 'hello',
-      ...extra,
-    });
-    const id = /queued as (\S+)$/.exec(info.response)?.[1];
-    assert.ok(id, info.response);
-    return id;
-  };
+  const submit = (to: string[]) => submitMessage(relay.smtpPort, to);
 
   const outcomes = async (messageId: string): Promise<Outcome[]> =>
     (await streamEvents(relay.store, messageStream(messageId))).filter(

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/apps/config/load-config.js';
 import type { Config } from '../../src/apps/config/schema.js';
@@ -68,4 +69,23 @@ export const waitFor = async <T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+};
+
+/** Submits a message over SMTP from a trusted network (no TLS, no AUTH); returns its id. */
+export const submit = async (
+  port: number,
+  to: string[],
+  extra: Record<string, unknown> = {},
+): Promise<string> => {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, ignoreTLS: true });
+  const info = await transport.sendMail({
+    from: 'app@sender.test',
+    to,
+    subject: 'test',
+    text: 'hello',
+    ...extra,
+  });
+  const id = /queued as (\S+)$/.exec(info.response)?.[1];
+  if (!id) throw new Error(`unexpected reply: ${info.response}`);
+  return id;
 };

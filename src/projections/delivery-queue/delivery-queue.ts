@@ -70,27 +70,18 @@ export const deliveryQueueProjection: Projection = {
             );
           break;
         }
-        case 'DeliveryDeferred': {
-          const d = event.data;
-          update.run(
-            'deferred',
-            d.attempt,
-            d.nextAttemptAt,
-            d.at,
-            JSON.stringify(d.reply),
-            messageId,
-            d.recipient,
-          );
-          break;
-        }
+        case 'DeliveryDeferred':
         case 'MessageDelivered':
         case 'MessageBounced': {
           const d = event.data;
-          const status = event.type === 'MessageDelivered' ? 'delivered' : 'bounced';
+          const [status, dueAt] =
+            event.type === 'DeliveryDeferred'
+              ? ['deferred', event.data.nextAttemptAt]
+              : [event.type === 'MessageDelivered' ? 'delivered' : 'bounced', d.at];
           update.run(
             status,
             d.attempt,
-            d.at,
+            dueAt,
             d.at,
             JSON.stringify(d.reply),
             messageId,
