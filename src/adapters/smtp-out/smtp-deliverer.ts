@@ -95,7 +95,14 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         pool.release(pooled, false);
         if (reused && tries === 0 && !error.response) continue;
         const fallback = transactionFailureReply(error);
-        const refused = new Map((error.rejectedErrors ?? []).map((e) => [e.recipient, e.response]));
+        // A refused DATA comes without the RCPT refusals; nodemailer keeps them on the envelope.
+        const envelope = (
+          pooled.connection as unknown as {
+            _envelope?: { rejectedErrors?: SendError['rejectedErrors'] };
+          }
+        )._envelope;
+        const rcptRefusals = error.rejectedErrors ?? envelope?.rejectedErrors ?? [];
+        const refused = new Map(rcptRefusals.map((e) => [e.recipient, e.response]));
         return job.recipients.map((recipient) => {
           const refusal = refused.get(recipient);
           return {
