@@ -11,6 +11,7 @@ import {
 import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
 import { connectFailureReply, transactionFailureReply } from './failure-replies.js';
+import { installNodemailerFixes } from './nodemailer-fixes.js';
 import { type ConnectOptions, openConnection, type Route } from './open-connection.js';
 
 export interface SmtpDelivererOptions extends ConnectOptions, PoolLimits {
@@ -42,6 +43,7 @@ const noRemote: Remote = { mx: null, ip: null, sourceIp: null, tls: false, esmtp
 
 /** Delivers over SMTP to the recipients' MX hosts (or a configured route), reusing connections. */
 export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer => {
+  installNodemailerFixes();
   const pool = createConnectionPool(options);
 
   const attempt = async (job: DeliveryJob, pooled: Pooled): Promise<AttemptResult[]> => {
