@@ -39,7 +39,12 @@ const BACKENDS: readonly Backend[] = [
       const dir = mkdtempSync(join(tmpdir(), 'mailtrail-store-'));
       const path = join(dir, 'events.db');
       const writer = await startSqliteWriter(path);
-      const store = openSqliteEventStore({ path, pollIntervalMs: 20, writer: writer.connect() });
+      const store = openSqliteEventStore({
+        path,
+        pollIntervalMs: 20,
+        writer: writer.connect(),
+        recentBlobBytes: 1024 * 1024,
+      });
       return {
         store,
         cleanup: async () => {

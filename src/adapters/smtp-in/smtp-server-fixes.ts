@@ -1,5 +1,6 @@
 import type { SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { installFastDataScan } from './data-scan.js';
 
 /** smtp-server's options plus the ones these fixes read. */
 export type FixedServerOptions = SMTPServerOptions & { greetingDelayMs?: number };
@@ -18,6 +19,8 @@ export type FixedServerOptions = SMTPServerOptions & { greetingDelayMs?: number 
  * 4. The greeting: stock waits a fixed 100 ms to catch early talkers (an MX-side spam
  *    check), which caps a client that opens a connection per message at ten a second. The
  *    wait is the server option `greetingDelayMs` (Postfix's smtpd has none).
+ * 5. DATA is read with a native scan for "\n." instead of a JavaScript loop over every
+ *    byte (data-scan.ts; same output, checked against stock by the data-scan test).
  */
 
 const EXPLICIT = /^[245]\.\d{1,3}\.\d{1,3} /;
@@ -43,6 +46,7 @@ let installed = false;
 export const installSmtpServerFixes = (): void => {
   if (installed) return;
   installed = true;
+  installFastDataScan();
   const proto = SMTPConnection.prototype as unknown as PatchableConnection;
   const send = proto.send;
   proto.send = function patchedSend(this: PatchableConnection, code, data, context) {

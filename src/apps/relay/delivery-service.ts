@@ -17,7 +17,11 @@ import { createDeliveryLoop } from './delivery-loop.js';
  */
 export const startDeliveryService = async (config: Config, log: Logger, writer?: MessagePort) => {
   const paths = dataPaths(config);
-  const store = openSqliteEventStore({ path: paths.events, ...(writer ? { writer } : {}) });
+  // Bodies arrive from the writer as they are committed: most are read from memory.
+  const store = openSqliteEventStore({
+    path: paths.events,
+    ...(writer ? { writer, recentBlobBytes: 32 * 1024 * 1024 } : {}),
+  });
   const readDb = openReadModelDb(paths.projections);
   for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);
 

@@ -21,12 +21,13 @@ interface Pending extends AppendRequest {
 /**
  * Group commit on one SQLite connection: appends that arrive within `windowMs` of the first
  * share one IMMEDIATE transaction (a savepoint each, so one append's conflict spares the
- * others) and one fsync. `onCommitted` runs after every successful commit.
+ * others) and one fsync. `onCommitted` runs after every successful commit, with the appends
+ * that took effect (not the refused or deduplicated ones).
  */
 export const createGroupCommit = (
   db: Database.Database,
   windowMs: number,
-  onCommitted: () => void,
+  onCommitted: (committed: readonly AppendRequest[]) => void,
 ) => {
   const selectStream = db
     .prepare('SELECT revision FROM streams WHERE stream_name = ?')
@@ -108,12 +109,14 @@ export const createGroupCommit = (
       for (const p of batch) p.reject(error);
       return;
     }
+    const committed: AppendRequest[] = [];
     outcomes.forEach((outcome, i) => {
       const p = batch[i] as Pending;
+      if (outcome.ok && !outcome.result.deduplicated) committed.push(p);
       if (outcome.ok) p.resolve(outcome.result);
       else p.reject(outcome.error);
     });
-    onCommitted();
+    onCommitted(committed);
   };
 
   return {

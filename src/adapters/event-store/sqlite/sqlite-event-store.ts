@@ -16,9 +16,12 @@ import {
 import { waitForChange } from '../wait-for-change.js';
 import { type AppendRequest, createGroupCommit } from './group-commit.js';
 import { openSqliteDatabase } from './open-database.js';
+import { createRecentBlobs, type RecentBlobs } from './recent-blobs.js';
 import {
+  type CommittedBlobs,
   commitChannelName,
   fromReplyError,
+  type ReceiveBlobsRequest,
   type WriterReply,
   type WriterRequest,
 } from './writer-protocol.js';
@@ -40,6 +43,11 @@ export interface SqliteEventStoreOptions {
    * only reads. Without one, this connection commits its own appends.
    */
   readonly writer?: MessagePort;
+  /**
+   * With a writer: keep up to this many bytes of the blobs it commits, newest first, and
+   * answer readBlob from them (a delivery thread reads each body just after it is stored).
+   */
+  readonly recentBlobBytes?: number;
 }
 
 interface EventRow {
@@ -81,13 +89,22 @@ const filterSql = (options: ReadAllOptions): { sql: string; params: unknown[] } 
 };
 
 /** Appends sent to a writer thread, answered by request id. */
-const remoteAppender = (port: MessagePort, onReply: () => void) => {
+const remoteAppender = (
+  port: MessagePort,
+  onReply: () => void,
+  recentBlobs: RecentBlobs | undefined,
+) => {
   const waiting = new Map<
     number,
     { resolve: (r: AppendResult) => void; reject: (e: unknown) => void }
   >();
   let nextId = 0;
-  port.on('message', (reply: WriterReply) => {
+  if (recentBlobs) port.postMessage({ receiveBlobs: true } satisfies ReceiveBlobsRequest);
+  port.on('message', (reply: WriterReply | CommittedBlobs) => {
+    if ('blobs' in reply) {
+      for (const blob of reply.blobs) recentBlobs?.add(blob.key, blob.bytes);
+      return;
+    }
     const w = waiting.get(reply.id);
     if (!w) return;
     waiting.delete(reply.id);
@@ -138,8 +155,12 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
     appended.emit('append');
     commits.postMessage(null);
   };
+  const recentBlobs =
+    options.writer && options.recentBlobBytes
+      ? createRecentBlobs(options.recentBlobBytes)
+      : undefined;
   const appender = options.writer
-    ? remoteAppender(options.writer, () => appended.emit('append'))
+    ? remoteAppender(options.writer, () => appended.emit('append'), recentBlobs)
     : createGroupCommit(db, options.groupCommitWindowMs ?? 1, announce);
 
   const statements = new Map<string, Database.Statement>();
@@ -248,6 +269,8 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
     readAll,
     subscribeToAll,
     readBlob: async (key) => {
+      const recent = recentBlobs?.get(key);
+      if (recent) return recent;
       const row = selectBlob.get(key) as { bytes: Buffer } | undefined;
       return row?.bytes;
     },

@@ -10,6 +10,16 @@ export interface WriterRequest extends AppendRequest {
   readonly id: number;
 }
 
+/** Asks the writer to pass this port every blob it commits from now on (see RecentBlobs). */
+export interface ReceiveBlobsRequest {
+  readonly receiveBlobs: true;
+}
+
+/** Blobs just committed, sent after their commit and before it is announced. */
+export interface CommittedBlobs {
+  readonly blobs: ReadonlyArray<{ readonly key: string; readonly bytes: Uint8Array }>;
+}
+
 export type WriterReply =
   | { readonly id: number; readonly ok: true; readonly result: AppendResult }
   | {
