@@ -2,12 +2,14 @@ import { accountingProjection } from './accounting/accounting.js';
 import { credentialsProjection } from './credentials/credentials.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue.js';
 import type { Projection } from './runner/projection.js';
+import { sendingDomainsProjection } from './sending-domains/sending-domains.js';
 
 /** Every projection the relay keeps live and `projections rebuild` knows by name. */
 export const PROJECTIONS: readonly Projection[] = [
   credentialsProjection,
   deliveryQueueProjection,
   accountingProjection,
+  sendingDomainsProjection,
 ];
 
 export const findProjection = (name: string): Projection | undefined =>

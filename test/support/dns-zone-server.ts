@@ -5,6 +5,8 @@ export interface ZoneEntry {
   readonly MX?: ReadonlyArray<{ readonly exchange: string; readonly priority: number }>;
   readonly A?: readonly string[];
   readonly AAAA?: readonly string[];
+  /** Each a whole record; longer than 255 octets, it goes out as several strings. */
+  readonly TXT?: readonly string[];
 }
 
 export type Zone = Record<string, ZoneEntry>;
@@ -18,6 +20,7 @@ const { Packet } = dns2;
 export const startDnsServer = async (
   zone: Zone,
 ): Promise<{ address: string; close(): Promise<void> }> => {
+  // The zone is read at each query: a test publishes or changes records by mutating it.
   const server = dns2.createServer({
     udp: true,
     handle: (request, send) => {
@@ -47,6 +50,9 @@ export const startDnsServer = async (
       if (question.type === Packet.TYPE.AAAA)
         for (const address of entry.AAAA ?? [])
           answers.push({ ...base, type: Packet.TYPE.AAAA, address });
+      if (question.type === Packet.TYPE.TXT)
+        for (const text of entry.TXT ?? [])
+          answers.push({ ...base, type: Packet.TYPE.TXT, data: text.match(/.{1,255}/gs) ?? [''] });
       send(response);
     },
   });

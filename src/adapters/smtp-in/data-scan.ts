@@ -34,7 +34,7 @@ const DOT = 0x2e;
 export const fastFeedDataStream: FeedDataStream = function (this: DataModeStream, input, done) {
   const dataStream = this._dataStream as NonNullable<DataModeStream['_dataStream']>;
   let chunk = input;
-  if (this._lastBytes && this._lastBytes.length) {
+  if (this._lastBytes !== false && this._lastBytes.length > 0) {
     chunk = Buffer.concat([this._lastBytes, chunk], this._lastBytes.length + chunk.length);
     this._lastBytes = false;
   }

@@ -5,7 +5,11 @@ import {
   normalizeLineEndings,
 } from '../../domain/message-body/line-endings.js';
 import { smtpError } from './smtp-error.js';
-import type { AuthenticatedCredential, SubmissionPort } from './submission-port.js';
+import {
+  type AuthenticatedCredential,
+  type SubmissionPort,
+  SubmissionRefused,
+} from './submission-port.js';
 
 export interface DataLimits {
   readonly maxLineLength: number;
@@ -71,8 +75,12 @@ export const createDataHandler =
         })
         .then(
           ({ messageId }) => callback(null, `2.0.0 Ok: queued as ${messageId}`),
-          () =>
-            callback(smtpError(451, '4.3.0', 'Temporary failure storing the message, try again')),
+          (error) =>
+            callback(
+              error instanceof SubmissionRefused
+                ? smtpError(550, '5.7.1', error.message)
+                : smtpError(451, '4.3.0', 'Temporary failure storing the message, try again'),
+            ),
         );
     });
   };

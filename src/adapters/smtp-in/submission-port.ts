@@ -20,8 +20,27 @@ export interface Submission {
   readonly credential: AuthenticatedCredential | null;
 }
 
+/**
+ * A submission the application refuses for what it says, not for a failure: the client
+ * must not retry it as it is. SMTP answers 550 5.7.1; HTTP fronts map it to their errors.
+ */
+export class SubmissionRefused extends Error {
+  constructor(
+    readonly code: 'SenderNotAuthorized',
+    message: string,
+  ) {
+    super(message);
+    this.name = `SubmissionRefused[${code}]`;
+  }
+}
+
 export interface SubmissionPort {
   authenticate(username: string, password: string): Promise<AuthenticatedCredential | null>;
-  /** Resolves once the message is durably stored; only then may the client hear 250. */
+  /** Why this credential may not use this MAIL FROM address, or null when it may. */
+  checkMailFrom(credential: AuthenticatedCredential, address: string): string | null;
+  /**
+   * Resolves once the message is durably stored; only then may the client hear 250.
+   * Rejects with SubmissionRefused when the message itself is not acceptable.
+   */
   accept(submission: Submission): Promise<{ readonly messageId: string }>;
 }

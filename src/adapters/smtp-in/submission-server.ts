@@ -37,7 +37,9 @@ export const createSubmissionServer = (
     maxFailures: options.maxAuthFailures,
     failureDelayMs: options.authFailureDelayMs,
   });
-  const envelope = createEnvelopeHandlers(networkMatcher(options.trustedNetworks));
+  const envelope = createEnvelopeHandlers(networkMatcher(options.trustedNetworks), (c, a) =>
+    port.checkMailFrom(c, a),
+  );
   const serverOptions: FixedServerOptions = {
     name: options.hostname,
     banner: 'mailtrail ESMTP',

@@ -1,4 +1,4 @@
-import { Resolver } from 'node:dns/promises';
+import { createResolver } from '../dns/resolver.js';
 
 export type ResolveRecords = (domain: string, type: string) => Promise<unknown[]>;
 
@@ -10,8 +10,7 @@ export const createResolveRecords = (
   servers: readonly string[],
   timeoutMs: number,
 ): ResolveRecords => {
-  const resolver = new Resolver({ timeout: timeoutMs, tries: 2 });
-  if (servers.length > 0) resolver.setServers([...servers]);
+  const resolver = createResolver(servers, timeoutMs);
   return async (domain, type) => {
     switch (type) {
       case 'MX':

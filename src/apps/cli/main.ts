@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/load-config.js';
 import { acctCommand } from './commands/acct.js';
 import { credentialsCommand } from './commands/credentials.js';
+import { domainsCommand } from './commands/domains.js';
 import { messagesCommand } from './commands/messages.js';
 import { projectionsCommand } from './commands/projections.js';
 import { serveCommand } from './commands/serve.js';
@@ -18,6 +19,7 @@ const program = new Command()
 
 serveCommand(program);
 credentialsCommand(program);
+domainsCommand(program);
 messagesCommand(program);
 acctCommand(program);
 projectionsCommand(program);

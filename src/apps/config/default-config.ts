@@ -65,4 +65,13 @@ queue:
   retry: [5m, 10m, 20m, 40m, 1h, 2h, 4h]
   retryJitter: 0.1           # waits are stretched by up to 10%, never shortened
   maxAge: 4d12h              # then the recipient bounces as expired
+
+dkim:
+  enabled: true              # sign mail for onboarded domains (mailtrail domains add)
+  operatorDomain: null       # also sign everything with this onboarded domain
+  retiredKeyGrace: 7d        # how long old keys keep verifying before domains prune
+
+domains:
+  returnPathPrefix: bounces  # bounces.<domain> is the return-path domain
+  egressAddresses: []        # outbound IPs, for the SPF records mailtrail suggests
 `;

@@ -129,6 +129,29 @@ export const ConfigSchema = z
         maxAge: duration.prefault('4d12h'),
       })
       .prefault({}),
+    dkim: z
+      .object({
+        /** Off only to measure what signing costs (the bench); mail should be signed. */
+        enabled: z.boolean().default(true),
+        /** Also sign every message with this onboarded domain (KumoMTA's additional signature). */
+        operatorDomain: z.string().min(3).nullable().default(null),
+        /** Retired keys may be removed (`domains prune`) this long after they stopped signing. */
+        retiredKeyGrace: duration.prefault('7d'),
+      })
+      .prefault({}),
+    domains: z
+      .object({
+        /** Bounces come back to `<prefix>.<domain>`, the return-path (MAIL FROM) domain. */
+        returnPathPrefix: z
+          .string()
+          .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'expected one DNS label, e.g. bounces')
+          .default('bounces'),
+        /** Our outbound IP addresses, for the SPF records we suggest. */
+        egressAddresses: z
+          .array(z.string().refine((a) => isIPv4(a) || isIPv6(a), 'expected an IP address'))
+          .default([]),
+      })
+      .prefault({}),
   })
   .strict();
 

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Submission } from '../../adapters/smtp-in/submission-port.js';
+import type { SignedHeaders } from '../../adapters/dkim/dkim-signer.js';
+import { fromDomains } from '../../adapters/mime/from-addresses.js';
+import { type Submission, SubmissionRefused } from '../../adapters/smtp-in/submission-port.js';
 import { handleCommand } from '../../domain/command-handling/handle-command.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { messageDecider } from '../../domain/message/decider.js';
@@ -7,18 +9,26 @@ import type { MessageAccepted } from '../../domain/message/events.js';
 import { messageStream } from '../../domain/message/events.js';
 import { parseHeaderFields, summarizeHeaders } from '../../domain/message-body/headers.js';
 import { receivedHeader, rfc5322Date } from '../../domain/message-body/trace-fields.js';
+import type { SenderAuthorization } from './sender-authorization.js';
 
 export interface AcceptDeps {
   readonly store: EventStore;
   readonly hostname: string;
   readonly now: () => number;
   readonly newMessageId: () => string;
+  /** Checks MAIL FROM and From: against the credential's domains. */
+  readonly authorization: Pick<SenderAuthorization, 'checkMailFrom' | 'checkFromHeader'>;
+  /** DKIM-signs the final message for its From: domain; null when it has no keys. */
+  readonly sign:
+    | ((message: Buffer, fromDomain: string | null, at: number) => SignedHeaders | null)
+    | null;
 }
 
 /**
- * Stores a submitted message: MessageAccepted and the body in one append, so one commit
- * (and one fsync, shared with whatever else commits with it) makes both durable. We add a
- * Received: line, and Message-ID and Date when the client left them out (RFC 6409 §8).
+ * Stores a submitted message: MessageAccepted (and MessageSigned) and the body in one
+ * append, so one commit (and one fsync, shared with whatever else commits with it) makes
+ * them durable. We add a Received: line, and Message-ID and Date when the client left them
+ * out (RFC 6409 §8), then sign the result once: retries send these very bytes.
  */
 export const createAcceptMessage =
   (deps: AcceptDeps) =>
@@ -26,6 +36,13 @@ export const createAcceptMessage =
     const messageId = deps.newMessageId();
     const at = deps.now();
     const headers = summarizeHeaders(parseHeaderFields(submission.body));
+    const senders = fromDomains(headers.from);
+    if (submission.credential) {
+      const refusal =
+        deps.authorization.checkMailFrom(submission.credential, submission.envelope.from) ??
+        deps.authorization.checkFromHeader(submission.credential, senders);
+      if (refusal) throw new SubmissionRefused('SenderNotAuthorized', refusal);
+    }
     const prefix =
       receivedHeader({
         helo: submission.client.helo,
@@ -38,7 +55,11 @@ export const createAcceptMessage =
       }) +
       (headers.messageId ? '' : `Message-ID: <${messageId}@${deps.hostname}>\r\n`) +
       (headers.date ? '' : `Date: ${rfc5322Date(at)}\r\n`);
-    const body = Buffer.concat([Buffer.from(prefix, 'latin1'), submission.body]);
+    const unsigned = Buffer.concat([Buffer.from(prefix, 'latin1'), submission.body]);
+    const signed = deps.sign?.(unsigned, senders[0] ?? null, at) ?? null;
+    const body = signed
+      ? Buffer.concat([Buffer.from(signed.headers, 'latin1'), unsigned])
+      : unsigned;
     const bodyRef = `body-${messageId}`;
     const data: MessageAccepted['data'] = {
       messageId,
@@ -64,7 +85,11 @@ export const createAcceptMessage =
       deps.store,
       messageStream(messageId),
       messageDecider,
-      { type: 'AcceptMessage', data },
+      {
+        type: 'AcceptMessage',
+        data,
+        ...(signed ? { signed: { signatures: [...signed.signatures] } } : {}),
+      },
       {
         newEventId: () => randomUUID(),
         blobs: [{ key: bodyRef, bytes: body }],

@@ -5,4 +5,5 @@ export const dataPaths = (config: Config) => ({
   events: join(config.dataDir, 'events.db'),
   projections: join(config.dataDir, 'projections.db'),
   tls: join(config.dataDir, 'tls'),
+  keys: join(config.dataDir, 'keys'),
 });

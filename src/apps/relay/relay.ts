@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createFileKeyStore } from '../../adapters/dkim-keys/file-key-store.js';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writer.js';
 import { createMessageIdFactory } from '../../adapters/ids/message-ids.js';
@@ -8,11 +9,14 @@ import type { EventStore } from '../../domain/event-store/event-store.js';
 import { credentialsProjection } from '../../projections/credentials/credentials.js';
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection } from '../../projections/runner/run-projection.js';
+import { sendingDomainsProjection } from '../../projections/sending-domains/sending-domains.js';
 import type { Config } from '../config/schema.js';
 import { createAcceptMessage } from './accept-message.js';
 import { createAuthenticate } from './authenticate.js';
 import { dataPaths } from './data-paths.js';
 import { createHttpServer } from './http-server.js';
+import { createMessageSigning } from './message-signing.js';
+import { createSenderAuthorization } from './sender-authorization.js';
 import { startDeliveryWorker } from './start-delivery-worker.js';
 
 export interface RunningRelay {
@@ -39,21 +43,34 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   });
   const store = openSqliteEventStore({ path: paths.events, writer: writer.connect() });
   const readDb = openReadModelDb(paths.projections);
-  // AUTH reads the credentials read model; have it current before the first client.
+  // AUTH, sender checks and signing read these; have them current before the first client.
   await catchUpProjection(store, readDb, credentialsProjection);
+  await catchUpProjection(store, readDb, sendingDomainsProjection);
   const delivery = await startDeliveryWorker(config, writer.connect(), log);
 
   const tls = await loadOrCreateTls(config.smtp.tls, paths.tls, config.hostname);
   if (tls.generated) log.info({ dir: paths.tls }, 'generated a self-signed TLS certificate');
   const newMessageId = createMessageIdFactory();
+  const authorization = createSenderAuthorization(readDb);
+  const sign = config.dkim.enabled
+    ? createMessageSigning({
+        readDb,
+        keyStore: createFileKeyStore(paths.keys),
+        operatorDomain: config.dkim.operatorDomain,
+        log,
+      })
+    : null;
   const submission = createSubmissionServer(
     {
       authenticate: createAuthenticate(readDb),
+      checkMailFrom: authorization.checkMailFrom,
       accept: createAcceptMessage({
         store,
         hostname: config.hostname,
         now: Date.now,
         newMessageId,
+        authorization,
+        sign,
       }),
     },
     {

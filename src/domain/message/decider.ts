@@ -6,6 +6,7 @@ import {
   MESSAGE_EVENT_SCHEMAS,
   type MessageAccepted,
   type MessageEvent,
+  type MessageSigned,
   type Remote,
 } from './events.js';
 
@@ -38,7 +39,12 @@ export interface AttemptResult {
 }
 
 export type MessageCommand =
-  | { readonly type: 'AcceptMessage'; readonly data: MessageAccepted['data'] }
+  | {
+      readonly type: 'AcceptMessage';
+      readonly data: MessageAccepted['data'];
+      /** The DKIM signatures already in the stored body, if it was signed. */
+      readonly signed?: MessageSigned['data'];
+    }
   | {
       readonly type: 'RecordAttempt';
       readonly at: number;
@@ -137,7 +143,10 @@ export const decide = (command: MessageCommand, state: MessageState): MessageEve
           'MessageAlreadyAccepted',
           `message ${command.data.messageId} exists`,
         );
-      return [{ type: 'MessageAccepted', data: command.data }];
+      return [
+        { type: 'MessageAccepted', data: command.data },
+        ...(command.signed ? [{ type: 'MessageSigned' as const, data: command.signed }] : []),
+      ];
     case 'RecordAttempt':
       if (state.status !== 'accepted')
         throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
@@ -175,6 +184,8 @@ export const evolve = (state: MessageState, event: MessageEvent): MessageState =
           ]),
         ),
       };
+    case 'MessageSigned':
+      return state;
     case 'DeliveryDeferred':
       return withRecipient(state, event.data.recipient, (r) => ({
         ...r,

@@ -55,6 +55,19 @@ export const MessageAcceptedSchema = z.object({
   jobId: z.string().nullable(),
 });
 
+/** The DKIM signatures put on the message at acceptance (once: retries send the same bytes). */
+export const MessageSignedSchema = z.object({
+  signatures: z
+    .array(
+      z.object({
+        domain: z.string(),
+        selector: z.string(),
+        algorithm: z.enum(['rsa-sha256', 'ed25519-sha256']),
+      }),
+    )
+    .min(1),
+});
+
 export const DeliveryDeferredSchema = z.object({
   recipient: z.string(),
   attempt: z.number().int().positive(),
@@ -91,6 +104,7 @@ export const MessageBouncedSchema = z.object({
 
 export const MESSAGE_EVENT_SCHEMAS = {
   MessageAccepted: MessageAcceptedSchema,
+  MessageSigned: MessageSignedSchema,
   DeliveryDeferred: DeliveryDeferredSchema,
   MessageDelivered: MessageDeliveredSchema,
   MessageBounced: MessageBouncedSchema,
@@ -100,6 +114,7 @@ export type MessageAccepted = {
   type: 'MessageAccepted';
   data: z.infer<typeof MessageAcceptedSchema>;
 };
+export type MessageSigned = { type: 'MessageSigned'; data: z.infer<typeof MessageSignedSchema> };
 export type DeliveryDeferred = {
   type: 'DeliveryDeferred';
   data: z.infer<typeof DeliveryDeferredSchema>;
@@ -109,7 +124,12 @@ export type MessageDelivered = {
   data: z.infer<typeof MessageDeliveredSchema>;
 };
 export type MessageBounced = { type: 'MessageBounced'; data: z.infer<typeof MessageBouncedSchema> };
-export type MessageEvent = MessageAccepted | DeliveryDeferred | MessageDelivered | MessageBounced;
+export type MessageEvent =
+  | MessageAccepted
+  | MessageSigned
+  | DeliveryDeferred
+  | MessageDelivered
+  | MessageBounced;
 export type MessageEventType = MessageEvent['type'];
 export type Remote = z.infer<typeof RemoteSchema>;
 

@@ -36,6 +36,7 @@ export const accountingProjection: Projection = {
         insertFacts.run(messageId, JSON.stringify(factsFromAccepted(event.data)));
         continue;
       }
+      if (event.type === 'MessageSigned') continue;
       const row = selectFacts.get(messageId) as { facts: string } | undefined;
       if (!row) continue;
       const record = acctRecord(JSON.parse(row.facts) as AcceptedFacts, event);

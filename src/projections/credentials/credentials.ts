@@ -89,3 +89,10 @@ export const listCredentials = (db: ReadModelDb): CredentialRow[] =>
   (statement(db, `SELECT * FROM ${t('credentials')} ORDER BY created_at`).all() as Row[]).map(
     toCredential,
   );
+
+export const findCredentialById = (db: ReadModelDb, id: string): CredentialRow | null => {
+  const row = statement(db, `SELECT * FROM ${t('credentials')} WHERE credential_id = ?`).get(id) as
+    | Row
+    | undefined;
+  return row ? toCredential(row) : null;
+};

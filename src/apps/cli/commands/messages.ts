@@ -24,6 +24,14 @@ const describe = (event: MessageEvent): [string, string, string] => {
         `from <${d.envelope.from}> via ${d.source} (${who}, ${d.client.address}${d.client.tls ? ', TLS' : ''}), ${d.size} bytes${d.headers.subject ? `\nsubject: ${d.headers.subject}` : ''}`,
       ];
     }
+    case 'MessageSigned':
+      return [
+        'signed',
+        '',
+        event.data.signatures
+          .map((s) => `DKIM d=${s.domain} s=${s.selector} a=${s.algorithm}`)
+          .join('\n'),
+      ];
     case 'DeliveryDeferred':
       return [
         `deferred #${event.data.attempt}`,

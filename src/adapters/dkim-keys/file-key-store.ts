@@ -1,0 +1,71 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+export interface DkimKeyStore {
+  /** Stores a private key (PEM) durably, readable by this user only. */
+  save(domain: string, selector: string, pem: string): void;
+  /** The parsed key, parsed once per process; undefined if the file is not there. */
+  load(domain: string, selector: string): KeyObject | undefined;
+  remove(domain: string, selector: string): void;
+}
+
+/**
+ * Private keys as files under `<dataDir>/keys/<domain>/<selector>.pem`: directories 0700,
+ * files 0600, written to a temporary name, fsynced and renamed, so a key is either whole
+ * or absent. The event log only ever holds the public half.
+ */
+export const createFileKeyStore = (dir: string): DkimKeyStore => {
+  const parsed = new Map<string, KeyObject>();
+  const pathOf = (domain: string, selector: string) => join(dir, domain, `${selector}.pem`);
+  return {
+    save: (domain, selector, pem) => {
+      const folder = join(dir, domain);
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      const target = pathOf(domain, selector);
+      const temporary = `${target}.tmp-${process.pid}`;
+      const fd = openSync(temporary, 'w', 0o600);
+      try {
+        writeSync(fd, pem);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, target);
+      const folderFd = openSync(folder, 'r');
+      try {
+        fsyncSync(folderFd);
+      } finally {
+        closeSync(folderFd);
+      }
+    },
+    load: (domain, selector) => {
+      const key = `${domain}/${selector}`;
+      const cached = parsed.get(key);
+      if (cached) return cached;
+      let pem: string;
+      try {
+        pem = readFileSync(pathOf(domain, selector), 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+      const privateKey = createPrivateKey(pem);
+      parsed.set(key, privateKey);
+      return privateKey;
+    },
+    remove: (domain, selector) => {
+      parsed.delete(`${domain}/${selector}`);
+      rmSync(pathOf(domain, selector), { force: true });
+    },
+  };
+};
