@@ -68,6 +68,11 @@ describe('mailtrail CLI', () => {
       ['acct', 'export'],
       ['projections', 'rebuild'],
       ['sink'],
+      ['domains'],
+      ['domains', 'add'],
+      ['domains', 'verify'],
+      ['domains', 'rotate'],
+      ['domains', 'prune'],
     ]) {
       const r = run([...args, '--help']);
       assert.equal(r.code, 0, args.join(' '));
@@ -113,6 +118,99 @@ describe('mailtrail CLI', () => {
     const r = run(['credentials', 'add', 'x', '--domain', 'not a domain', '--config', config]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /--domain: "not a domain" is not a domain name/);
+  });
+
+  it('domains add prints the records to publish (--json for machines), and refuses bad names, unknown credentials and duplicates', () => {
+    const cred = run([
+      'credentials',
+      'add',
+      'store',
+      '--domain',
+      'store.test',
+      '--json',
+      '--config',
+      config,
+    ]);
+    assert.equal(cred.code, 0, cred.stderr);
+    const added = run([
+      'domains',
+      'add',
+      'Store.Test',
+      '--credential',
+      'store',
+      '--json',
+      '--config',
+      config,
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    const report = JSON.parse(added.stdout) as {
+      domain: {
+        domain: string;
+        generations: Array<{ status: string; keys: Array<{ algorithm: string }> }>;
+      };
+      records: Array<{ kind: string; name: string; type: string; value: string }>;
+    };
+    assert.equal(report.domain.domain, 'store.test');
+    assert.deepEqual(
+      report.domain.generations[0]?.keys.map((k) => k.algorithm),
+      ['rsa-sha256', 'ed25519-sha256'],
+    );
+    assert.deepEqual(
+      report.records
+        .map((r) => `${r.kind} ${r.name} ${r.type}`)
+        .map((l) => l.replace(/mt\d{8}/, 'mtDATE')),
+      [
+        'dkim mtDATE-rsa._domainkey.store.test TXT',
+        'dkim mtDATE-ed._domainkey.store.test TXT',
+        'spf store.test TXT',
+        'dmarc _dmarc.store.test TXT',
+        'return-path-mx bounces.store.test MX',
+        'return-path-spf bounces.store.test TXT',
+      ],
+    );
+    assert.match(report.records[0]?.value ?? '', /^v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]{300,}$/);
+    assert.match(report.records[1]?.value ?? '', /^v=DKIM1; k=ed25519; p=[A-Za-z0-9+/=]{43,44}$/);
+
+    const text = run(['domains', 'records', 'store.test', '--config', config]);
+    assert.match(
+      text.stdout,
+      /IN TXT "v=DKIM1; k=rsa; p=[^"]{200,}" "/,
+      'long TXT split into strings',
+    );
+
+    const again = run([
+      'domains',
+      'add',
+      'store.test',
+      '--credential',
+      'store',
+      '--config',
+      config,
+    ]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /store\.test is already a sending domain/);
+    const bad = run(['domains', 'add', 'bad..name', '--credential', 'store', '--config', config]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /"bad\.\.name" is not a domain name we can send for: label "" must be/,
+    );
+    const nobody = run([
+      'domains',
+      'add',
+      'other.test',
+      '--credential',
+      'nobody',
+      '--config',
+      config,
+    ]);
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stderr, /no active credential nobody/);
+
+    const list = JSON.parse(
+      run(['domains', 'list', '--json', '--config', config]).stdout,
+    ) as Array<{ domain: string; credentialName: string; activeSelectors: string }>;
+    assert.equal(list.find((d) => d.domain === 'store.test')?.credentialName, 'store');
   });
 
   it('messages show prints the timeline, and --json the events and folded state', () => {

@@ -62,6 +62,7 @@ describe('sending domains: DKIM signing, records, rotation, sender authorization
       routes: { '*': `[127.0.0.2]:${sink.port}` },
       domains: { egressAddresses: ['127.0.0.1'] },
       dkim: { operatorDomain: 'operator.test' },
+      queue: { retry: ['1s'], retryJitter: 0 },
     });
     await addCredential(relay, USER, PASS);
     await addCredential(relay, 'app@tenant.test', PASS);
@@ -202,6 +203,34 @@ describe('sending domains: DKIM signing, records, rotation, sender authorization
     }
   });
 
+  it('a retry sends the bytes signed at acceptance: never signed again', async () => {
+    const to = `greylist-${Date.now()}@example.com`;
+    const info = await transport().sendMail({
+      from: 'orders@shop.test',
+      to,
+      subject: 'retry',
+      text: 'again',
+    });
+    const id = /queued as (\S+)$/.exec(info.response)?.[1] as string;
+    const received = await waitFor(
+      () => sink.transactions.find((t) => t.to.includes(to) && t.reply.startsWith('250')),
+      'delivery after the greylisting',
+    );
+    const events = await waitFor(async () => {
+      const all = await streamEvents(relay.store, `message-${id}`);
+      return all.some((e) => e.type === 'MessageDelivered') && all;
+    }, 'MessageDelivered');
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['MessageAccepted', 'MessageSigned', 'DeliveryDeferred', 'MessageDelivered'],
+    );
+    const stored = Buffer.from((await relay.store.readBlob(`body-${id}`)) ?? []);
+    const delivered = readFileSync(received.file as string);
+    assert.ok(delivered.toString('latin1').startsWith('DKIM-Signature:'));
+    assert.deepEqual(delivered, stored);
+    assert.ok((await verify(delivered)).every((r) => r.result === 'pass'));
+  });
+
   it('a subdomain of an onboarded domain is signed with the organizational domain keys', async () => {
     const { bytes } = await sendAndReceive({ from: 'news@mail.shop.test' });
     const results = await verify(bytes);
@@ -281,6 +310,8 @@ describe('sending domains: DKIM signing, records, rotation, sender authorization
       () => activeSigningKeys(relay.readDb, ['shop.test']).every((k) => k.generation === 2),
       'the switch in the read model',
     );
+    // The submission side looks signing keys up at most once a second (message-signing.ts).
+    await new Promise((r) => setTimeout(r, 1100));
     const after = await sendAndReceive();
     assert.deepEqual(await selectorsOf(after.bytes), fresh.map((r) => r.selector).sort());
     for (const m of [before, during, after])

@@ -20,7 +20,7 @@ export interface AcceptDeps {
   readonly authorization: Pick<SenderAuthorization, 'checkMailFrom' | 'checkFromHeader'>;
   /** DKIM-signs the final message for its From: domain; null when it has no keys. */
   readonly sign:
-    | ((message: Buffer, fromDomain: string | null, at: number) => SignedHeaders | null)
+    | ((message: Buffer, fromDomain: string | null, at: number) => Promise<SignedHeaders | null>)
     | null;
 }
 
@@ -56,7 +56,7 @@ export const createAcceptMessage =
       (headers.messageId ? '' : `Message-ID: <${messageId}@${deps.hostname}>\r\n`) +
       (headers.date ? '' : `Date: ${rfc5322Date(at)}\r\n`);
     const unsigned = Buffer.concat([Buffer.from(prefix, 'latin1'), submission.body]);
-    const signed = deps.sign?.(unsigned, senders[0] ?? null, at) ?? null;
+    const signed = deps.sign ? await deps.sign(unsigned, senders[0] ?? null, at) : null;
     const body = signed
       ? Buffer.concat([Buffer.from(signed.headers, 'latin1'), unsigned])
       : unsigned;

@@ -27,6 +27,18 @@ export interface MessageSigningDeps {
  */
 export const createMessageSigning = (deps: MessageSigningDeps) => {
   const warned = new Set<string>();
+  // Which keys sign for a set of domains, looked up at most once a second per set: a
+  // rotation or a new domain takes effect within that second.
+  const lookups = new Map<string, { readonly rows: SigningKeyRow[]; readonly until: number }>();
+  const signingKeys = (domains: readonly string[], at: number): SigningKeyRow[] => {
+    const key = domains.join(' ');
+    const hit = lookups.get(key);
+    if (hit && hit.until > at) return hit.rows;
+    if (lookups.size > 10_000) lookups.clear();
+    const rows = activeSigningKeys(deps.readDb, domains);
+    lookups.set(key, { rows, until: at + 1000 });
+    return rows;
+  };
   const keysOf = (rows: readonly SigningKeyRow[]): SigningKey[] =>
     rows.flatMap((row) => {
       const privateKey = deps.keyStore.load(row.domain, row.selector);
@@ -41,12 +53,14 @@ export const createMessageSigning = (deps: MessageSigningDeps) => {
       return [];
     });
 
-  return (message: Buffer, fromDomain: string | null, at: number): SignedHeaders | null => {
+  return async (
+    message: Buffer,
+    fromDomain: string | null,
+    at: number,
+  ): Promise<SignedHeaders | null> => {
     const candidates = fromDomain ? [fromDomain, organizationalDomain(fromDomain)] : [];
     const operator = deps.operatorDomain;
-    const rows = activeSigningKeys(deps.readDb, [
-      ...new Set([...candidates, ...(operator ? [operator] : [])]),
-    ]);
+    const rows = signingKeys([...new Set([...candidates, ...(operator ? [operator] : [])])], at);
     // The From: domain's own keys win over its organizational domain's.
     const own = candidates
       .map((d) => rows.filter((r) => r.domain === d))
@@ -54,7 +68,7 @@ export const createMessageSigning = (deps: MessageSigningDeps) => {
     const extra =
       operator && own?.[0]?.domain !== operator ? rows.filter((r) => r.domain === operator) : [];
     const keys = keysOf([...(own ?? []), ...extra]);
-    return keys.length === 0 ? null : signMessage(message, keys, at);
+    return keys.length === 0 ? null : await signMessage(message, keys, at);
   };
 };
 
