@@ -4,10 +4,12 @@
  * verifier (an independent implementation of RFC 6376) checks what the receiving MX got.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { dkimVerify } from 'mailauth';
 import nodemailer from 'nodemailer';
 import { createFileKeyStore } from '../src/adapters/dkim-keys/file-key-store.js';
@@ -30,6 +32,7 @@ import {
   type TestRelay,
   waitFor,
 } from './support/relay-harness.js';
+import { BIN, REPO } from './support/relay-process.js';
 import { rawSmtp } from './support/smtp-client.js';
 
 const USER = 'app@shop.test';
@@ -280,6 +283,44 @@ describe('sending domains: DKIM signing, records, rotation, sender authorization
     } finally {
       zone['_dmarc.shop.test'] = dmarc as never;
       zone['shop.test'] = spf as never;
+    }
+  });
+
+  it('`mailtrail domains verify --json` reports the same through the configured resolver', async () => {
+    const config = join(relay.dir, 'verify.yaml');
+    writeFileSync(
+      config,
+      [
+        `dataDir: ${relay.config.dataDir}`,
+        'hostname: relay.test',
+        `dns: { servers: ["${dns.address}"] }`,
+        'domains: { egressAddresses: ["127.0.0.1"] }',
+        '',
+      ].join('\n'),
+    );
+    // Asynchronously: the DNS server the CLI asks runs in this process.
+    const cli = (args: string[]) =>
+      promisify(execFile)(process.execPath, [BIN, ...args], { cwd: REPO, encoding: 'utf8' }).then(
+        (out) => ({ code: 0, stdout: out.stdout, stderr: out.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const r = await cli(['domains', 'verify', 'shop.test', '--json', '--config', config]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as {
+      checks: Array<{ record: { kind: string }; status: string }>;
+    };
+    assert.deepEqual(
+      report.checks.map((c) => `${c.record.kind} ${c.status}`),
+      ['dkim ok', 'dkim ok', 'spf ok', 'dmarc ok', 'return-path-mx ok', 'return-path-spf ok'],
+    );
+    const missing = zone['_dmarc.shop.test'];
+    delete zone['_dmarc.shop.test'];
+    try {
+      const bad = await cli(['domains', 'verify', 'shop.test', '--config', config]);
+      assert.equal(bad.code, 3, 'not every record is ok');
+      assert.match(bad.stdout, /_dmarc\.shop\.test[^\n]*missing/);
+    } finally {
+      zone['_dmarc.shop.test'] = missing as never;
     }
   });
 

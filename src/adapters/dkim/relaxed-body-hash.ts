@@ -22,9 +22,13 @@ export const relaxedBodyHash = (body: Buffer, algorithm: 'sha256' = 'sha256'): s
   const hash = createHash(algorithm);
   if (body.length === 0) return hash.digest('base64');
 
-  const text = body.toString('latin1');
   const bareLf = hasBareLf(body);
-  if (!bareLf && body.indexOf(TAB) === -1 && !/ (?: |\r\n)/.test(text)) {
+  if (
+    !bareLf &&
+    body.indexOf(TAB) === -1 &&
+    body.indexOf(TWO_SPACES) === -1 &&
+    body.indexOf(SPACE_CRLF) === -1
+  ) {
     // No line needs rewriting (no TAB, no two adjacent spaces, no SP CR LF, no LF without
     // CR): the canonical body is the body minus the CRs and LFs at its end, plus CRLF.
     const end = endWithoutTrailingBreaks(body);
@@ -32,6 +36,7 @@ export const relaxedBodyHash = (body: Buffer, algorithm: 'sha256' = 'sha256'): s
     return hash.digest('base64');
   }
 
+  const text = body.toString('latin1');
   const lastLf = body.lastIndexOf(LF);
   const lines = text.slice(0, lastLf + 1);
   const rest = text.slice(lastLf + 1);
@@ -53,6 +58,8 @@ const CR = 0x0d;
 const LF = 0x0a;
 const TAB = 0x09;
 const CRLF = Buffer.from('\r\n', 'latin1');
+const TWO_SPACES = Buffer.from('  ', 'latin1');
+const SPACE_CRLF = Buffer.from(' \r\n', 'latin1');
 
 /** Whether some LF has no CR before it. */
 const hasBareLf = (body: Buffer): boolean => {

@@ -17,7 +17,7 @@ export interface AcceptDeps {
   readonly now: () => number;
   readonly newMessageId: () => string;
   /** Checks MAIL FROM and From: against the credential's domains. */
-  readonly authorization: Pick<SenderAuthorization, 'checkMailFrom' | 'checkFromHeader'>;
+  readonly authorization: Pick<SenderAuthorization, 'checkSender'>;
   /** DKIM-signs the final message for its From: domain; null when it has no keys. */
   readonly sign:
     | ((message: Buffer, fromDomain: string | null, at: number) => Promise<SignedHeaders | null>)
@@ -38,9 +38,11 @@ export const createAcceptMessage =
     const headers = summarizeHeaders(parseHeaderFields(submission.body));
     const senders = fromDomains(headers.from);
     if (submission.credential) {
-      const refusal =
-        deps.authorization.checkMailFrom(submission.credential, submission.envelope.from) ??
-        deps.authorization.checkFromHeader(submission.credential, senders);
+      const refusal = deps.authorization.checkSender(
+        submission.credential,
+        submission.envelope.from,
+        senders,
+      );
       if (refusal) throw new SubmissionRefused('SenderNotAuthorized', refusal);
     }
     const prefix =

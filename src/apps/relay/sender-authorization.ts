@@ -5,7 +5,33 @@ import { findCredentialById } from '../../projections/credentials/credentials.js
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
 import { domainsOfCredential } from '../../projections/sending-domains/sending-domains.js';
 
+/** Why a credential may not send this, in words for the client (the 550 5.7.1 text). */
 export type SenderRefusal = string;
+
+const mailFromRefusal = (
+  credential: AuthenticatedCredential,
+  allowed: readonly string[],
+  address: string,
+): SenderRefusal | null => {
+  if (address === '')
+    return 'Sender address rejected: the null sender <> is not allowed for submission';
+  const domain = domainOf(address);
+  return isAuthorizedSender(domain, allowed)
+    ? null
+    : `Sender address rejected: ${credential.name} may not send as ${domain} (its domains: ${allowed.join(', ')})`;
+};
+
+const fromHeaderRefusal = (
+  credential: AuthenticatedCredential,
+  allowed: readonly string[],
+  domains: readonly string[],
+): SenderRefusal | null => {
+  if (domains.length === 0) return 'Message refused: it has no From: header with an address';
+  const foreign = domains.find((d) => !isAuthorizedSender(d, allowed));
+  return foreign === undefined
+    ? null
+    : `Message refused: ${credential.name} may not send as ${foreign} in From: (its domains: ${allowed.join(', ')})`;
+};
 
 /**
  * A credential's domains: those it was created with and those added for it with
@@ -17,28 +43,20 @@ export const createSenderAuthorization = (db: ReadModelDb) => {
     ...domainsOfCredential(db, credential.id),
   ];
   return {
-    allowedDomains,
-    /** Why this credential may not use this MAIL FROM, or null when it may. */
-    checkMailFrom: (credential: AuthenticatedCredential, address: string): SenderRefusal | null => {
-      if (address === '')
-        return 'Sender address rejected: the null sender <> is not allowed for submission';
-      const domain = domainOf(address);
-      const allowed = allowedDomains(credential);
-      return isAuthorizedSender(domain, allowed)
-        ? null
-        : `Sender address rejected: ${credential.name} may not send as ${domain} (its domains: ${allowed.join(', ')})`;
-    },
-    /** Why this credential may not use these From: domains, or null when it may. */
-    checkFromHeader: (
+    /** At MAIL FROM, so a foreign sender is refused before any data is sent. */
+    checkMailFrom: (credential: AuthenticatedCredential, address: string): SenderRefusal | null =>
+      mailFromRefusal(credential, allowedDomains(credential), address),
+    /** At acceptance, for every front door: the envelope sender and the From: domains. */
+    checkSender: (
       credential: AuthenticatedCredential,
-      domains: readonly string[],
+      mailFrom: string,
+      fromDomains: readonly string[],
     ): SenderRefusal | null => {
-      if (domains.length === 0) return 'Message refused: it has no From: header with an address';
       const allowed = allowedDomains(credential);
-      const foreign = domains.find((d) => !isAuthorizedSender(d, allowed));
-      return foreign === undefined
-        ? null
-        : `Message refused: ${credential.name} may not send as ${foreign} in From: (its domains: ${allowed.join(', ')})`;
+      return (
+        mailFromRefusal(credential, allowed, mailFrom) ??
+        fromHeaderRefusal(credential, allowed, fromDomains)
+      );
     },
   };
 };
