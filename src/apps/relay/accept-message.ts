@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { SignedHeaders } from '../../adapters/dkim/dkim-signer.js';
 import { fromDomains } from '../../adapters/mime/from-addresses.js';
 import { type Submission, SubmissionRefused } from '../../adapters/smtp-in/submission-port.js';
 import { handleCommand } from '../../domain/command-handling/handle-command.js';
@@ -9,6 +8,7 @@ import type { MessageAccepted } from '../../domain/message/events.js';
 import { messageStream } from '../../domain/message/events.js';
 import { parseHeaderFields, summarizeHeaders } from '../../domain/message-body/headers.js';
 import { receivedHeader, rfc5322Date } from '../../domain/message-body/trace-fields.js';
+import type { SignOutgoing } from './message-signing.js';
 import type { SenderAuthorization } from './sender-authorization.js';
 
 export interface AcceptDeps {
@@ -19,9 +19,7 @@ export interface AcceptDeps {
   /** Checks MAIL FROM and From: against the credential's domains. */
   readonly authorization: Pick<SenderAuthorization, 'checkSender'>;
   /** DKIM-signs the final message for its From: domain; null when it has no keys. */
-  readonly sign:
-    | ((message: Buffer, fromDomain: string | null, at: number) => Promise<SignedHeaders | null>)
-    | null;
+  readonly sign: SignOutgoing | null;
 }
 
 /**
