@@ -73,6 +73,9 @@ describe('mailtrail CLI', () => {
       ['domains', 'verify'],
       ['domains', 'rotate'],
       ['domains', 'prune'],
+      ['shaping'],
+      ['shaping', 'validate'],
+      ['shaping', 'explain'],
     ]) {
       const r = run([...args, '--help']);
       assert.equal(r.code, 0, args.join(' '));
@@ -211,6 +214,62 @@ describe('mailtrail CLI', () => {
       run(['domains', 'list', '--json', '--config', config]).stdout,
     ) as Array<{ domain: string; credentialName: string; activeSelectors: string }>;
     assert.equal(list.find((d) => d.domain === 'store.test')?.credentialName, 'store');
+  });
+
+  it('shaping validate names file and line of each error; explain says which layer and line each value comes from', () => {
+    const bad = join(relay.dir, 'bad-shaping.yaml');
+    writeFileSync(bad, 'default:\n  maxConnections: 5\n  messageRate: quickly\n');
+    const invalid = run(['shaping', 'validate', bad]);
+    assert.equal(invalid.code, 1);
+    assert.equal(
+      invalid.stderr.trim(),
+      `${bad}:3: default.messageRate: expected a rate such as 100/s, 3000/m, 50000/h or 1000000/d`,
+    );
+    const good = join(relay.dir, 'shaping.yaml');
+    writeFileSync(good, 'domains:\n  shop.test:\n    maxConnections: 3\n    messageRate: 20/m\n');
+    assert.equal(run(['shaping', 'validate', good]).code, 0);
+    const withRules = join(relay.dir, 'shaping-config.yaml');
+    writeFileSync(withRules, `dataDir: ${relay.config.dataDir}\nshaping: { files: [${good}] }\n`);
+    const explained = run([
+      'shaping',
+      'explain',
+      'Shop.Test',
+      '--mx',
+      'alt1.gmail-smtp-in.l.google.com',
+      '--json',
+      '--config',
+      withRules,
+    ]);
+    assert.equal(explained.code, 0, explained.stderr);
+    const out = JSON.parse(explained.stdout) as {
+      site: string;
+      values: Record<
+        string,
+        { value: unknown; layer: string; origin: { file: string; line: number } | null }
+      >;
+    };
+    assert.equal(out.site, 'provider:google');
+    assert.deepEqual(out.values.maxConnections, {
+      value: 3,
+      layer: 'domain',
+      layerName: 'shop.test',
+      origin: { file: good, line: 3 },
+    });
+    assert.equal(out.values.messageRate?.layer, 'domain');
+    assert.equal(out.values.connectionRate?.layer, 'provider');
+    assert.match(out.values.connectionRate?.origin?.file ?? '', /default-shaping\.yaml$/);
+    const table = run([
+      'shaping',
+      'explain',
+      'shop.test',
+      '--mx',
+      'mx.example.net',
+      '--config',
+      withRules,
+    ]);
+    const plain = table.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    assert.match(plain, /site mx:mx\.example\.net/);
+    assert.match(plain, /maxAge\s+│ 4d12h\s+│ default/);
   });
 
   it('messages show prints the timeline, and --json the events and folded state', () => {

@@ -6,6 +6,7 @@ import { domainsCommand } from './commands/domains.js';
 import { messagesCommand } from './commands/messages.js';
 import { projectionsCommand } from './commands/projections.js';
 import { serveCommand } from './commands/serve.js';
+import { shapingCommand } from './commands/shaping.js';
 import { sinkCommand } from './commands/sink.js';
 
 const program = new Command()
@@ -23,6 +24,7 @@ domainsCommand(program);
 messagesCommand(program);
 acctCommand(program);
 projectionsCommand(program);
+shapingCommand(program);
 sinkCommand(program);
 
 try {

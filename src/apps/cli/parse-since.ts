@@ -1,4 +1,4 @@
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../../domain/duration/duration.js';
 import { fail } from './cli-context.js';
 
 /** `--since`: an ISO time, or a duration meaning that long ago. */

@@ -66,6 +66,9 @@ queue:
   retryJitter: 0.1           # waits are stretched by up to 10%, never shortened
   maxAge: 4d12h              # then the recipient bounces as expired
 
+shaping:
+  files: []                  # per-ISP rules layered over the built-in providers (shaping explain)
+
 dkim:
   enabled: true              # sign mail for onboarded domains (mailtrail domains add)
   operatorDomain: null       # also sign everything with this onboarded domain

@@ -68,6 +68,7 @@ export const loadConfig = (path: string, options: { create: boolean }): LoadedCo
           ...(config.smtp.tls.cert ? { cert: rel(config.smtp.tls.cert) } : {}),
         },
       },
+      shaping: { ...config.shaping, files: config.shaping.files.map(rel) },
     },
   };
 };

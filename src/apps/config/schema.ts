@@ -2,7 +2,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../../domain/duration/duration.js';
 
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -127,6 +127,12 @@ export const ConfigSchema = z
         retry: z.array(duration).min(1).prefault(['5m', '10m', '20m', '40m', '1h', '2h', '4h']),
         retryJitter: z.number().min(0).max(1).default(0.1),
         maxAge: duration.prefault('4d12h'),
+      })
+      .prefault({}),
+    shaping: z
+      .object({
+        /** Shaping rule files layered over the built-in one, in order (later wins). */
+        files: z.array(z.string().min(1)).default([]),
       })
       .prefault({}),
     dkim: z

@@ -71,6 +71,17 @@ describe('sqlite store with a writer thread and recent blobs', () => {
     }
   };
 
+  before(async () => {
+    // The reader asks for blobs on its own port; until the writer has heard it, commits
+    // are not passed on (the relay then reads them from the file). Wait for that here.
+    for (let i = 0; ; i++) {
+      await append(`warm-${i}`, `warm-${i}`, Buffer.from('w'));
+      forget(`warm-${i}`);
+      await new Promise((r) => setTimeout(r, 20));
+      if (await reading.readBlob(`warm-${i}`)) break;
+    }
+  });
+
   it('another connection gets the committed bytes in memory, not from the file', async () => {
     await append('s-1', 'body-1', Buffer.from('first body'));
     // Gone from the file: only the copy the writer handed over can answer now.

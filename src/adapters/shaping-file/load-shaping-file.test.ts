@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { effectiveShaping } from '../../domain/shaping/effective.js';
+import { mergeRules } from '../../domain/shaping/layers.js';
+import { siteOf } from '../../domain/shaping/site.js';
+import { parseShaping } from './load-shaping-file.js';
+
+const BASE = `default:
+  maxConnections: 10
+  messageRate: 100/s
+  retry: [1m, 5m]
+providers:
+  google:
+    mx: [google.com, googlemail.com]
+    maxConnections: 20
+    messageRate: 250/s
+domains:
+  shop.test:
+    maxConnections: 2
+  own-mx.test:
+    rollup: false
+sources:
+  mta2:
+    maxConnections: 1
+`;
+
+const rulesOf = (text: string, file: string) => {
+  const loaded = parseShaping(text, file);
+  assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.errors));
+  return loaded.rules;
+};
+
+const GMAIL_MX = ['gmail-smtp-in.l.google.com', 'alt1.gmail-smtp-in.l.google.com'];
+
+describe('shaping files', () => {
+  it('layers default → provider → domain → source, and says which line set each value', () => {
+    const rules = rulesOf(BASE, 'base.yaml');
+    const site = siteOf('shop.test', GMAIL_MX, rules);
+    assert.equal(site.key, 'provider:google');
+    const plain = effectiveShaping(rules, 'shop.test', site, null);
+    assert.deepEqual(
+      [plain.maxConnections.value, plain.maxConnections.layer, plain.maxConnections.origin],
+      [2, 'domain', { file: 'base.yaml', line: 12 }],
+    );
+    assert.deepEqual(
+      [plain.messageRate.value?.text, plain.messageRate.layer],
+      ['250/s', 'provider'],
+    );
+    assert.deepEqual([plain.retry.value, plain.retry.origin?.line], [[60_000, 300_000], 4]);
+    assert.deepEqual([plain.tls.value, plain.tls.layer], ['opportunistic', 'built-in']);
+    const fromMta2 = effectiveShaping(rules, 'shop.test', site, 'mta2');
+    assert.deepEqual([fromMta2.maxConnections.value, fromMta2.maxConnections.layer], [1, 'source']);
+  });
+
+  it('rolls every domain hosted by a provider into its site, unless the domain opts out', () => {
+    const rules = rulesOf(BASE, 'base.yaml');
+    assert.equal(siteOf('a.test', GMAIL_MX, rules).key, 'provider:google');
+    assert.equal(siteOf('b.test', ['aspmx.l.google.com'], rules).key, 'provider:google');
+    const own = siteOf('own-mx.test', GMAIL_MX, rules);
+    assert.equal(own.key, 'mx:alt1.gmail-smtp-in.l.google.com,gmail-smtp-in.l.google.com');
+    assert.equal(effectiveShaping(rules, 'own-mx.test', own, null).maxConnections.layer, 'default');
+    // A look-alike suffix is not Google.
+    assert.equal(siteOf('c.test', ['mx.notgoogle.com'], rules).key, 'mx:mx.notgoogle.com');
+  });
+
+  it('a later file overrides an earlier one, layer by layer', () => {
+    const rules = mergeRules(
+      rulesOf(BASE, 'base.yaml'),
+      rulesOf('providers:\n  google:\n    mx: [google.com]\n    messageRate: 10/s\n', 'ops.yaml'),
+    );
+    const v = effectiveShaping(rules, 'x.test', siteOf('x.test', GMAIL_MX, rules), null);
+    assert.deepEqual(
+      [v.messageRate.value?.text, v.messageRate.origin],
+      ['10/s', { file: 'ops.yaml', line: 4 }],
+    );
+    assert.equal(
+      v.maxConnections.value,
+      20,
+      'what ops.yaml does not set still comes from base.yaml',
+    );
+  });
+
+  it('reports every error with its file, line and key path', () => {
+    const loaded = parseShaping(
+      [
+        'default:',
+        '  maxConnections: -3',
+        '  messageRate: lots',
+        '  retry: [5 minutes]',
+        'providers:',
+        '  acme:',
+        '    mx: [not a host]',
+        '    maxConnectons: 4',
+        'domains:',
+        '  x.test:',
+        '    rollup: maybe',
+        'extra: 1',
+        '',
+      ].join('\n'),
+      'bad.yaml',
+    );
+    assert.equal(loaded.ok, false);
+    const errors = !loaded.ok ? loaded.errors.map((e) => `${e.line} ${e.path}: ${e.message}`) : [];
+    assert.deepEqual(errors.sort(), [
+      '11 domains.x.test.rollup: expected true or false',
+      '12 : unknown section "extra" (expected default, providers, domains, sources)',
+      '2 default.maxConnections: Too small: expected number to be >0',
+      '3 default.messageRate: expected a rate such as 100/s, 3000/m, 50000/h or 1000000/d',
+      '4 default.retry.0: expected a duration such as 30s, 5m, 4h or 4d12h',
+      '8 providers.acme.maxConnectons: unknown shaping key "maxConnectons"',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const loaded = parseShaping('default:\n  maxConnections: [1\n  tls: off\n', 'broken.yaml');
+    assert.equal(loaded.ok, false);
+    assert.ok(!loaded.ok && loaded.errors[0]?.file === 'broken.yaml' && loaded.errors[0].line >= 2);
+  });
+});

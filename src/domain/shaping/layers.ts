@@ -1,0 +1,49 @@
+import type { ShapingKey, ShapingValues } from './shaping-values.js';
+
+export type LayerKind = 'default' | 'provider' | 'domain' | 'source';
+
+/** Where a value was written: a file and the line of its key. */
+export interface Origin {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** One layer of one shaping file: what it sets, and the line of each key it sets. */
+export interface ShapingLayer {
+  readonly kind: LayerKind;
+  /** The provider, domain or source name; 'default' for the default layer. */
+  readonly name: string;
+  readonly values: ShapingValues;
+  readonly origins: Partial<Record<ShapingKey, Origin>>;
+}
+
+export interface Provider {
+  readonly name: string;
+  /** MX host suffixes: a domain whose MX hosts end in one of these is hosted here. */
+  readonly mx: readonly string[];
+  readonly origin: Origin;
+}
+
+export interface DomainOptions {
+  /** false: the domain keeps its own site and limits even if its MX is a provider's. */
+  readonly rollup: boolean;
+}
+
+/** All shaping files, in the order given: a later file overrides an earlier one per layer. */
+export interface ShapingRules {
+  readonly layers: readonly ShapingLayer[];
+  readonly providers: readonly Provider[];
+  readonly domains: Readonly<Record<string, DomainOptions>>;
+}
+
+export const EMPTY_RULES: ShapingRules = { layers: [], providers: [], domains: {} };
+
+export const mergeRules = (a: ShapingRules, b: ShapingRules): ShapingRules => ({
+  layers: [...a.layers, ...b.layers],
+  // A provider defined again (same name) takes the later MX list.
+  providers: [
+    ...a.providers.filter((p) => !b.providers.some((q) => q.name === p.name)),
+    ...b.providers,
+  ],
+  domains: { ...a.domains, ...b.domains },
+});

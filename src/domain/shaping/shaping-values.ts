@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { parseDuration } from '../duration/duration.js';
+import { parseRate, type Rate } from './rate.js';
+
+const rate = z.string().transform((text, ctx): Rate => {
+  const parsed = parseRate(text);
+  if (!parsed) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected a rate such as 100/s, 3000/m, 50000/h or 1000000/d',
+    });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const duration = z.string().transform((text, ctx): number => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30s, 5m, 4h or 4d12h' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/**
+ * The shaping parameters, each optional in a layer: a layer sets what it names and
+ * inherits the rest (default → provider → domain → egress source).
+ */
+export const ShapingValuesSchema = z
+  .object({
+    /** Concurrent connections to a site (PowerMTA max-smtp-out). */
+    maxConnections: z.number().int().positive(),
+    /** Messages sent over one connection before it is closed (max-msg-per-connection). */
+    maxMessagesPerConnection: z.number().int().positive(),
+    /** Messages per interval to a site, evenly spaced (max-msg-rate); null: no limit. */
+    messageRate: rate.nullable(),
+    /** New connections per interval to a site (max-connect-rate); null: no limit. */
+    connectionRate: rate.nullable(),
+    /** Waits after the 1st, 2nd, ... failed attempt; the last one repeats (retry-after). */
+    retry: z.array(duration).min(1),
+    /** Then the recipient bounces as expired (bounce-after). */
+    maxAge: duration,
+    /** opportunistic: STARTTLS when offered; required: defer rather than send in clear. */
+    tls: z.enum(['opportunistic', 'required', 'off']),
+  })
+  .partial()
+  .strict();
+
+export type ShapingValues = z.infer<typeof ShapingValuesSchema>;
+export type ShapingKey = keyof ShapingValues;
+
+export const SHAPING_KEYS: readonly ShapingKey[] = [
+  'maxConnections',
+  'maxMessagesPerConnection',
+  'messageRate',
+  'connectionRate',
+  'retry',
+  'maxAge',
+  'tls',
+];
+
+/** The values every site gets when no layer says otherwise. */
+export const BUILT_IN_VALUES: Required<ShapingValues> = {
+  maxConnections: 20,
+  maxMessagesPerConnection: 100,
+  messageRate: null,
+  connectionRate: null,
+  retry: [5, 10, 20, 40, 60, 120, 240].map((m) => m * 60_000),
+  maxAge: (4 * 24 + 12) * 3_600_000,
+  tls: 'opportunistic',
+};
