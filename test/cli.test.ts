@@ -269,7 +269,7 @@ describe('mailtrail CLI', () => {
     ]);
     const plain = table.stdout.replace(/\x1b\[[0-9;]*m/g, '');
     assert.match(plain, /site mx:mx\.example\.net/);
-    assert.match(plain, /maxAge\s+│ 4d12h\s+│ default/);
+    assert.match(plain, /maxAge\s+│ 4d12h\s+│ config queue\.maxAge/);
   });
 
   it('messages show prints the timeline, and --json the events and folded state', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { effectiveShaping } from '../../domain/shaping/effective.js';
 import { mergeRules } from '../../domain/shaping/layers.js';
+import type { BaseShaping } from '../../domain/shaping/shaping-values.js';
 import { siteOf } from '../../domain/shaping/site.js';
 import { parseShaping } from './load-shaping-file.js';
 
@@ -30,6 +31,27 @@ const rulesOf = (text: string, file: string) => {
   return loaded.rules;
 };
 
+const BASE_VALUES: BaseShaping = {
+  values: {
+    maxConnections: 20,
+    maxMessagesPerConnection: 100,
+    messageRate: null,
+    connectionRate: null,
+    retry: [300_000],
+    maxAge: 86_400_000,
+    tls: 'opportunistic',
+  },
+  keys: {
+    maxConnections: 'delivery.maxConnectionsPerDomain',
+    maxMessagesPerConnection: 'delivery.maxMessagesPerConnection',
+    messageRate: '-',
+    connectionRate: '-',
+    retry: 'queue.retry',
+    maxAge: 'queue.maxAge',
+    tls: '-',
+  },
+};
+
 const GMAIL_MX = ['gmail-smtp-in.l.google.com', 'alt1.gmail-smtp-in.l.google.com'];
 
 describe('shaping files', () => {
@@ -37,7 +59,7 @@ describe('shaping files', () => {
     const rules = rulesOf(BASE, 'base.yaml');
     const site = siteOf('shop.test', GMAIL_MX, rules);
     assert.equal(site.key, 'provider:google');
-    const plain = effectiveShaping(rules, 'shop.test', site, null);
+    const plain = effectiveShaping(rules, BASE_VALUES, 'shop.test', site, null);
     assert.deepEqual(
       [plain.maxConnections.value, plain.maxConnections.layer, plain.maxConnections.origin],
       [2, 'domain', { file: 'base.yaml', line: 12 }],
@@ -47,8 +69,9 @@ describe('shaping files', () => {
       ['250/s', 'provider'],
     );
     assert.deepEqual([plain.retry.value, plain.retry.origin?.line], [[60_000, 300_000], 4]);
-    assert.deepEqual([plain.tls.value, plain.tls.layer], ['opportunistic', 'built-in']);
-    const fromMta2 = effectiveShaping(rules, 'shop.test', site, 'mta2');
+    assert.deepEqual([plain.tls.value, plain.tls.layer], ['opportunistic', 'config']);
+    assert.deepEqual([plain.maxAge.value, plain.maxAge.layerName], [86_400_000, 'queue.maxAge']);
+    const fromMta2 = effectiveShaping(rules, BASE_VALUES, 'shop.test', site, 'mta2');
     assert.deepEqual([fromMta2.maxConnections.value, fromMta2.maxConnections.layer], [1, 'source']);
   });
 
@@ -58,7 +81,10 @@ describe('shaping files', () => {
     assert.equal(siteOf('b.test', ['aspmx.l.google.com'], rules).key, 'provider:google');
     const own = siteOf('own-mx.test', GMAIL_MX, rules);
     assert.equal(own.key, 'mx:alt1.gmail-smtp-in.l.google.com,gmail-smtp-in.l.google.com');
-    assert.equal(effectiveShaping(rules, 'own-mx.test', own, null).maxConnections.layer, 'default');
+    assert.equal(
+      effectiveShaping(rules, BASE_VALUES, 'own-mx.test', own, null).maxConnections.layer,
+      'default',
+    );
     // A look-alike suffix is not Google.
     assert.equal(siteOf('c.test', ['mx.notgoogle.com'], rules).key, 'mx:mx.notgoogle.com');
   });
@@ -68,7 +94,13 @@ describe('shaping files', () => {
       rulesOf(BASE, 'base.yaml'),
       rulesOf('providers:\n  google:\n    mx: [google.com]\n    messageRate: 10/s\n', 'ops.yaml'),
     );
-    const v = effectiveShaping(rules, 'x.test', siteOf('x.test', GMAIL_MX, rules), null);
+    const v = effectiveShaping(
+      rules,
+      BASE_VALUES,
+      'x.test',
+      siteOf('x.test', GMAIL_MX, rules),
+      null,
+    );
     assert.deepEqual(
       [v.messageRate.value?.text, v.messageRate.origin],
       ['10/s', { file: 'ops.yaml', line: 4 }],

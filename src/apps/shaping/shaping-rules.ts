@@ -4,6 +4,8 @@ import {
   type ShapingFileError,
 } from '../../adapters/shaping-file/load-shaping-file.js';
 import { EMPTY_RULES, mergeRules, type ShapingRules } from '../../domain/shaping/layers.js';
+import type { BaseShaping } from '../../domain/shaping/shaping-values.js';
+import type { Config } from '../config/schema.js';
 
 export const DEFAULT_SHAPING_FILE = fileURLToPath(
   new URL('./default-shaping.yaml', import.meta.url),
@@ -31,3 +33,25 @@ export const loadShapingRules = (files: readonly string[]): ShapingRules => {
   if (errors.length > 0) throw new ShapingRulesError(errors);
   return rules;
 };
+
+/** What no shaping layer sets: the config's delivery and queue settings. */
+export const baseShaping = (config: Config): BaseShaping => ({
+  values: {
+    maxConnections: config.delivery.maxConnectionsPerDomain,
+    maxMessagesPerConnection: config.delivery.maxMessagesPerConnection,
+    messageRate: null,
+    connectionRate: null,
+    retry: config.queue.retry,
+    maxAge: config.queue.maxAge,
+    tls: 'opportunistic',
+  },
+  keys: {
+    maxConnections: 'delivery.maxConnectionsPerDomain',
+    maxMessagesPerConnection: 'delivery.maxMessagesPerConnection',
+    messageRate: '(no limit)',
+    connectionRate: '(no limit)',
+    retry: 'queue.retry',
+    maxAge: 'queue.maxAge',
+    tls: '(opportunistic)',
+  },
+});

@@ -1,6 +1,6 @@
 import type { LayerKind, Origin, ShapingLayer, ShapingRules } from './layers.js';
 import {
-  BUILT_IN_VALUES,
+  type BaseShaping,
   SHAPING_KEYS,
   type ShapingKey,
   type ShapingValues,
@@ -10,7 +10,8 @@ import type { Site } from './site.js';
 /** A value in force and where it came from: the layer that set it last, and its line. */
 export interface Sourced<T> {
   readonly value: T;
-  readonly layer: LayerKind | 'built-in';
+  /** `config`: no layer sets it; the relay's config gives it (`layerName` is the key). */
+  readonly layer: LayerKind | 'config';
   readonly layerName: string;
   readonly origin: Origin | null;
 }
@@ -27,6 +28,7 @@ const ORDER: readonly LayerKind[] = ['default', 'provider', 'domain', 'source'];
  */
 export const effectiveShaping = (
   rules: ShapingRules,
+  base: BaseShaping,
   domain: string,
   site: Site,
   source: string | null,
@@ -47,9 +49,9 @@ export const effectiveShaping = (
   const out: Record<string, Sourced<unknown>> = {};
   for (const key of SHAPING_KEYS) {
     out[key] = {
-      value: BUILT_IN_VALUES[key],
-      layer: 'built-in',
-      layerName: 'built-in',
+      value: base.values[key],
+      layer: 'config',
+      layerName: base.keys[key],
       origin: null,
     };
     for (const layer of layers)

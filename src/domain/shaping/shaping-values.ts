@@ -60,13 +60,8 @@ export const SHAPING_KEYS: readonly ShapingKey[] = [
   'tls',
 ];
 
-/** The values every site gets when no layer says otherwise. */
-export const BUILT_IN_VALUES: Required<ShapingValues> = {
-  maxConnections: 20,
-  maxMessagesPerConnection: 100,
-  messageRate: null,
-  connectionRate: null,
-  retry: [5, 10, 20, 40, 60, 120, 240].map((m) => m * 60_000),
-  maxAge: (4 * 24 + 12) * 3_600_000,
-  tls: 'opportunistic',
-};
+/** The values every site gets when no layer says otherwise, and the config key of each. */
+export interface BaseShaping {
+  readonly values: Required<ShapingValues>;
+  readonly keys: Readonly<Record<ShapingKey, string>>;
+}

@@ -8,6 +8,7 @@ import type { Rate } from '../../../domain/shaping/rate.js';
 import { SHAPING_KEYS } from '../../../domain/shaping/shaping-values.js';
 import { siteOf } from '../../../domain/shaping/site.js';
 import {
+  baseShaping,
   formatShapingError,
   loadShapingRules,
   ShapingRulesError,
@@ -70,7 +71,7 @@ export const shapingCommand = (program: Command): void => {
             .sort((a, b) => a.priority - b.priority)
             .map((r) => r.exchange);
       const site = siteOf(name, mx, rules!);
-      const values = effectiveShaping(rules!, name, site, opts.source ?? null);
+      const values = effectiveShaping(rules!, baseShaping(config), name, site, opts.source ?? null);
       if (opts.json)
         return void process.stdout.write(
           `${toJson({ domain: name, mx, site: site.key, provider: site.provider?.name ?? null, values })}\n`,
@@ -85,8 +86,8 @@ export const shapingCommand = (program: Command): void => {
         table.push([
           key,
           show(key, v.value),
-          v.layer === 'default' || v.layer === 'built-in' ? v.layer : `${v.layer} ${v.layerName}`,
-          v.origin ? `${v.origin.file}:${v.origin.line}` : '(built in)',
+          v.layer === 'default' ? v.layer : `${v.layer} ${v.layerName}`,
+          v.origin ? `${v.origin.file}:${v.origin.line}` : 'the config',
         ]);
       }
       process.stdout.write(`${table.toString()}\n`);
