@@ -51,7 +51,12 @@ describe('delivery to the recipients MX hosts', () => {
       const { createSmartSink } = await import('../src/apps/sink/smart-sink.js');
       const sink = createSmartSink({ onTransaction: (t) => transactions.push(t) });
       await sink.listen(port, '127.0.0.3');
-      return { port, transactions, close: () => sink.close() };
+      return {
+        port,
+        transactions,
+        peakConnections: sink.peakConnections,
+        close: () => sink.close(),
+      };
     })();
     routed = await startSink('127.0.0.5');
     dns = await startDnsServer({

@@ -11,6 +11,7 @@ import { createSmartSink, type SinkTransaction } from '../../src/apps/sink/smart
 export interface Sink {
   readonly port: number;
   readonly transactions: SinkTransaction[];
+  peakConnections(): number;
   close(): Promise<void>;
 }
 
@@ -21,7 +22,7 @@ export const startSink = async (
   const transactions: SinkTransaction[] = [];
   const sink = createSmartSink({ ...options, onTransaction: (t) => transactions.push(t) });
   const port = await sink.listen(0, host);
-  return { port, transactions, close: () => sink.close() };
+  return { port, transactions, peakConnections: sink.peakConnections, close: () => sink.close() };
 };
 
 export interface TestRelay extends RunningRelay {

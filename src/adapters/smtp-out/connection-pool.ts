@@ -1,13 +1,18 @@
 import type { OpenConnection } from './open-connection.js';
 
 export interface PoolLimits {
-  readonly maxPerKey: number;
-  readonly maxMessagesPerConnection: number;
   readonly idleTimeoutMs: number;
+}
+
+/** Per destination: how many connections at once, and how many messages on each. */
+export interface KeyLimits {
+  readonly maxOpen: number;
+  readonly maxMessagesPerConnection: number;
 }
 
 export interface Pooled extends OpenConnection {
   readonly key: string;
+  readonly maxMessages: number;
   sent: number;
   state: 'busy' | 'idle' | 'closed';
   idleTimer?: NodeJS.Timeout;
@@ -20,8 +25,9 @@ interface Slot {
 }
 
 /**
- * Outbound connections per destination, reused across messages: at most `maxPerKey` open
- * at once, each for at most `maxMessagesPerConnection` messages, closed when idle.
+ * Outbound connections per destination (a site), reused across messages: at most `maxOpen`
+ * open at once, each for at most `maxMessagesPerConnection` messages, closed when idle. The
+ * limits come with each acquire, so a change of shaping rules applies to new connections.
  */
 export const createConnectionPool = (limits: PoolLimits) => {
   const slots = new Map<string, Slot>();
@@ -45,7 +51,11 @@ export const createConnectionPool = (limits: PoolLimits) => {
     wakeOne(s);
   };
 
-  const acquire = async (key: string, open: () => Promise<OpenConnection>): Promise<Pooled> => {
+  const acquire = async (
+    key: string,
+    keyLimits: KeyLimits,
+    open: () => Promise<OpenConnection>,
+  ): Promise<Pooled> => {
     const s = slot(key);
     for (;;) {
       const idle = s.idle.pop();
@@ -54,11 +64,17 @@ export const createConnectionPool = (limits: PoolLimits) => {
         idle.state = 'busy';
         return idle;
       }
-      if (s.open < limits.maxPerKey) {
+      if (s.open < keyLimits.maxOpen) {
         s.open++;
         try {
           const opened = await open();
-          const pooled: Pooled = { ...opened, key, sent: 0, state: 'busy' };
+          const pooled: Pooled = {
+            ...opened,
+            key,
+            maxMessages: keyLimits.maxMessagesPerConnection,
+            sent: 0,
+            state: 'busy',
+          };
           const onGone = () => retire(pooled);
           opened.connection.once('end', onGone);
           opened.connection.on('error', onGone);
@@ -81,7 +97,7 @@ export const createConnectionPool = (limits: PoolLimits) => {
 
   const release = (p: Pooled, reusable: boolean): void => {
     if (p.state === 'closed') return;
-    if (!reusable || p.sent >= limits.maxMessagesPerConnection) {
+    if (!reusable || p.sent >= p.maxMessages) {
       close(p);
       return;
     }

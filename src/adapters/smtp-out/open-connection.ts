@@ -18,6 +18,8 @@ export interface ConnectOptions {
   readonly blockLocalAddresses: boolean;
   readonly connectTimeoutMs: number;
   readonly resolveRecords: ResolveRecords;
+  /** opportunistic: STARTTLS when offered; required: no TLS, no delivery; off: never. */
+  readonly tls?: 'opportunistic' | 'required' | 'off';
 }
 
 export interface OpenConnection {
@@ -73,7 +75,9 @@ export const openConnection = async (
     host: socketInfo.hostname,
     port: socketInfo.port,
     name: options.ehloName,
-    opportunisticTLS: true,
+    opportunisticTLS: options.tls !== 'required' && options.tls !== 'off',
+    requireTLS: options.tls === 'required',
+    ignoreTLS: options.tls === 'off',
     tls: {
       rejectUnauthorized: false,
       servername: isIP(socketInfo.hostname) ? undefined : socketInfo.hostname,

@@ -17,6 +17,9 @@ import { type ConnectOptions, openConnection, type Route } from './open-connecti
 export interface SmtpDelivererOptions extends ConnectOptions, PoolLimits {
   /** Per-domain routes; `*` matches any domain. */
   readonly routes: Readonly<Record<string, Route>>;
+  /** For jobs that come without a site: connections per domain, messages per connection. */
+  readonly maxPerKey: number;
+  readonly maxMessagesPerConnection: number;
 }
 
 interface SendError extends Error {
@@ -83,7 +86,19 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
     for (let tries = 0; ; tries++) {
       let pooled: Pooled;
       try {
-        pooled = await pool.acquire(domain, () => openConnection(domain, route, options));
+        const site = job.site;
+        pooled = await pool.acquire(
+          site?.key ?? domain,
+          {
+            maxOpen: site?.maxConnections ?? options.maxPerKey,
+            maxMessagesPerConnection:
+              site?.maxMessagesPerConnection ?? options.maxMessagesPerConnection,
+          },
+          async () => {
+            await site?.beforeConnect?.();
+            return openConnection(domain, route, { ...options, tls: site?.tls ?? 'opportunistic' });
+          },
+        );
       } catch (error) {
         return everyone(connectFailureReply(error as SendError), noRemote);
       }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError } from '../config/load-config.js';
+import { ShapingRulesError } from '../shaping/shaping-rules.js';
 import { acctCommand } from './commands/acct.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { domainsCommand } from './commands/domains.js';
@@ -30,7 +31,7 @@ sinkCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof ShapingRulesError) {
     process.stderr.write(`mailtrail: ${error.message}\n`);
     process.exit(2);
   }

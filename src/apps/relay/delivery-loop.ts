@@ -9,6 +9,8 @@ import type { RetryPolicy } from '../../domain/retry/retry-policy.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import { dueWork, nextDueAt } from '../../projections/delivery-queue/queries.js';
 import { liveCheckpoint, type ReadModelDb } from '../../projections/runner/read-model-db.js';
+import type { SiteGates } from './site-gates.js';
+import type { SiteShapingLookup } from './site-shaping.js';
 
 export interface DeliveryLoopDeps {
   readonly store: EventStore;
@@ -16,6 +18,8 @@ export interface DeliveryLoopDeps {
   readonly deliverer: Deliverer;
   readonly policy: RetryPolicy;
   readonly maxInFlight: number;
+  /** Per-site shaping (shaping rules): limits per site, and its retry schedule and max age. */
+  readonly shaping?: { readonly sites: SiteShapingLookup; readonly gates: SiteGates };
   readonly now: () => number;
   readonly random: () => number;
   readonly log: {
@@ -58,6 +62,25 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
   };
 
   const run = async (key: string, messageId: string, domain: string): Promise<void> => {
+    const shaped = deps.shaping ? await deps.shaping.sites.resolve(domain) : null;
+    // Wait for the site: a free connection and, if it has one, its message rate.
+    const release =
+      shaped && deps.shaping
+        ? await deps.shaping.gates.admit(shaped.site, shaped.values)
+        : () => {};
+    try {
+      await attempt(key, messageId, domain, shaped);
+    } finally {
+      release();
+    }
+  };
+
+  const attempt = async (
+    key: string,
+    messageId: string,
+    domain: string,
+    shaped: Awaited<ReturnType<SiteShapingLookup['resolve']>> | null,
+  ): Promise<void> => {
     const stream = messageStream(messageId);
     const loaded = await loadState(deps.store, stream, messageDecider);
     const { state } = loaded;
@@ -69,13 +92,28 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     if (recipients.length === 0) return;
     const body = await deps.store.readBlob(state.accepted.bodyRef);
     if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${messageId} is missing`);
+    const gates = deps.shaping?.gates;
     const results = await deps.deliverer.deliver({
       messageId,
       domain,
       from: state.accepted.envelope.from,
       recipients,
       body,
+      ...(shaped && gates
+        ? {
+            site: {
+              key: shaped.site,
+              maxConnections: shaped.values.maxConnections,
+              maxMessagesPerConnection: shaped.values.maxMessagesPerConnection,
+              tls: shaped.values.tls,
+              beforeConnect: () => gates.connect(shaped.site, shaped.values.connectionRate),
+            },
+          }
+        : {}),
     });
+    const policy: RetryPolicy = shaped
+      ? { ...deps.policy, scheduleMs: shaped.values.retry, maxAgeMs: shaped.values.maxAge }
+      : deps.policy;
     const recorded = await handleCommand(
       deps.store,
       stream,
@@ -84,7 +122,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         type: 'RecordAttempt',
         at: deps.now(),
         results,
-        policy: deps.policy,
+        policy,
         random: deps.random(),
       },
       { newEventId: () => randomUUID(), loaded },
@@ -107,6 +145,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         Math.min(capacity, 200) + inFlight.size + settling.size + failedUntil.size,
       );
       const jobs = new Map<string, { messageId: string; domain: string }>();
+      const startedPerSite = new Map<string, number>();
       for (const row of rows) {
         const key = `${row.messageId} ${row.domain}`;
         if (inFlight.has(key) || settling.has(key) || jobs.has(key)) continue;
@@ -116,6 +155,15 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
           failedUntil.delete(key);
         }
         if (jobs.size >= capacity) break;
+        // A site that already has a full round waiting gets no more: its backlog must not
+        // take every slot from the other sites.
+        const site = deps.shaping?.sites.cached(row.domain);
+        if (site && deps.shaping) {
+          const started = startedPerSite.get(site.site) ?? 0;
+          if (deps.shaping.gates.load(site.site) + started >= 2 * site.values.maxConnections)
+            continue;
+          startedPerSite.set(site.site, started + 1);
+        }
         jobs.set(key, { messageId: row.messageId, domain: row.domain });
       }
       for (const [key, job] of jobs) {

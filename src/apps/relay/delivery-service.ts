@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { createResolver } from '../../adapters/dns/resolver.js';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
 import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
@@ -8,8 +9,11 @@ import { PROJECTIONS } from '../../projections/registry.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection, runProjections } from '../../projections/runner/run-projection.js';
 import type { Config } from '../config/schema.js';
+import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
 import { dataPaths } from './data-paths.js';
 import { createDeliveryLoop } from './delivery-loop.js';
+import { createSiteGates } from './site-gates.js';
+import { createSiteShaping } from './site-shaping.js';
 
 /**
  * The relay's back half: keeps every projection live and delivers what falls due. It has
@@ -25,6 +29,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   const readDb = openReadModelDb(paths.projections);
   for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);
 
+  const resolver = createResolver(config.dns.servers, config.dns.timeout);
   const deliverer = createSmtpDeliverer({
     routes: config.routes,
     port: config.delivery.port,
@@ -37,10 +42,21 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     maxMessagesPerConnection: config.delivery.maxMessagesPerConnection,
     idleTimeoutMs: config.delivery.idleTimeout,
   });
+  const rules = loadShapingRules(config.shaping.files);
+  const gates = createSiteGates();
+  const sites = createSiteShaping({
+    rules,
+    base: baseShaping(config),
+    routes: config.routes,
+    resolveMx: (domain) => resolver.resolveMx(domain),
+    source: null,
+    now: Date.now,
+  });
   const loop = createDeliveryLoop({
     store,
     readDb,
     deliverer,
+    shaping: { sites, gates },
     policy: {
       scheduleMs: config.queue.retry,
       maxAgeMs: config.queue.maxAge,
@@ -65,6 +81,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   return {
     stop: async () => {
       await loop.stop();
+      gates.close();
       await deliverer.close();
       controller.abort();
       await runner;

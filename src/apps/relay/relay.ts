@@ -11,6 +11,7 @@ import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read
 import { catchUpProjection } from '../../projections/runner/run-projection.js';
 import { sendingDomainsProjection } from '../../projections/sending-domains/sending-domains.js';
 import type { Config } from '../config/schema.js';
+import { loadShapingRules } from '../shaping/shaping-rules.js';
 import { createAcceptMessage } from './accept-message.js';
 import { createAuthenticate } from './authenticate.js';
 import { dataPaths } from './data-paths.js';
@@ -34,6 +35,8 @@ export interface RunningRelay {
  */
 export const startRelay = async (config: Config, log: Logger): Promise<RunningRelay> => {
   const paths = dataPaths(config);
+  // Bad shaping rules stop the start here, with file and line, not later in a worker.
+  loadShapingRules(config.shaping.files);
   // One writer thread commits every append of the process, from both threads below.
   const writer = await startSqliteWriter(paths.events, {
     onFailure: (error) => {

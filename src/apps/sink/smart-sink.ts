@@ -49,6 +49,9 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
   installSmtpServerFixes();
   const greylisted = new Set<string>();
   let counter = 0;
+  // Connections open now and the most seen at once: what a sender's concurrency limit caps.
+  let open = 0;
+  let peak = 0;
   if (options.saveDir) mkdirSync(options.saveDir, { recursive: true });
 
   const server: SMTPServer = new SMTPServer({
@@ -62,6 +65,14 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : { hideSTARTTLS: true }),
     size: 50 * 1024 * 1024,
     logger: false,
+    onConnect: (_session, callback) => {
+      open++;
+      peak = Math.max(peak, open);
+      callback();
+    },
+    onClose: () => {
+      open--;
+    },
     onRcptTo: (address: SMTPServerAddress, session: SMTPServerSession, callback) => {
       const rcpt = address.address;
       switch (behaviourOf(rcpt)) {
@@ -128,6 +139,8 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
   server.on('error', () => {});
 
   return {
+    /** The most connections that were open at the same time. */
+    peakConnections: (): number => peak,
     listen: (port: number, host: string): Promise<number> =>
       new Promise((resolve, reject) => {
         server.server.once('error', reject);

@@ -8,6 +8,18 @@ export interface DeliveryJob {
   readonly from: string;
   readonly recipients: readonly string[];
   readonly body: Uint8Array;
+  /** The destination site and its shaping; without it, one site per domain, no limits. */
+  readonly site?: DeliverySite;
+}
+
+export interface DeliverySite {
+  /** Connections are pooled per site: all domains of one provider share them. */
+  readonly key: string;
+  readonly maxConnections: number;
+  readonly maxMessagesPerConnection: number;
+  readonly tls: 'opportunistic' | 'required' | 'off';
+  /** Waits for the site's connection rate before a new connection is opened. */
+  readonly beforeConnect?: () => Promise<void>;
 }
 
 /**

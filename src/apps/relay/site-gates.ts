@@ -1,0 +1,102 @@
+import { GCRA_START, type GcraState, gcra, type Rate } from '../../domain/shaping/rate.js';
+
+export interface GateLimits {
+  readonly maxConnections: number;
+  readonly messageRate: Rate | null;
+}
+
+interface Gate {
+  running: number;
+  messages: GcraState;
+  connections: GcraState;
+  readonly waiting: Array<{ readonly limits: GateLimits; readonly go: () => void }>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Per-site admission: at most `maxConnections` transactions under way at once (each holds
+ * one connection), started no faster than `messageRate` (GCRA, no burst). Waiters are let
+ * in first come, first served; a rate-limited site is woken when its next slot comes.
+ */
+export const createSiteGates = (now: () => number = Date.now) => {
+  const gates = new Map<string, Gate>();
+  const gateOf = (site: string): Gate => {
+    let g = gates.get(site);
+    if (!g) {
+      g = {
+        running: 0,
+        messages: GCRA_START,
+        connections: GCRA_START,
+        waiting: [],
+        timer: undefined,
+      };
+      gates.set(site, g);
+    }
+    return g;
+  };
+
+  const pump = (g: Gate): void => {
+    clearTimeout(g.timer);
+    g.timer = undefined;
+    while (g.waiting.length > 0) {
+      const next = g.waiting[0] as Gate['waiting'][number];
+      if (g.running >= next.limits.maxConnections) return;
+      if (next.limits.messageRate) {
+        const decision = gcra(g.messages, next.limits.messageRate, now());
+        if (!decision.allowed) {
+          g.timer = setTimeout(() => pump(g), Math.max(1, decision.retryAt - now()));
+          return;
+        }
+        g.messages = decision.state;
+      }
+      g.waiting.shift();
+      g.running++;
+      next.go();
+    }
+  };
+
+  return {
+    /** Resolves when this site may take one more transaction; call the result when done. */
+    admit: (site: string, limits: GateLimits): Promise<() => void> => {
+      const g = gateOf(site);
+      return new Promise((resolve) => {
+        g.waiting.push({
+          limits,
+          go: () => {
+            let released = false;
+            resolve(() => {
+              if (released) return;
+              released = true;
+              g.running--;
+              pump(g);
+            });
+          },
+        });
+        pump(g);
+      });
+    },
+    /** Waits until a new connection to this site fits its connection rate. */
+    connect: async (site: string, rate: Rate | null): Promise<void> => {
+      if (!rate) return;
+      const g = gateOf(site);
+      for (;;) {
+        const decision = gcra(g.connections, rate, now());
+        if (decision.allowed) {
+          g.connections = decision.state;
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.max(1, decision.retryAt - now())));
+      }
+    },
+    /** Transactions under way and waiting for a site: the loop stops feeding a full one. */
+    load: (site: string): number => {
+      const g = gates.get(site);
+      return g ? g.running + g.waiting.length : 0;
+    },
+    close: (): void => {
+      for (const g of gates.values()) clearTimeout(g.timer);
+    },
+  };
+};
+
+export type SiteGates = ReturnType<typeof createSiteGates>;

@@ -1,0 +1,62 @@
+import { orNone } from '../../adapters/dns/resolver.js';
+import type { Route } from '../../adapters/smtp-out/open-connection.js';
+import { effectiveShaping } from '../../domain/shaping/effective.js';
+import type { ShapingRules } from '../../domain/shaping/layers.js';
+import type { BaseShaping, ShapingValues } from '../../domain/shaping/shaping-values.js';
+import { siteOf } from '../../domain/shaping/site.js';
+
+export interface SiteShaping {
+  readonly site: string;
+  readonly values: Required<ShapingValues>;
+}
+
+export interface SiteShapingDeps {
+  readonly rules: ShapingRules;
+  readonly base: BaseShaping;
+  readonly routes: Readonly<Record<string, Route>>;
+  readonly resolveMx: (domain: string) => Promise<Array<{ exchange: string; priority: number }>>;
+  readonly source: string | null;
+  readonly now: () => number;
+  /** How long a domain's site is remembered (MX sets change rarely). */
+  readonly ttlMs?: number;
+}
+
+/**
+ * Which site a recipient domain belongs to and the shaping values in force for it. A
+ * routed domain's site is its route (`[host]:port`), an MX-routed one its MX host set
+ * rolled up by provider. Looked up once per domain and remembered for `ttlMs`.
+ */
+export const createSiteShaping = (deps: SiteShapingDeps) => {
+  const ttl = deps.ttlMs ?? 300_000;
+  const known = new Map<string, { readonly value: SiteShaping; readonly until: number }>();
+
+  const mxHostsOf = async (domain: string): Promise<string[]> => {
+    const route = deps.routes[domain] ?? deps.routes['*'];
+    if (route?.direct) return [`${route.host}:${route.port ?? 25}`];
+    const target = route ? route.host : domain;
+    const records = await orNone(deps.resolveMx(target)).catch(() => []);
+    return records.sort((a, b) => a.priority - b.priority).map((r) => r.exchange);
+  };
+
+  const cached = (domain: string): SiteShaping | undefined => {
+    const hit = known.get(domain);
+    return hit && hit.until > deps.now() ? hit.value : undefined;
+  };
+
+  const resolve = async (domain: string): Promise<SiteShaping> => {
+    const hit = cached(domain);
+    if (hit) return hit;
+    const site = siteOf(domain, await mxHostsOf(domain), deps.rules);
+    const effective = effectiveShaping(deps.rules, deps.base, domain, site, deps.source);
+    const values = Object.fromEntries(
+      Object.entries(effective).map(([k, v]) => [k, v.value]),
+    ) as Required<ShapingValues>;
+    const value = { site: site.key, values };
+    known.set(domain, { value, until: deps.now() + ttl });
+    return value;
+  };
+
+  return { resolve, cached };
+};
+
+export type SiteShapingLookup = ReturnType<typeof createSiteShaping>;
