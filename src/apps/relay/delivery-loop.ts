@@ -63,24 +63,6 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
 
   const run = async (key: string, messageId: string, domain: string): Promise<void> => {
     const shaped = deps.shaping ? await deps.shaping.sites.resolve(domain) : null;
-    // Wait for the site: a free connection and, if it has one, its message rate.
-    const release =
-      shaped && deps.shaping
-        ? await deps.shaping.gates.admit(shaped.site, shaped.values)
-        : () => {};
-    try {
-      await attempt(key, messageId, domain, shaped);
-    } finally {
-      release();
-    }
-  };
-
-  const attempt = async (
-    key: string,
-    messageId: string,
-    domain: string,
-    shaped: Awaited<ReturnType<SiteShapingLookup['resolve']>> | null,
-  ): Promise<void> => {
     const stream = messageStream(messageId);
     const loaded = await loadState(deps.store, stream, messageDecider);
     const { state } = loaded;
@@ -93,24 +75,32 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     const body = await deps.store.readBlob(state.accepted.bodyRef);
     if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${messageId} is missing`);
     const gates = deps.shaping?.gates;
-    const results = await deps.deliverer.deliver({
-      messageId,
-      domain,
-      from: state.accepted.envelope.from,
-      recipients,
-      body,
-      ...(shaped && gates
-        ? {
-            site: {
-              key: shaped.site,
-              maxConnections: shaped.values.maxConnections,
-              maxMessagesPerConnection: shaped.values.maxMessagesPerConnection,
-              tls: shaped.values.tls,
-              beforeConnect: () => gates.connect(shaped.site, shaped.values.connectionRate),
-            },
-          }
-        : {}),
-    });
+    // Wait for the site (a free connection, its message rate) only around the transaction
+    // itself: recording the outcome must not hold the site's connection.
+    const release = shaped && gates ? await gates.admit(shaped.site, shaped.values) : () => {};
+    let results: Awaited<ReturnType<Deliverer['deliver']>>;
+    try {
+      results = await deps.deliverer.deliver({
+        messageId,
+        domain,
+        from: state.accepted.envelope.from,
+        recipients,
+        body,
+        ...(shaped && gates
+          ? {
+              site: {
+                key: shaped.site,
+                maxConnections: shaped.values.maxConnections,
+                maxMessagesPerConnection: shaped.values.maxMessagesPerConnection,
+                tls: shaped.values.tls,
+                beforeConnect: () => gates.connect(shaped.site, shaped.values.connectionRate),
+              },
+            }
+          : {}),
+      });
+    } finally {
+      release();
+    }
     const policy: RetryPolicy = shaped
       ? { ...deps.policy, scheduleMs: shaped.values.retry, maxAgeMs: shaped.values.maxAge }
       : deps.policy;
