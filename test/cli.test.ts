@@ -4,10 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
+import { handleCommand } from '../src/domain/command-handling/handle-command.js';
+import { siteDecider, siteStream } from '../src/domain/site-state/site-state.js';
 import { listRecipients } from '../src/projections/delivery-queue/queries.js';
 import {
   type Sink,
@@ -216,7 +219,7 @@ describe('mailtrail CLI', () => {
     assert.equal(list.find((d) => d.domain === 'store.test')?.credentialName, 'store');
   });
 
-  it('shaping validate names file and line of each error; explain says which layer and line each value comes from', () => {
+  it('shaping validate names file and line of each error; explain says which layer and line each value comes from', async () => {
     const bad = join(relay.dir, 'bad-shaping.yaml');
     writeFileSync(bad, 'default:\n  maxConnections: 5\n  messageRate: quickly\n');
     const invalid = run(['shaping', 'validate', bad]);
@@ -270,6 +273,38 @@ describe('mailtrail CLI', () => {
     const plain = table.stdout.replace(/\x1b\[[0-9;]*m/g, '');
     assert.match(plain, /site mx:mx\.example\.net/);
     assert.match(plain, /maxAge\s+│ 4d12h\s+│ config queue\.maxAge/);
+    assert.match(plain, /no backoff or suspension in force/);
+
+    // A suspension on the site's stream shows, with the rule and the reply behind it.
+    await handleCommand(
+      relay.store,
+      siteStream('mx:mx.example.net'),
+      siteDecider,
+      {
+        type: 'Suspend',
+        data: {
+          at: Date.now(),
+          until: Date.now() + 3_600_000,
+          rule: { file: 'ops.yaml', line: 7, match: '^421' },
+          reply: { code: 421, enhancedCode: '4.7.0', text: 'too many messages' },
+          matches: 3,
+        },
+      },
+      { newEventId: () => randomUUID() },
+    );
+    const now = run([
+      'shaping',
+      'explain',
+      'shop.test',
+      '--mx',
+      'mx.example.net',
+      '--config',
+      withRules,
+    ]);
+    assert.match(
+      now.stdout,
+      /suspended until \S+: 3 replies matched \/\^421\/ \(ops\.yaml:7\) within its period, the last "421 4\.7\.0 too many messages"/,
+    );
   });
 
   it('messages show prints the timeline, and --json the events and folded state', () => {

@@ -3,9 +3,11 @@
  * sites; a shaping file gives one of them tight limits; the sinks see what was sent.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { type RunningRelay, startRelay } from '../src/apps/relay/relay.js';
 import {
   type Sink,
   startSink,
@@ -24,7 +26,6 @@ describe('per-site shaping', () => {
     rated = await startSink('127.0.0.6');
     free = await startSink('127.0.0.7');
     const dir = join('/tmp', `mailtrail-shaping-${process.pid}`);
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(dir, { recursive: true });
     const rules = join(dir, 'shaping.yaml');
     writeFileSync(
@@ -84,5 +85,77 @@ describe('per-site shaping', () => {
       worst = Math.max(worst, i - j + 1);
     }
     assert.ok(worst <= 21, `${worst} messages within one second`);
+  });
+});
+
+describe('reply rules: a site that pushes back is suspended, and stays so across a restart', () => {
+  let relay: RunningRelay & { config: TestRelay['config'] };
+  let first: TestRelay;
+  let touchy: Sink; // 127.0.0.8
+
+  before(async () => {
+    touchy = await startSink('127.0.0.8');
+    const dir = join('/tmp', `mailtrail-replies-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    const rules = join(dir, 'shaping.yaml');
+    writeFileSync(
+      rules,
+      [
+        'domains:',
+        '  touchy.test:',
+        '    responses:',
+        "      - match: '^451 4\\.3\\.0'",
+        '        threshold: 3',
+        '        within: 1m',
+        '        action: suspend',
+        '        for: 6s',
+        '',
+      ].join('\n'),
+    );
+    first = await startTestRelay({
+      smtp: { trustedNetworks: ['127.0.0.1/32'] },
+      routes: { 'touchy.test': `[127.0.0.8]:${touchy.port}` },
+      shaping: { files: [rules] },
+    });
+    relay = first;
+  });
+  after(async () => {
+    await relay.stop();
+    rmSync(first.dir, { recursive: true, force: true });
+    await touchy.close();
+  });
+
+  it('three 451 4.3.0 replies suspend the site; nothing reaches it until the suspension ends, restart or not', async () => {
+    for (let i = 1; i <= 3; i++) await submit(relay.smtpPort, [`tempfail${i}@touchy.test`]);
+    const suspended = await waitFor(async () => {
+      for await (const e of relay.store.readAll({ filter: { eventTypes: ['SiteSuspended'] } }))
+        return e;
+      return undefined;
+    }, 'SiteSuspended');
+    const data = suspended.data as {
+      until: number;
+      matches: number;
+      reply: { code: number };
+      rule: { match: string };
+    };
+    assert.equal(suspended.streamName, `site-mx:127.0.0.8:${touchy.port}`);
+    assert.deepEqual([data.matches, data.reply.code, data.rule.match], [3, 451, '^451 4\\.3\\.0']);
+
+    // Restart: the suspension is an event, so the new process honours it too.
+    await first.stop();
+    relay = {
+      ...(await startRelay(first.config, pino({ level: 'silent' }))),
+      config: first.config,
+    };
+    await submit(relay.smtpPort, ['ok@touchy.test']);
+    const delivered = await waitFor(
+      () => touchy.transactions.find((t) => t.to.includes('ok@touchy.test')),
+      'delivery after the suspension',
+      20_000,
+    );
+    assert.ok(
+      Date.parse(delivered.at) >= data.until,
+      `delivered ${Date.parse(delivered.at) - data.until} ms after the suspension ended`,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { effectiveShaping } from '../../domain/shaping/effective.js';
+import { effectiveShaping, responseRulesFor } from '../../domain/shaping/effective.js';
 import { mergeRules } from '../../domain/shaping/layers.js';
 import type { BaseShaping } from '../../domain/shaping/shaping-values.js';
 import { siteOf } from '../../domain/shaping/site.js';
@@ -140,6 +140,49 @@ describe('shaping files', () => {
       '3 default.messageRate: expected a rate such as 100/s, 3000/m, 50000/h or 1000000/d',
       '4 default.retry.0: expected a duration such as 30s, 5m, 4h or 4d12h',
       '8 providers.acme.maxConnectons: unknown shaping key "maxConnectons"',
+    ]);
+  });
+
+  it('reads reply rules with their line, adds them up across layers, and refuses a bad one', () => {
+    const rules = rulesOf(
+      [
+        'default:',
+        '  responses:',
+        "    - { match: '^421 4\\.7\\.0', threshold: 3, within: 10m, action: backoff, for: 1h, backoff: { maxConnections: 1, messageRate: 10/m } }",
+        'providers:',
+        '  google:',
+        '    mx: [google.com]',
+        '    responses:',
+        "      - match: 'unsolicited'",
+        '        action: suspend',
+        '        for: 30m',
+        '',
+      ].join('\n'),
+      'rules.yaml',
+    );
+    const google = siteOf('x.test', GMAIL_MX, rules);
+    const found = responseRulesFor(rules, 'x.test', google, null);
+    assert.deepEqual(
+      found.map((r) => [r.match.source, r.threshold, r.withinMs, r.action, r.forMs, r.origin.line]),
+      [
+        ['^421 4\\.7\\.0', 3, 600_000, 'backoff', 3_600_000, 3],
+        ['unsolicited', 1, 3_600_000, 'suspend', 1_800_000, 8],
+      ],
+    );
+    assert.equal(found[0]?.backoff.messageRate?.text, '10/m');
+    assert.equal(
+      responseRulesFor(rules, 'y.test', siteOf('y.test', ['mx.y.test'], rules), null).length,
+      1,
+    );
+
+    const bad = parseShaping(
+      "default:\n  responses:\n    - { match: '(', action: pause, for: 1h }\n",
+      'bad.yaml',
+    );
+    assert.equal(bad.ok, false);
+    assert.deepEqual(!bad.ok && bad.errors.map((e) => `${e.line} ${e.path}`).sort(), [
+      '3 default.responses.0.action',
+      '3 default.responses.0.match',
     ]);
   });
 

@@ -9,7 +9,12 @@ import type {
   ShapingLayer,
   ShapingRules,
 } from '../../domain/shaping/layers.js';
-import { type ShapingKey, ShapingValuesSchema } from '../../domain/shaping/shaping-values.js';
+import {
+  ResponseRuleSchema,
+  type ShapingKey,
+  ShapingValuesSchema,
+} from '../../domain/shaping/shaping-values.js';
+import type { ResponseRule } from '../../domain/site-state/response-rules.js';
 
 /** One problem in a shaping file, at the line of the key or value at fault. */
 export interface ShapingFileError {
@@ -104,7 +109,39 @@ export const parseShaping = (text: string, file: string): LoadedShaping => {
       fail(path, 'expected a mapping of shaping values');
       return undefined;
     }
-    const values = Object.fromEntries(Object.entries(raw).filter(([k]) => !extras.includes(k)));
+    const values = Object.fromEntries(
+      Object.entries(raw).filter(([k]) => !extras.includes(k) && k !== 'responses'),
+    );
+    const responses: ResponseRule[] = [];
+    const rawResponses = (raw as Record<string, unknown>).responses;
+    if (rawResponses !== undefined) {
+      if (!Array.isArray(rawResponses)) fail([...path, 'responses'], 'expected a list of rules');
+      else
+        rawResponses.forEach((entry, i) => {
+          const rule = ResponseRuleSchema.safeParse(entry);
+          if (!rule.success) {
+            for (const issue of rule.error.issues)
+              fail(
+                [...path, 'responses', i, ...(issue.path as (string | number)[])],
+                issue.message,
+              );
+            return;
+          }
+          const { match, within, for: forMs, ...rest } = rule.data;
+          responses.push({
+            ...rest,
+            match: new RegExp(match, 'i'),
+            withinMs: within,
+            forMs,
+            origin: {
+              file,
+              line: lineAt(
+                (doc.getIn([...path, 'responses', i], true) as Node | undefined)?.range?.[0],
+              ),
+            },
+          });
+        });
+    }
     const parsed = ShapingValuesSchema.safeParse(values);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -118,7 +155,7 @@ export const parseShaping = (text: string, file: string): LoadedShaping => {
     const origins: Partial<Record<ShapingKey, Origin>> = {};
     for (const key of Object.keys(parsed.data) as ShapingKey[])
       origins[key] = { file, line: lineAt(keyNode(path, key)?.range?.[0]) };
-    layers.push({ kind, name, values: parsed.data, origins });
+    layers.push({ kind, name, values: parsed.data, origins, responses });
     return raw as Record<string, unknown>;
   };
 

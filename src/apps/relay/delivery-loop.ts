@@ -10,6 +10,7 @@ import { deliveryQueueProjection } from '../../projections/delivery-queue/delive
 import { dueWork, nextDueAt } from '../../projections/delivery-queue/queries.js';
 import { liveCheckpoint, type ReadModelDb } from '../../projections/runner/read-model-db.js';
 import type { SiteGates } from './site-gates.js';
+import type { SiteReactions } from './site-reactions.js';
 import type { SiteShapingLookup } from './site-shaping.js';
 
 export interface DeliveryLoopDeps {
@@ -19,7 +20,11 @@ export interface DeliveryLoopDeps {
   readonly policy: RetryPolicy;
   readonly maxInFlight: number;
   /** Per-site shaping (shaping rules): limits per site, and its retry schedule and max age. */
-  readonly shaping?: { readonly sites: SiteShapingLookup; readonly gates: SiteGates };
+  readonly shaping?: {
+    readonly sites: SiteShapingLookup;
+    readonly gates: SiteGates;
+    readonly reactions: SiteReactions;
+  };
   readonly now: () => number;
   readonly random: () => number;
   readonly log: {
@@ -75,9 +80,12 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     const body = await deps.store.readBlob(state.accepted.bodyRef);
     if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${messageId} is missing`);
     const gates = deps.shaping?.gates;
+    // A backoff in force replaces the site's limits; a suspension holds everything back.
+    const limits =
+      shaped && deps.shaping ? deps.shaping.reactions.limitsFor(shaped.site, shaped.values) : null;
     // Wait for the site (a free connection, its message rate) only around the transaction
     // itself: recording the outcome must not hold the site's connection.
-    const release = shaped && gates ? await gates.admit(shaped.site, shaped.values) : () => {};
+    const release = shaped && limits && gates ? await gates.admit(shaped.site, limits) : () => {};
     let results: Awaited<ReturnType<Deliverer['deliver']>>;
     try {
       results = await deps.deliverer.deliver({
@@ -86,14 +94,14 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         from: state.accepted.envelope.from,
         recipients,
         body,
-        ...(shaped && gates
+        ...(shaped && limits && gates
           ? {
               site: {
                 key: shaped.site,
-                maxConnections: shaped.values.maxConnections,
-                maxMessagesPerConnection: shaped.values.maxMessagesPerConnection,
-                tls: shaped.values.tls,
-                beforeConnect: () => gates.connect(shaped.site, shaped.values.connectionRate),
+                maxConnections: limits.maxConnections,
+                maxMessagesPerConnection: limits.maxMessagesPerConnection,
+                tls: limits.tls,
+                beforeConnect: () => gates.connect(shaped.site, limits.connectionRate),
               },
             }
           : {}),
@@ -101,6 +109,12 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     } finally {
       release();
     }
+    if (shaped && deps.shaping)
+      await deps.shaping.reactions
+        .observe(shaped.site, shaped.responses, results)
+        .catch((error) =>
+          deps.log.warn({ err: error, site: shaped.site }, 'could not record the site reaction'),
+        );
     const policy: RetryPolicy = shaped
       ? { ...deps.policy, scheduleMs: shaped.values.retry, maxAgeMs: shaped.values.maxAge }
       : deps.policy;

@@ -13,6 +13,7 @@ import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
 import { dataPaths } from './data-paths.js';
 import { createDeliveryLoop } from './delivery-loop.js';
 import { createSiteGates } from './site-gates.js';
+import { createSiteReactions } from './site-reactions.js';
 import { createSiteShaping } from './site-shaping.js';
 
 /**
@@ -44,6 +45,8 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   });
   const rules = loadShapingRules(config.shaping.files);
   const gates = createSiteGates();
+  const reactions = createSiteReactions({ store, now: Date.now });
+  await reactions.load();
   const sites = createSiteShaping({
     rules,
     base: baseShaping(config),
@@ -56,7 +59,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     store,
     readDb,
     deliverer,
-    shaping: { sites, gates },
+    shaping: { sites, gates, reactions },
     policy: {
       scheduleMs: config.queue.retry,
       maxAgeMs: config.queue.maxAge,

@@ -3,6 +3,8 @@ import { GCRA_START, type GcraState, gcra, type Rate } from '../../domain/shapin
 export interface GateLimits {
   readonly maxConnections: number;
   readonly messageRate: Rate | null;
+  /** Nothing starts before this time (a suspended site). */
+  readonly notBefore?: number;
 }
 
 interface Gate {
@@ -41,6 +43,11 @@ export const createSiteGates = (now: () => number = Date.now) => {
     while (g.waiting.length > 0) {
       const next = g.waiting[0] as Gate['waiting'][number];
       if (g.running >= next.limits.maxConnections) return;
+      const wait = (next.limits.notBefore ?? 0) - now();
+      if (wait > 0) {
+        g.timer = setTimeout(() => pump(g), wait);
+        return;
+      }
       if (next.limits.messageRate) {
         const decision = gcra(g.messages, next.limits.messageRate, now());
         if (!decision.allowed) {

@@ -1,13 +1,15 @@
 import { orNone } from '../../adapters/dns/resolver.js';
 import type { Route } from '../../adapters/smtp-out/open-connection.js';
-import { effectiveShaping } from '../../domain/shaping/effective.js';
+import { effectiveShaping, responseRulesFor } from '../../domain/shaping/effective.js';
 import type { ShapingRules } from '../../domain/shaping/layers.js';
 import type { BaseShaping, ShapingValues } from '../../domain/shaping/shaping-values.js';
 import { siteOf } from '../../domain/shaping/site.js';
+import type { ResponseRule } from '../../domain/site-state/response-rules.js';
 
 export interface SiteShaping {
   readonly site: string;
   readonly values: Required<ShapingValues>;
+  readonly responses: readonly ResponseRule[];
 }
 
 export interface SiteShapingDeps {
@@ -51,7 +53,8 @@ export const createSiteShaping = (deps: SiteShapingDeps) => {
     const values = Object.fromEntries(
       Object.entries(effective).map(([k, v]) => [k, v.value]),
     ) as Required<ShapingValues>;
-    const value = { site: site.key, values };
+    const responses = responseRulesFor(deps.rules, domain, site, deps.source);
+    const value = { site: site.key, values, responses };
     known.set(domain, { value, until: deps.now() + ttl });
     return value;
   };

@@ -1,3 +1,4 @@
+import type { ResponseRule } from '../site-state/response-rules.js';
 import type { LayerKind, Origin, ShapingLayer, ShapingRules } from './layers.js';
 import {
   type BaseShaping,
@@ -22,6 +23,24 @@ export type EffectiveShaping = {
 
 const ORDER: readonly LayerKind[] = ['default', 'provider', 'domain', 'source'];
 
+const layerApplies = (
+  layer: ShapingLayer,
+  domain: string,
+  site: Site,
+  source: string | null,
+): boolean => {
+  switch (layer.kind) {
+    case 'default':
+      return true;
+    case 'provider':
+      return layer.name === site.provider?.name;
+    case 'domain':
+      return layer.name === domain;
+    case 'source':
+      return layer.name === source;
+  }
+};
+
 /**
  * The values for one domain (on its site) sent from one egress source, layered
  * default → provider → domain → source, each key taken from the last layer that sets it.
@@ -33,18 +52,7 @@ export const effectiveShaping = (
   site: Site,
   source: string | null,
 ): EffectiveShaping => {
-  const applies = (layer: ShapingLayer): boolean => {
-    switch (layer.kind) {
-      case 'default':
-        return true;
-      case 'provider':
-        return layer.name === site.provider?.name;
-      case 'domain':
-        return layer.name === domain;
-      case 'source':
-        return layer.name === source;
-    }
-  };
+  const applies = (layer: ShapingLayer): boolean => layerApplies(layer, domain, site, source);
   const layers = ORDER.flatMap((kind) => rules.layers.filter((l) => l.kind === kind && applies(l)));
   const out: Record<string, Sourced<unknown>> = {};
   for (const key of SHAPING_KEYS) {
@@ -65,3 +73,14 @@ export const effectiveShaping = (
   }
   return out as unknown as EffectiveShaping;
 };
+
+/** The reply rules for a domain's site: those of every layer that applies, in layer order. */
+export const responseRulesFor = (
+  rules: ShapingRules,
+  domain: string,
+  site: Site,
+  source: string | null,
+): ResponseRule[] =>
+  ORDER.flatMap((kind) =>
+    rules.layers.filter((l) => l.kind === kind && layerApplies(l, domain, site, source)),
+  ).flatMap((l) => l.responses);

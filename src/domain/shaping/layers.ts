@@ -1,3 +1,4 @@
+import type { ResponseRule } from '../site-state/response-rules.js';
 import type { ShapingKey, ShapingValues } from './shaping-values.js';
 
 export type LayerKind = 'default' | 'provider' | 'domain' | 'source';
@@ -15,6 +16,8 @@ export interface ShapingLayer {
   readonly name: string;
   readonly values: ShapingValues;
   readonly origins: Partial<Record<ShapingKey, Origin>>;
+  /** Rules on the remote's replies; every applicable layer's rules apply. */
+  readonly responses: readonly ResponseRule[];
 }
 
 export interface Provider {

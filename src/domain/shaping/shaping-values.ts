@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../duration/duration.js';
 import { parseRate, type Rate } from './rate.js';
 
-const rate = z.string().transform((text, ctx): Rate => {
+export const rateSchema = z.string().transform((text, ctx): Rate => {
   const parsed = parseRate(text);
   if (!parsed) {
     ctx.addIssue({
@@ -14,7 +14,7 @@ const rate = z.string().transform((text, ctx): Rate => {
   return parsed;
 });
 
-const duration = z.string().transform((text, ctx): number => {
+export const durationSchema = z.string().transform((text, ctx): number => {
   const ms = parseDuration(text);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30s, 5m, 4h or 4d12h' });
@@ -34,13 +34,13 @@ export const ShapingValuesSchema = z
     /** Messages sent over one connection before it is closed (max-msg-per-connection). */
     maxMessagesPerConnection: z.number().int().positive(),
     /** Messages per interval to a site, evenly spaced (max-msg-rate); null: no limit. */
-    messageRate: rate.nullable(),
+    messageRate: rateSchema.nullable(),
     /** New connections per interval to a site (max-connect-rate); null: no limit. */
-    connectionRate: rate.nullable(),
+    connectionRate: rateSchema.nullable(),
     /** Waits after the 1st, 2nd, ... failed attempt; the last one repeats (retry-after). */
-    retry: z.array(duration).min(1),
+    retry: z.array(durationSchema).min(1),
     /** Then the recipient bounces as expired (bounce-after). */
-    maxAge: duration,
+    maxAge: durationSchema,
     /** opportunistic: STARTTLS when offered; required: defer rather than send in clear. */
     tls: z.enum(['opportunistic', 'required', 'off']),
   })
@@ -65,3 +65,33 @@ export interface BaseShaping {
   readonly values: Required<ShapingValues>;
   readonly keys: Readonly<Record<ShapingKey, string>>;
 }
+
+/** A rule on the remote's replies (in any layer's `responses`; layers add, not replace). */
+export const ResponseRuleSchema = z
+  .object({
+    match: z.string().refine(
+      (text) => {
+        try {
+          new RegExp(text, 'i');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'expected a regular expression' },
+    ),
+    threshold: z.number().int().positive().default(1),
+    within: durationSchema.prefault('1h'),
+    action: z.enum(['backoff', 'suspend']),
+    for: durationSchema,
+    backoff: z
+      .object({
+        maxConnections: z.number().int().positive(),
+        messageRate: rateSchema,
+        connectionRate: rateSchema,
+      })
+      .partial()
+      .strict()
+      .default({}),
+  })
+  .strict();

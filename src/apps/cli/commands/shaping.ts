@@ -2,18 +2,25 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { createResolver, orNone } from '../../../adapters/dns/resolver.js';
 import { loadShapingFile } from '../../../adapters/shaping-file/load-shaping-file.js';
+import { loadState } from '../../../domain/command-handling/handle-command.js';
 import { formatDuration } from '../../../domain/duration/duration.js';
-import { effectiveShaping, type Sourced } from '../../../domain/shaping/effective.js';
+import {
+  effectiveShaping,
+  responseRulesFor,
+  type Sourced,
+} from '../../../domain/shaping/effective.js';
 import type { Rate } from '../../../domain/shaping/rate.js';
 import { SHAPING_KEYS } from '../../../domain/shaping/shaping-values.js';
 import { siteOf } from '../../../domain/shaping/site.js';
+import { replyText } from '../../../domain/site-state/response-rules.js';
+import { inForce, siteDecider, siteStream } from '../../../domain/site-state/site-state.js';
 import {
   baseShaping,
   formatShapingError,
   loadShapingRules,
   ShapingRulesError,
 } from '../../shaping/shaping-rules.js';
-import { cliConfig, fail, toJson } from '../cli-context.js';
+import { cliConfig, fail, openContext, toJson } from '../cli-context.js';
 
 /** A value as an operator writes it in a shaping file. */
 const show = (key: string, value: unknown): string => {
@@ -72,9 +79,18 @@ export const shapingCommand = (program: Command): void => {
             .map((r) => r.exchange);
       const site = siteOf(name, mx, rules!);
       const values = effectiveShaping(rules!, baseShaping(config), name, site, opts.source ?? null);
+      const reacting = await siteStateNow(program.opts().config, site.key);
+      const responses = responseRulesFor(rules!, name, site, opts.source ?? null).map((r) => ({
+        match: r.match.source,
+        threshold: r.threshold,
+        within: formatDuration(r.withinMs),
+        action: r.action,
+        for: formatDuration(r.forMs),
+        origin: r.origin,
+      }));
       if (opts.json)
         return void process.stdout.write(
-          `${toJson({ domain: name, mx, site: site.key, provider: site.provider?.name ?? null, values })}\n`,
+          `${toJson({ domain: name, mx, site: site.key, provider: site.provider?.name ?? null, values, responses, ...reacting })}\n`,
         );
       const rollup = rules!.domains[name]?.rollup === false ? ' (rollup off for this domain)' : '';
       process.stdout.write(
@@ -91,5 +107,32 @@ export const shapingCommand = (program: Command): void => {
         ]);
       }
       process.stdout.write(`${table.toString()}\n`);
+      for (const r of responses)
+        process.stdout.write(
+          `reply rule /${r.match}/: ${r.threshold} within ${r.within} → ${r.action} for ${r.for} (${r.origin.file}:${r.origin.line})\n`,
+        );
+      for (const [what, state] of [
+        ['suspended', reacting.suspension],
+        ['backing off', reacting.backoff],
+      ] as const) {
+        if (!state) continue;
+        const limits = 'limits' in state ? ` (limits ${JSON.stringify(state.limits)})` : '';
+        process.stdout.write(
+          `${what} until ${new Date(state.until).toISOString()}${limits}: ${state.matches} replies matched /${state.rule.match}/ (${state.rule.file}:${state.rule.line}) within its period, the last "${replyText(state.reply)}"\n`,
+        );
+      }
+      if (!reacting.suspension && !reacting.backoff)
+        process.stdout.write('no backoff or suspension in force\n');
     });
+};
+
+/** The site's backoff and suspension in force now, folded from its `site-<key>` stream. */
+const siteStateNow = async (configFlag: string | undefined, site: string) => {
+  const ctx = await openContext(configFlag);
+  try {
+    const { state } = await loadState(ctx.store, siteStream(site), siteDecider);
+    return inForce(state, Date.now());
+  } finally {
+    await ctx.close();
+  }
 };

@@ -1,0 +1,36 @@
+import type { Origin } from '../shaping/layers.js';
+import type { Rate } from '../shaping/rate.js';
+import type { SmtpReply } from '../smtp-reply/smtp-reply.js';
+
+/** A rule on the remote's replies: after `threshold` matches within `withinMs`, act. */
+export interface ResponseRule {
+  readonly match: RegExp;
+  readonly threshold: number;
+  readonly withinMs: number;
+  readonly action: 'backoff' | 'suspend';
+  readonly forMs: number;
+  /** The limits while backing off. */
+  readonly backoff: {
+    readonly maxConnections?: number;
+    readonly messageRate?: Rate;
+    readonly connectionRate?: Rate;
+  };
+  readonly origin: Origin;
+}
+
+/** The text a rule's regex sees: `421 4.7.0 text`, as the reply was written. */
+export const replyText = (reply: SmtpReply): string =>
+  [reply.code, reply.enhancedCode, reply.text].filter((p) => p !== null && p !== '').join(' ');
+
+/**
+ * Counts matches per rule in a sliding window (pure: the caller keeps the times and
+ * passes the clock). Returns the new times and whether the threshold was reached.
+ */
+export const countMatch = (
+  times: readonly number[],
+  rule: ResponseRule,
+  at: number,
+): { readonly times: number[]; readonly reached: boolean } => {
+  const recent = [...times.filter((t) => t > at - rule.withinMs), at];
+  return { times: recent, reached: recent.length >= rule.threshold };
+};
