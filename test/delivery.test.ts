@@ -238,6 +238,7 @@ describe('delivery to the recipients MX hosts', () => {
           size: body.length,
           bodyRef: `body-${messageId}`,
           jobId: null,
+          lane: 'transactional',
         },
       },
       { newEventId: () => randomUUID(), blobs: [{ key: `body-${messageId}`, bytes: body }] },

@@ -159,3 +159,48 @@ describe('reply rules: a site that pushes back is suspended, and stays so across
     );
   });
 });
+
+describe('priority lanes', () => {
+  let relay: TestRelay;
+  let slow: Sink; // 127.0.0.9: one connection, 5 messages/s
+
+  before(async () => {
+    slow = await startSink('127.0.0.9');
+    const dir = join('/tmp', `mailtrail-lanes-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    const rules = join(dir, 'shaping.yaml');
+    writeFileSync(
+      rules,
+      ['domains:', '  slow.test:', '    maxConnections: 1', '    messageRate: 5/s', ''].join('\n'),
+    );
+    relay = await startTestRelay({
+      smtp: { trustedNetworks: ['127.0.0.1/32'] },
+      routes: { 'slow.test': `[127.0.0.9]:${slow.port}` },
+      shaping: { files: [rules] },
+    });
+  });
+  after(async () => {
+    await relay.cleanup();
+    await slow.close();
+  });
+
+  it('transactional mail does not wait behind a bulk backlog for the same site', async () => {
+    // 40 bulk messages: eight seconds of the site's rate.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        submit(relay.smtpPort, [`bulk${i}@slow.test`], { headers: { Precedence: 'bulk' } }),
+      ),
+    );
+    await waitFor(() => slow.transactions.length >= 3, 'the bulk backlog to be under way');
+    const sentAt = Date.now();
+    await submit(relay.smtpPort, ['reset@slow.test']);
+    const reset = await waitFor(
+      () => slow.transactions.find((t) => t.to.includes('reset@slow.test')),
+      'the transactional message',
+    );
+    const latency = Date.parse(reset.at) - sentAt;
+    const bulkBefore = slow.transactions.indexOf(reset);
+    assert.ok(latency < 1000, `${latency} ms from submission to the site`);
+    assert.ok(bulkBefore < 20, `${bulkBefore} bulk messages went first, of 40`);
+  });
+});

@@ -80,6 +80,7 @@ export const createAcceptMessage =
       size: body.length,
       bodyRef,
       jobId: headers.jobId,
+      lane: headers.lane,
     };
     await handleCommand(
       deps.store,

@@ -4,7 +4,7 @@ import { handleCommand, loadState } from '../../domain/command-handling/handle-c
 import type { Deliverer } from '../../domain/delivery/delivery-port.js';
 import type { EventStore, GlobalPosition } from '../../domain/event-store/event-store.js';
 import { messageDecider, pendingRecipients } from '../../domain/message/decider.js';
-import { messageStream } from '../../domain/message/events.js';
+import { type Lane, messageStream } from '../../domain/message/events.js';
 import type { RetryPolicy } from '../../domain/retry/retry-policy.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import { dueWork, nextDueAt } from '../../projections/delivery-queue/queries.js';
@@ -66,7 +66,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     else setImmediate(tick);
   };
 
-  const run = async (key: string, messageId: string, domain: string): Promise<void> => {
+  const run = async (key: string, messageId: string, domain: string, lane: Lane): Promise<void> => {
     const shaped = deps.shaping ? await deps.shaping.sites.resolve(domain) : null;
     const stream = messageStream(messageId);
     const loaded = await loadState(deps.store, stream, messageDecider);
@@ -85,7 +85,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       shaped && deps.shaping ? deps.shaping.reactions.limitsFor(shaped.site, shaped.values) : null;
     // Wait for the site (a free connection, its message rate) only around the transaction
     // itself: recording the outcome must not hold the site's connection.
-    const release = shaped && limits && gates ? await gates.admit(shaped.site, limits) : () => {};
+    const release =
+      shaped && limits && gates ? await gates.admit(shaped.site, limits, lane) : () => {};
     let results: Awaited<ReturnType<Deliverer['deliver']>>;
     try {
       results = await deps.deliverer.deliver({
@@ -148,7 +149,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         deps.now(),
         Math.min(capacity, 200) + inFlight.size + settling.size + failedUntil.size,
       );
-      const jobs = new Map<string, { messageId: string; domain: string }>();
+      const jobs = new Map<string, { messageId: string; domain: string; lane: Lane }>();
       const startedPerSite = new Map<string, number>();
       for (const row of rows) {
         const key = `${row.messageId} ${row.domain}`;
@@ -163,17 +164,21 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         // take every slot from the other sites.
         const site = deps.shaping?.sites.cached(row.domain);
         if (site && deps.shaping) {
-          const started = startedPerSite.get(site.site) ?? 0;
-          if (deps.shaping.gates.load(site.site) + started >= 2 * site.values.maxConnections)
+          const siteLane = `${site.site} ${row.lane}`;
+          const started = startedPerSite.get(siteLane) ?? 0;
+          if (
+            deps.shaping.gates.load(site.site, row.lane) + started >=
+            2 * site.values.maxConnections
+          )
             continue;
-          startedPerSite.set(site.site, started + 1);
+          startedPerSite.set(siteLane, started + 1);
         }
-        jobs.set(key, { messageId: row.messageId, domain: row.domain });
+        jobs.set(key, { messageId: row.messageId, domain: row.domain, lane: row.lane });
       }
       for (const [key, job] of jobs) {
         inFlight.add(key);
         running++;
-        run(key, job.messageId, job.domain)
+        run(key, job.messageId, job.domain, job.lane)
           .catch((error) => {
             failedUntil.set(key, deps.now() + FAILURE_PAUSE_MS);
             deps.log.warn({ err: error, messageId: job.messageId }, 'delivery attempt failed');

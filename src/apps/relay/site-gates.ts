@@ -1,3 +1,4 @@
+import type { Lane } from '../../domain/message/events.js';
 import { GCRA_START, type GcraState, gcra, type Rate } from '../../domain/shaping/rate.js';
 
 export interface GateLimits {
@@ -8,17 +9,24 @@ export interface GateLimits {
 }
 
 interface Gate {
-  running: number;
+  inFlight: number;
   messages: GcraState;
   connections: GcraState;
-  readonly waiting: Array<{ readonly limits: GateLimits; readonly go: () => void }>;
+  /** Transactional waiters first, then bulk, each in arrival order. */
+  readonly waiting: Array<{
+    readonly limits: GateLimits;
+    readonly lane: Lane;
+    readonly go: () => void;
+  }>;
+  readonly running: Record<Lane, number>;
   timer: NodeJS.Timeout | undefined;
 }
 
 /**
  * Per-site admission: at most `maxConnections` transactions under way at once (each holds
- * one connection), started no faster than `messageRate` (GCRA, no burst). Waiters are let
- * in first come, first served; a rate-limited site is woken when its next slot comes.
+ * one connection), started no faster than `messageRate` (GCRA, no burst), none before a
+ * suspension ends. Transactional waiters go ahead of bulk ones, each lane first come,
+ * first served; a rate-limited site is woken when its next slot comes.
  */
 export const createSiteGates = (now: () => number = Date.now) => {
   const gates = new Map<string, Gate>();
@@ -26,7 +34,8 @@ export const createSiteGates = (now: () => number = Date.now) => {
     let g = gates.get(site);
     if (!g) {
       g = {
-        running: 0,
+        inFlight: 0,
+        running: { transactional: 0, bulk: 0 },
         messages: GCRA_START,
         connections: GCRA_START,
         waiting: [],
@@ -42,7 +51,7 @@ export const createSiteGates = (now: () => number = Date.now) => {
     g.timer = undefined;
     while (g.waiting.length > 0) {
       const next = g.waiting[0] as Gate['waiting'][number];
-      if (g.running >= next.limits.maxConnections) return;
+      if (g.inFlight >= next.limits.maxConnections) return;
       const wait = (next.limits.notBefore ?? 0) - now();
       if (wait > 0) {
         g.timer = setTimeout(() => pump(g), wait);
@@ -57,28 +66,40 @@ export const createSiteGates = (now: () => number = Date.now) => {
         g.messages = decision.state;
       }
       g.waiting.shift();
-      g.running++;
+      g.inFlight++;
+      g.running[next.lane]++;
       next.go();
     }
   };
 
   return {
     /** Resolves when this site may take one more transaction; call the result when done. */
-    admit: (site: string, limits: GateLimits): Promise<() => void> => {
+    admit: (
+      site: string,
+      limits: GateLimits,
+      lane: Lane = 'transactional',
+    ): Promise<() => void> => {
       const g = gateOf(site);
       return new Promise((resolve) => {
-        g.waiting.push({
+        const waiter = {
           limits,
+          lane,
           go: () => {
             let released = false;
             resolve(() => {
               if (released) return;
               released = true;
-              g.running--;
+              g.inFlight--;
+              g.running[lane]--;
               pump(g);
             });
           },
-        });
+        };
+        // Transactional mail goes ahead of every bulk message still waiting for the site.
+        const firstBulk =
+          lane === 'transactional' ? g.waiting.findIndex((w) => w.lane === 'bulk') : -1;
+        if (firstBulk === -1) g.waiting.push(waiter);
+        else g.waiting.splice(firstBulk, 0, waiter);
         pump(g);
       });
     },
@@ -95,10 +116,10 @@ export const createSiteGates = (now: () => number = Date.now) => {
         await new Promise((r) => setTimeout(r, Math.max(1, decision.retryAt - now())));
       }
     },
-    /** Transactions under way and waiting for a site: the loop stops feeding a full one. */
-    load: (site: string): number => {
+    /** A lane's transactions under way and waiting at a site: the loop stops feeding a full one. */
+    load: (site: string, lane: Lane): number => {
       const g = gates.get(site);
-      return g ? g.running + g.waiting.length : 0;
+      return g ? g.running[lane] + g.waiting.filter((w) => w.lane === lane).length : 0;
     },
     close: (): void => {
       for (const g of gates.values()) clearTimeout(g.timer);

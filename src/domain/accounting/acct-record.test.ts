@@ -25,6 +25,7 @@ const facts = factsFromAccepted({
   size: 2048,
   bodyRef: 'body-m1',
   jobId: 'job-7',
+  lane: 'bulk',
 });
 const remote = {
   mx: 'mx.r.test',

@@ -5,6 +5,8 @@ export interface HeaderSummary {
   readonly from: string | null;
   readonly date: string | null;
   readonly jobId: string | null;
+  /** `X-Mailtrail-Lane: bulk`, or `Precedence: bulk | list`, marks bulk mail. */
+  readonly lane: 'transactional' | 'bulk';
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -46,5 +48,10 @@ export const summarizeHeaders = (
     from: get('from'),
     date: get('date'),
     jobId: get('x-job'),
+    lane:
+      /^bulk$/i.test(get('x-mailtrail-lane') ?? '') ||
+      /^(bulk|list)$/i.test(get('precedence') ?? '')
+        ? 'bulk'
+        : 'transactional',
   };
 };

@@ -58,6 +58,7 @@ const accepted: MessageAccepted = {
     size: 123,
     bodyRef: 'body-01HZZZZZZZZZZZZZZZZZZZZZZZ',
     jobId: null,
+    lane: 'transactional',
   },
 };
 

@@ -53,6 +53,11 @@ export const MessageAcceptedSchema = z.object({
   size: z.number().int().nonnegative(),
   bodyRef: z.string(),
   jobId: z.string().nullable(),
+  /**
+   * transactional mail never waits behind bulk mail for the same site. Older events have
+   * no lane: they read as transactional.
+   */
+  lane: z.enum(['transactional', 'bulk']).default('transactional'),
 });
 
 /** The DKIM signatures put on the message at acceptance (once: retries send the same bytes). */
@@ -132,6 +137,8 @@ export type MessageEvent =
   | MessageBounced;
 export type MessageEventType = MessageEvent['type'];
 export type Remote = z.infer<typeof RemoteSchema>;
+/** Transactional mail never waits behind bulk mail for the same site. */
+export type Lane = MessageAccepted['data']['lane'];
 
 export const MESSAGE_STREAM_PREFIX = 'message-';
 export const messageStream = (messageId: string): string => `${MESSAGE_STREAM_PREFIX}${messageId}`;

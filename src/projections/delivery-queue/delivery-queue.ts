@@ -11,7 +11,7 @@ import { statement } from '../runner/read-model-db.js';
  */
 export const deliveryQueueProjection: Projection = {
   name: 'delivery_queue',
-  version: 1,
+  version: 2,
   filter: { streamPrefixes: [MESSAGE_STREAM_PREFIX] },
   tables: {
     recipients: `
@@ -28,12 +28,13 @@ export const deliveryQueueProjection: Projection = {
       source TEXT NOT NULL,
       credential TEXT,
       last_reply TEXT,
+      lane TEXT NOT NULL,
       PRIMARY KEY (message_id, recipient)`,
   },
   indexes: {
-    // Partial: only what is still to send, in due order, so the delivery loop's query is
-    // an index range scan however many delivered rows pile up.
-    due_pending: "recipients (due_at) WHERE status IN ('queued', 'deferred')",
+    // Partial: only what is still to send, per lane in due order, so the delivery loop's
+    // queries are index range scans however many delivered rows pile up.
+    due_pending: "recipients (lane, due_at) WHERE status IN ('queued', 'deferred')",
     by_recipient: 'recipients (recipient)',
     by_accepted: 'recipients (accepted_at)',
   },
@@ -41,8 +42,8 @@ export const deliveryQueueProjection: Projection = {
     const insert = statement(
       db,
       `INSERT OR IGNORE INTO ${t('recipients')} (message_id, recipient, domain, status, attempts,
-       due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply)
-       VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+       due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply, lane)
+       VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
     );
     const update = statement(
       db,
@@ -67,6 +68,7 @@ export const deliveryQueueProjection: Projection = {
               d.headers.subject,
               d.source,
               d.credential?.name ?? null,
+              d.lane ?? 'transactional',
             );
           break;
         }

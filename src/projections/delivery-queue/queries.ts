@@ -1,3 +1,4 @@
+import type { Lane } from '../../domain/message/events.js';
 import type { SmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { liveTables } from '../runner/projection.js';
 import { type ReadModelDb, statement } from '../runner/read-model-db.js';
@@ -58,26 +59,40 @@ const toRecipient = (r: Row): RecipientRow => ({
 export interface DueWork {
   readonly messageId: string;
   readonly domain: string;
+  readonly lane: Lane;
 }
 
 /**
- * (message, domain) pairs with a recipient due at `now`, oldest due first. Only the two
- * columns: the delivery loop runs this every few milliseconds under load.
+ * (message, domain) pairs with a recipient due at `now`: every lane's oldest due first,
+ * transactional before bulk, up to `limit` per lane (a bulk backlog never hides
+ * transactional work). Few columns: the delivery loop runs this every few milliseconds.
  */
 export const dueWork = (db: ReadModelDb, now: number, limit: number): DueWork[] =>
-  statement(
-    db,
-    `SELECT message_id AS messageId, domain FROM ${t('recipients')}
-     WHERE status IN ('queued', 'deferred') AND due_at <= ? ORDER BY due_at LIMIT ?`,
-  ).all(now, limit) as DueWork[];
+  (['transactional', 'bulk'] as const).flatMap(
+    (lane) =>
+      statement(
+        db,
+        `SELECT message_id AS messageId, domain, lane FROM ${t('recipients')}
+         WHERE lane = ? AND status IN ('queued', 'deferred') AND due_at <= ?
+         ORDER BY due_at LIMIT ?`,
+      ).all(lane, now, limit) as DueWork[],
+  );
 
-/** When the next deferred recipient falls due, if any. */
+/** When the next deferred recipient falls due, if any (per lane: each an index lookup). */
 export const nextDueAt = (db: ReadModelDb): number | null => {
-  const row = statement(
-    db,
-    `SELECT min(due_at) AS due FROM ${t('recipients')} WHERE status IN ('queued', 'deferred')`,
-  ).get() as { due: number | null };
-  return row.due;
+  const dues = (['transactional', 'bulk'] as const)
+    .map(
+      (lane) =>
+        (
+          statement(
+            db,
+            `SELECT min(due_at) AS due FROM ${t('recipients')}
+             WHERE lane = ? AND status IN ('queued', 'deferred')`,
+          ).get(lane) as { due: number | null }
+        ).due,
+    )
+    .filter((d): d is number => d !== null);
+  return dues.length === 0 ? null : Math.min(...dues);
 };
 
 export interface ListFilter {

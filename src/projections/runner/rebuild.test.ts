@@ -47,6 +47,7 @@ const writeMessage = async (store: EventStore): Promise<void> => {
         size: 100,
         bodyRef: `body-${messageId}`,
         jobId: null,
+        lane: 'transactional',
       },
     },
     { newEventId: () => randomUUID() },
