@@ -54,7 +54,7 @@ export interface Target {
  */
 export const startMailtrail = async (
   sinkPort: number,
-  options: { readonly dkim?: 'signed' | 'unsigned' } = {},
+  options: { readonly dkim?: 'signed' | 'unsigned'; readonly extraConfig?: readonly string[] } = {},
 ): Promise<Target> => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-mailtrail-'));
   const port = await freePort();
@@ -69,6 +69,7 @@ export const startMailtrail = async (
       `routes: { "*": "[127.0.0.1]:${sinkPort}" }`,
       'delivery: { blockLocalAddresses: false }',
       `dkim: { enabled: ${options.dkim === 'signed'} }`,
+      ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
   );
