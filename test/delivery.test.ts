@@ -239,6 +239,7 @@ describe('delivery to the recipients MX hosts', () => {
           bodyRef: `body-${messageId}`,
           jobId: null,
           lane: 'transactional',
+          pool: null,
         },
       },
       { newEventId: () => randomUUID(), blobs: [{ key: `body-${messageId}`, bytes: body }] },

@@ -78,7 +78,9 @@ export const createDataHandler =
           (error) =>
             callback(
               error instanceof SubmissionRefused
-                ? smtpError(550, '5.7.1', error.message)
+                ? error.code === 'UnknownPool'
+                  ? smtpError(550, '5.5.4', error.message)
+                  : smtpError(550, '5.7.1', error.message)
                 : smtpError(451, '4.3.0', 'Temporary failure storing the message, try again'),
             ),
         );

@@ -26,7 +26,7 @@ export interface Submission {
  */
 export class SubmissionRefused extends Error {
   constructor(
-    readonly code: 'SenderNotAuthorized',
+    readonly code: 'SenderNotAuthorized' | 'UnknownPool',
     message: string,
   ) {
     super(message);

@@ -87,8 +87,10 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
       let pooled: Pooled;
       try {
         const site = job.site;
+        const source = job.source;
+        // Connections are per site and per source: a source's connections carry its address.
         pooled = await pool.acquire(
-          site?.key ?? domain,
+          `${site?.key ?? domain}${source ? ` from ${source.name}` : ''}`,
           {
             maxOpen: site?.maxConnections ?? options.maxPerKey,
             maxMessagesPerConnection:
@@ -96,7 +98,11 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
           },
           async () => {
             await site?.beforeConnect?.();
-            return openConnection(domain, route, { ...options, tls: site?.tls ?? 'opportunistic' });
+            return openConnection(domain, route, {
+              ...options,
+              tls: site?.tls ?? 'opportunistic',
+              ...(source ? { sourceAddress: source.address, ehloName: source.ehlo } : {}),
+            });
           },
         );
       } catch (error) {

@@ -66,6 +66,11 @@ queue:
   retryJitter: 0.1           # waits are stretched by up to 10%, never shortened
   maxAge: 4d12h              # then the recipient bounces as expired
 
+egress:
+  sources: {}                # name: { address: 203.0.113.10, ehlo: mta1.example.net }
+  pools: {}                  # name: { mta1: 2, mta2: 1 }  (weights)
+  defaultPool: null          # pool for mail whose credential and headers name none
+
 shaping:
   files: []                  # per-ISP rules layered over the built-in providers (shaping explain)
 

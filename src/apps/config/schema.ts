@@ -129,6 +129,45 @@ export const ConfigSchema = z
         maxAge: duration.prefault('4d12h'),
       })
       .prefault({}),
+    egress: z
+      .object({
+        /** A local address to send from and the name to say in EHLO from it. */
+        sources: z
+          .record(
+            z
+              .string()
+              .regex(/^[A-Za-z0-9_.-]+$/, 'expected a source name of letters, digits, . _ -'),
+            z
+              .object({
+                address: z.string().refine((a) => isIPv4(a) || isIPv6(a), 'expected an IP address'),
+                ehlo: z.string().min(1),
+              })
+              .strict(),
+          )
+          .default({}),
+        /** Weighted sets of sources: `{ mta1: 2, mta2: 1 }` sends two thirds from mta1. */
+        pools: z.record(z.string().min(1), z.record(z.string(), z.number().positive())).default({}),
+        /** The pool of mail whose credential and headers name none; null: delivery.sourceAddress. */
+        defaultPool: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((egress, ctx) => {
+        for (const [pool, members] of Object.entries(egress.pools))
+          for (const source of Object.keys(members))
+            if (!(source in egress.sources))
+              ctx.addIssue({
+                code: 'custom',
+                path: ['pools', pool, source],
+                message: `no source named ${source} in egress.sources`,
+              });
+        if (egress.defaultPool !== null && !(egress.defaultPool in egress.pools))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['defaultPool'],
+            message: `no pool named ${egress.defaultPool} in egress.pools`,
+          });
+      }),
     shaping: z
       .object({
         /** Shaping rule files layered over the built-in one, in order (later wins). */

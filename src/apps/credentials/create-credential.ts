@@ -22,7 +22,13 @@ export const credentialUsername = (name: string, domain: string): string =>
  */
 export const createCredential = async (
   store: EventStore,
-  input: { readonly name: string; readonly domain: string; readonly password?: string },
+  input: {
+    readonly name: string;
+    readonly domain: string;
+    readonly password?: string;
+    /** The egress pool its mail leaves from; none: the default pool. */
+    readonly pool?: string | null;
+  },
 ): Promise<NewCredential> => {
   const id = ulid();
   const domain = input.domain.toLowerCase();
@@ -40,6 +46,7 @@ export const createCredential = async (
         username,
         passwordHash: await hashPassword(password),
         domains: [domain],
+        pool: input.pool ?? null,
         createdAt: Date.now(),
       },
     },

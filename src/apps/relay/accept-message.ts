@@ -20,6 +20,9 @@ export interface AcceptDeps {
   readonly authorization: Pick<SenderAuthorization, 'checkSender'>;
   /** DKIM-signs the final message for its From: domain; null when it has no keys. */
   readonly sign: SignOutgoing | null;
+  /** The configured egress pools, and each credential's pool. */
+  readonly pools: ReadonlySet<string>;
+  readonly poolOf: (credentialId: string) => string | null;
 }
 
 /**
@@ -43,6 +46,13 @@ export const createAcceptMessage =
       );
       if (refusal) throw new SubmissionRefused('SenderNotAuthorized', refusal);
     }
+    if (headers.pool !== null && !deps.pools.has(headers.pool))
+      throw new SubmissionRefused(
+        'UnknownPool',
+        `X-Mailtrail-Pool: no egress pool named ${headers.pool} (${[...deps.pools].join(', ') || 'none configured'})`,
+      );
+    const pool =
+      headers.pool ?? (submission.credential ? deps.poolOf(submission.credential.id) : null);
     const prefix =
       receivedHeader({
         helo: submission.client.helo,
@@ -81,6 +91,7 @@ export const createAcceptMessage =
       bodyRef,
       jobId: headers.jobId,
       lane: headers.lane,
+      pool,
     };
     await handleCommand(
       deps.store,

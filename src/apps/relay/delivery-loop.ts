@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { domainOf } from '../../domain/address/address.js';
 import { handleCommand, loadState } from '../../domain/command-handling/handle-command.js';
-import type { Deliverer } from '../../domain/delivery/delivery-port.js';
+import type { Deliverer, EgressSource } from '../../domain/delivery/delivery-port.js';
+import { chooseSource, type PoolWeights } from '../../domain/egress/choose-source.js';
 import type { EventStore, GlobalPosition } from '../../domain/event-store/event-store.js';
 import { messageDecider, pendingRecipients } from '../../domain/message/decider.js';
 import { type Lane, messageStream } from '../../domain/message/events.js';
@@ -20,6 +21,12 @@ export interface DeliveryLoopDeps {
   readonly policy: RetryPolicy;
   readonly maxInFlight: number;
   /** Per-site shaping (shaping rules): limits per site, and its retry schedule and max age. */
+  /** Egress sources and pools: each attempt leaves from a source of its message's pool. */
+  readonly egress?: {
+    readonly sources: Readonly<Record<string, { readonly address: string; readonly ehlo: string }>>;
+    readonly pools: Readonly<Record<string, PoolWeights>>;
+    readonly defaultPool: string | null;
+  };
   readonly shaping?: {
     readonly sites: SiteShapingLookup;
     readonly gates: SiteGates;
@@ -66,8 +73,25 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     else setImmediate(tick);
   };
 
-  const run = async (key: string, messageId: string, domain: string, lane: Lane): Promise<void> => {
-    const shaped = deps.shaping ? await deps.shaping.sites.resolve(domain) : null;
+  /** The source this attempt leaves from: drawn by weight from the message's pool. */
+  const sourceFor = (pool: string | null): EgressSource | undefined => {
+    const egress = deps.egress;
+    const weights = egress ? egress.pools[pool ?? egress.defaultPool ?? ''] : undefined;
+    const name = weights ? chooseSource(weights, deps.random()) : null;
+    const source = name ? egress?.sources[name] : undefined;
+    return name && source ? { name, ...source } : undefined;
+  };
+
+  const run = async (
+    key: string,
+    messageId: string,
+    domain: string,
+    lane: Lane,
+    source: EgressSource | undefined,
+  ): Promise<void> => {
+    const shaped = deps.shaping
+      ? await deps.shaping.sites.resolve(domain, source?.name ?? null)
+      : null;
     const stream = messageStream(messageId);
     const loaded = await loadState(deps.store, stream, messageDecider);
     const { state } = loaded;
@@ -95,6 +119,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         from: state.accepted.envelope.from,
         recipients,
         body,
+        ...(source ? { source } : {}),
         ...(shaped && limits && gates
           ? {
               site: {
@@ -149,7 +174,10 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         deps.now(),
         Math.min(capacity, 200) + inFlight.size + settling.size + failedUntil.size,
       );
-      const jobs = new Map<string, { messageId: string; domain: string; lane: Lane }>();
+      const jobs = new Map<
+        string,
+        { messageId: string; domain: string; lane: Lane; source: EgressSource | undefined }
+      >();
       const startedPerSite = new Map<string, number>();
       for (const row of rows) {
         const key = `${row.messageId} ${row.domain}`;
@@ -162,7 +190,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         if (jobs.size >= capacity) break;
         // A site that already has a full round waiting gets no more: its backlog must not
         // take every slot from the other sites.
-        const site = deps.shaping?.sites.cached(row.domain);
+        const source = sourceFor(row.pool);
+        const site = deps.shaping?.sites.cached(row.domain, source?.name ?? null);
         if (site && deps.shaping) {
           const siteLane = `${site.site} ${row.lane}`;
           const started = startedPerSite.get(siteLane) ?? 0;
@@ -173,12 +202,12 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
             continue;
           startedPerSite.set(siteLane, started + 1);
         }
-        jobs.set(key, { messageId: row.messageId, domain: row.domain, lane: row.lane });
+        jobs.set(key, { messageId: row.messageId, domain: row.domain, lane: row.lane, source });
       }
       for (const [key, job] of jobs) {
         inFlight.add(key);
         running++;
-        run(key, job.messageId, job.domain, job.lane)
+        run(key, job.messageId, job.domain, job.lane, job.source)
           .catch((error) => {
             failedUntil.set(key, deps.now() + FAILURE_PAUSE_MS);
             deps.log.warn({ err: error, messageId: job.messageId }, 'delivery attempt failed');

@@ -52,7 +52,6 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     base: baseShaping(config),
     routes: config.routes,
     resolveMx: (domain) => resolver.resolveMx(domain),
-    source: null,
     now: Date.now,
   });
   const loop = createDeliveryLoop({
@@ -60,6 +59,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     readDb,
     deliverer,
     shaping: { sites, gates, reactions },
+    egress: config.egress,
     policy: {
       scheduleMs: config.queue.retry,
       maxAgeMs: config.queue.maxAge,

@@ -6,7 +6,10 @@ import { createMessageIdFactory } from '../../adapters/ids/message-ids.js';
 import { createSubmissionServer } from '../../adapters/smtp-in/submission-server.js';
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
-import { credentialsProjection } from '../../projections/credentials/credentials.js';
+import {
+  credentialsProjection,
+  findCredentialById,
+} from '../../projections/credentials/credentials.js';
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection } from '../../projections/runner/run-projection.js';
 import { sendingDomainsProjection } from '../../projections/sending-domains/sending-domains.js';
@@ -74,6 +77,8 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
         newMessageId,
         authorization,
         sign,
+        pools: new Set(Object.keys(config.egress.pools)),
+        poolOf: (id) => findCredentialById(readDb, id)?.pool ?? null,
       }),
     },
     {

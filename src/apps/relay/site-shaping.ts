@@ -17,7 +17,6 @@ export interface SiteShapingDeps {
   readonly base: BaseShaping;
   readonly routes: Readonly<Record<string, Route>>;
   readonly resolveMx: (domain: string) => Promise<Array<{ exchange: string; priority: number }>>;
-  readonly source: string | null;
   readonly now: () => number;
   /** How long a domain's site is remembered (MX sets change rarely). */
   readonly ttlMs?: number;
@@ -40,22 +39,23 @@ export const createSiteShaping = (deps: SiteShapingDeps) => {
     return records.sort((a, b) => a.priority - b.priority).map((r) => r.exchange);
   };
 
-  const cached = (domain: string): SiteShaping | undefined => {
-    const hit = known.get(domain);
+  /** Limits are per site and egress source: the same site from two sources is two gates. */
+  const cached = (domain: string, source: string | null = null): SiteShaping | undefined => {
+    const hit = known.get(`${domain} ${source ?? ''}`);
     return hit && hit.until > deps.now() ? hit.value : undefined;
   };
 
-  const resolve = async (domain: string): Promise<SiteShaping> => {
-    const hit = cached(domain);
+  const resolve = async (domain: string, source: string | null = null): Promise<SiteShaping> => {
+    const hit = cached(domain, source);
     if (hit) return hit;
     const site = siteOf(domain, await mxHostsOf(domain), deps.rules);
-    const effective = effectiveShaping(deps.rules, deps.base, domain, site, deps.source);
+    const effective = effectiveShaping(deps.rules, deps.base, domain, site, source);
     const values = Object.fromEntries(
       Object.entries(effective).map(([k, v]) => [k, v.value]),
     ) as Required<ShapingValues>;
-    const responses = responseRulesFor(deps.rules, domain, site, deps.source);
-    const value = { site: site.key, values, responses };
-    known.set(domain, { value, until: deps.now() + ttl });
+    const responses = responseRulesFor(deps.rules, domain, site, source);
+    const value = { site: source ? `${site.key} from ${source}` : site.key, values, responses };
+    known.set(`${domain} ${source ?? ''}`, { value, until: deps.now() + ttl });
     return value;
   };
 

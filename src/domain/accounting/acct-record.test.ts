@@ -26,6 +26,7 @@ const facts = factsFromAccepted({
   bodyRef: 'body-m1',
   jobId: 'job-7',
   lane: 'bulk',
+  pool: null,
 });
 const remote = {
   mx: 'mx.r.test',

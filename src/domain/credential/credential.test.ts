@@ -16,6 +16,7 @@ const created: CredentialCreated = {
     username: 'app@sender.test',
     passwordHash: 'scrypt$x',
     domains: ['sender.test'],
+    pool: null,
     createdAt: 1,
   },
 };

@@ -8,6 +8,8 @@ export const CredentialCreatedSchema = z.object({
   /** A self-describing password hash (`scrypt$N$r$p$salt$hash`); the password is never stored. */
   passwordHash: z.string().min(1),
   domains: z.array(z.string().min(1)).min(1),
+  /** The egress pool its mail leaves from; null (and older events): the default pool. */
+  pool: z.string().min(1).nullable().default(null),
   createdAt: z.number().int(),
 });
 

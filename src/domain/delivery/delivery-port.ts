@@ -10,6 +10,14 @@ export interface DeliveryJob {
   readonly body: Uint8Array;
   /** The destination site and its shaping; without it, one site per domain, no limits. */
   readonly site?: DeliverySite;
+  /** The egress source to send from; without it, the deliverer's own address and name. */
+  readonly source?: EgressSource;
+}
+
+export interface EgressSource {
+  readonly name: string;
+  readonly address: string;
+  readonly ehlo: string;
 }
 
 export interface DeliverySite {

@@ -7,6 +7,8 @@ export interface HeaderSummary {
   readonly jobId: string | null;
   /** `X-Mailtrail-Lane: bulk`, or `Precedence: bulk | list`, marks bulk mail. */
   readonly lane: 'transactional' | 'bulk';
+  /** `X-Mailtrail-Pool`: the egress pool the sender asks for. */
+  readonly pool: string | null;
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -48,6 +50,7 @@ export const summarizeHeaders = (
     from: get('from'),
     date: get('date'),
     jobId: get('x-job'),
+    pool: get('x-mailtrail-pool'),
     lane:
       /^bulk$/i.test(get('x-mailtrail-lane') ?? '') ||
       /^(bulk|list)$/i.test(get('precedence') ?? '')

@@ -59,6 +59,7 @@ const accepted: MessageAccepted = {
     bodyRef: 'body-01HZZZZZZZZZZZZZZZZZZZZZZZ',
     jobId: null,
     lane: 'transactional',
+    pool: null,
   },
 };
 

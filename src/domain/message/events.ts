@@ -58,6 +58,8 @@ export const MessageAcceptedSchema = z.object({
    * no lane: they read as transactional.
    */
   lane: z.enum(['transactional', 'bulk']).default('transactional'),
+  /** The egress pool chosen at acceptance (header, else credential); null: the default. */
+  pool: z.string().nullable().default(null),
 });
 
 /** The DKIM signatures put on the message at acceptance (once: retries send the same bytes). */

@@ -7,7 +7,7 @@ import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 /** SMTP AUTH looks credentials up here by username. */
 export const credentialsProjection: Projection = {
   name: 'credentials',
-  version: 1,
+  version: 2,
   filter: { streamPrefixes: [CREDENTIAL_STREAM_PREFIX] },
   tables: {
     credentials: `
@@ -17,7 +17,8 @@ export const credentialsProjection: Projection = {
       password_hash TEXT NOT NULL,
       domains TEXT NOT NULL,
       status TEXT NOT NULL,
-      created_at INTEGER NOT NULL`,
+      created_at INTEGER NOT NULL,
+      pool TEXT`,
   },
   indexes: { by_username: 'credentials (username)' },
   apply: (db, t, events) => {
@@ -27,7 +28,7 @@ export const credentialsProjection: Projection = {
         const d = event.data;
         statement(
           db,
-          `INSERT OR REPLACE INTO ${t('credentials')} VALUES (?, ?, ?, ?, ?, 'active', ?)`,
+          `INSERT OR REPLACE INTO ${t('credentials')} VALUES (?, ?, ?, ?, ?, 'active', ?, ?)`,
         ).run(
           d.credentialId,
           d.name,
@@ -35,6 +36,7 @@ export const credentialsProjection: Projection = {
           d.passwordHash,
           JSON.stringify(d.domains),
           d.createdAt,
+          d.pool ?? null,
         );
       } else if (event.type === 'CredentialRevoked') {
         statement(
@@ -54,6 +56,7 @@ export interface CredentialRow {
   readonly domains: readonly string[];
   readonly status: 'active' | 'revoked';
   readonly createdAt: number;
+  readonly pool: string | null;
 }
 
 interface Row {
@@ -64,6 +67,7 @@ interface Row {
   domains: string;
   status: 'active' | 'revoked';
   created_at: number;
+  pool: string | null;
 }
 
 const t = liveTables(credentialsProjection);
@@ -75,6 +79,7 @@ const toCredential = (r: Row): CredentialRow => ({
   domains: JSON.parse(r.domains),
   status: r.status,
   createdAt: r.created_at,
+  pool: r.pool,
 });
 
 export const findActiveCredential = (db: ReadModelDb, username: string): CredentialRow | null => {

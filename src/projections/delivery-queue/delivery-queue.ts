@@ -11,7 +11,7 @@ import { statement } from '../runner/read-model-db.js';
  */
 export const deliveryQueueProjection: Projection = {
   name: 'delivery_queue',
-  version: 2,
+  version: 3,
   filter: { streamPrefixes: [MESSAGE_STREAM_PREFIX] },
   tables: {
     recipients: `
@@ -29,6 +29,7 @@ export const deliveryQueueProjection: Projection = {
       credential TEXT,
       last_reply TEXT,
       lane TEXT NOT NULL,
+      pool TEXT,
       PRIMARY KEY (message_id, recipient)`,
   },
   indexes: {
@@ -42,8 +43,8 @@ export const deliveryQueueProjection: Projection = {
     const insert = statement(
       db,
       `INSERT OR IGNORE INTO ${t('recipients')} (message_id, recipient, domain, status, attempts,
-       due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply, lane)
-       VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
+       due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply, lane, pool)
+       VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
     );
     const update = statement(
       db,
@@ -69,6 +70,7 @@ export const deliveryQueueProjection: Projection = {
               d.source,
               d.credential?.name ?? null,
               d.lane ?? 'transactional',
+              d.pool ?? null,
             );
           break;
         }

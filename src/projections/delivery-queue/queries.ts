@@ -60,6 +60,8 @@ export interface DueWork {
   readonly messageId: string;
   readonly domain: string;
   readonly lane: Lane;
+  /** The egress pool the message asked for; null: the default pool. */
+  readonly pool: string | null;
 }
 
 /**
@@ -72,7 +74,7 @@ export const dueWork = (db: ReadModelDb, now: number, limit: number): DueWork[] 
     (lane) =>
       statement(
         db,
-        `SELECT message_id AS messageId, domain, lane FROM ${t('recipients')}
+        `SELECT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
          WHERE lane = ? AND status IN ('queued', 'deferred') AND due_at <= ?
          ORDER BY due_at LIMIT ?`,
       ).all(lane, now, limit) as DueWork[],

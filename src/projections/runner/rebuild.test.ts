@@ -48,6 +48,7 @@ const writeMessage = async (store: EventStore): Promise<void> => {
         bodyRef: `body-${messageId}`,
         jobId: null,
         lane: 'transactional',
+        pool: null,
       },
     },
     { newEventId: () => randomUUID() },

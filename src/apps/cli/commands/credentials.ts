@@ -22,8 +22,9 @@ export const credentialsCommand = (program: Command): void => {
     .command('add <name>')
     .description('create a credential and print its username and password (shown once)')
     .requiredOption('--domain <domain>', 'sending domain the credential belongs to')
+    .option('--pool <name>', 'egress pool its mail leaves from (egress.pools)')
     .option('--json', 'print {"id","username","password"}')
-    .action(async (name: string, opts: { domain: string; json?: boolean }) => {
+    .action(async (name: string, opts: { domain: string; pool?: string; json?: boolean }) => {
       if (!DOMAIN.test(opts.domain)) fail(`--domain: "${opts.domain}" is not a domain name`);
       if (!/^[A-Za-z0-9._@+-]{1,64}$/.test(name))
         fail('name: use letters, digits and . _ @ + - (64 at most)');
@@ -32,7 +33,13 @@ export const credentialsCommand = (program: Command): void => {
         const username = credentialUsername(name, opts.domain);
         if (findActiveCredential(ctx.readDb, username))
           fail(`a credential with username ${username} exists`);
-        const { id, password } = await createCredential(ctx.store, { name, domain: opts.domain });
+        if (opts.pool && !(opts.pool in ctx.config.egress.pools))
+          fail(`--pool: no egress pool named ${opts.pool} in the config`);
+        const { id, password } = await createCredential(ctx.store, {
+          name,
+          domain: opts.domain,
+          pool: opts.pool ?? null,
+        });
         if (opts.json) process.stdout.write(`${JSON.stringify({ id, username, password })}\n`);
         else {
           const table = new Table();

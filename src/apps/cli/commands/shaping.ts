@@ -79,7 +79,11 @@ export const shapingCommand = (program: Command): void => {
             .map((r) => r.exchange);
       const site = siteOf(name, mx, rules!);
       const values = effectiveShaping(rules!, baseShaping(config), name, site, opts.source ?? null);
-      const reacting = await siteStateNow(program.opts().config, site.key);
+      // Reactions are per site and egress source (site-shaping.ts names them so).
+      const reacting = await siteStateNow(
+        program.opts().config,
+        opts.source ? `${site.key} from ${opts.source}` : site.key,
+      );
       const responses = responseRulesFor(rules!, name, site, opts.source ?? null).map((r) => ({
         match: r.match.source,
         threshold: r.threshold,
