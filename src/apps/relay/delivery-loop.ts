@@ -18,16 +18,17 @@ export interface DeliveryLoopDeps {
   readonly store: EventStore;
   readonly readDb: ReadModelDb;
   readonly deliverer: Deliverer;
-  readonly policy: RetryPolicy;
+  /** Retry waits are stretched by up to this fraction (the schedule itself is per site). */
+  readonly retryJitter: number;
   readonly maxInFlight: number;
-  /** Per-site shaping (shaping rules): limits per site, and its retry schedule and max age. */
   /** Egress sources and pools: each attempt leaves from a source of its message's pool. */
-  readonly egress?: {
+  readonly egress: {
     readonly sources: Readonly<Record<string, { readonly address: string; readonly ehlo: string }>>;
     readonly pools: Readonly<Record<string, PoolWeights>>;
     readonly defaultPool: string | null;
   };
-  readonly shaping?: {
+  /** Per-site shaping: limits per site and source, its retry schedule and max age, reactions. */
+  readonly shaping: {
     readonly sites: SiteShapingLookup;
     readonly gates: SiteGates;
     readonly reactions: SiteReactions;
@@ -75,10 +76,10 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
 
   /** The source this attempt leaves from: drawn by weight from the message's pool. */
   const sourceFor = (pool: string | null): EgressSource | undefined => {
-    const egress = deps.egress;
-    const weights = egress ? egress.pools[pool ?? egress.defaultPool ?? ''] : undefined;
+    const { pools, sources, defaultPool } = deps.egress;
+    const weights = pools[pool ?? defaultPool ?? ''];
     const name = weights ? chooseSource(weights, deps.random()) : null;
-    const source = name ? egress?.sources[name] : undefined;
+    const source = name ? sources[name] : undefined;
     return name && source ? { name, ...source } : undefined;
   };
 
@@ -89,9 +90,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     lane: Lane,
     source: EgressSource | undefined,
   ): Promise<void> => {
-    const shaped = deps.shaping
-      ? await deps.shaping.sites.resolve(domain, source?.name ?? null)
-      : null;
+    const { sites, gates, reactions } = deps.shaping;
+    const shaped = await sites.resolve(domain, source?.name ?? null);
     const stream = messageStream(messageId);
     const loaded = await loadState(deps.store, stream, messageDecider);
     const { state } = loaded;
@@ -103,14 +103,11 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     if (recipients.length === 0) return;
     const body = await deps.store.readBlob(state.accepted.bodyRef);
     if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${messageId} is missing`);
-    const gates = deps.shaping?.gates;
     // A backoff in force replaces the site's limits; a suspension holds everything back.
-    const limits =
-      shaped && deps.shaping ? deps.shaping.reactions.limitsFor(shaped.site, shaped.values) : null;
+    const limits = reactions.limitsFor(shaped.site, shaped.values);
     // Wait for the site (a free connection, its message rate) only around the transaction
     // itself: recording the outcome must not hold the site's connection.
-    const release =
-      shaped && limits && gates ? await gates.admit(shaped.site, limits, lane) : () => {};
+    const release = await gates.admit(shaped.site, limits, lane);
     let results: Awaited<ReturnType<Deliverer['deliver']>>;
     try {
       results = await deps.deliverer.deliver({
@@ -120,41 +117,32 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         recipients,
         body,
         ...(source ? { source } : {}),
-        ...(shaped && limits && gates
-          ? {
-              site: {
-                key: shaped.site,
-                maxConnections: limits.maxConnections,
-                maxMessagesPerConnection: limits.maxMessagesPerConnection,
-                tls: limits.tls,
-                beforeConnect: () => gates.connect(shaped.site, limits.connectionRate),
-              },
-            }
-          : {}),
+        site: {
+          key: shaped.site,
+          maxConnections: limits.maxConnections,
+          maxMessagesPerConnection: limits.maxMessagesPerConnection,
+          tls: limits.tls,
+          beforeConnect: () => gates.connect(shaped.site, limits.connectionRate),
+        },
       });
     } finally {
       release();
     }
-    if (shaped && deps.shaping)
-      await deps.shaping.reactions
-        .observe(shaped.site, shaped.responses, results)
-        .catch((error) =>
-          deps.log.warn({ err: error, site: shaped.site }, 'could not record the site reaction'),
-        );
-    const policy: RetryPolicy = shaped
-      ? { ...deps.policy, scheduleMs: shaped.values.retry, maxAgeMs: shaped.values.maxAge }
-      : deps.policy;
+    await reactions
+      .observe(shaped.site, shaped.responses, results)
+      .catch((error) =>
+        deps.log.warn({ err: error, site: shaped.site }, 'could not record the site reaction'),
+      );
+    const policy: RetryPolicy = {
+      scheduleMs: shaped.values.retry,
+      maxAgeMs: shaped.values.maxAge,
+      jitter: deps.retryJitter,
+    };
     const recorded = await handleCommand(
       deps.store,
       stream,
       messageDecider,
-      {
-        type: 'RecordAttempt',
-        at: deps.now(),
-        results,
-        policy,
-        random: deps.random(),
-      },
+      { type: 'RecordAttempt', at: deps.now(), results, policy, random: deps.random() },
       { newEventId: () => randomUUID(), loaded },
     );
     if (recorded.position !== undefined) settling.set(key, recorded.position);
@@ -191,8 +179,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         // A site that already has a full round waiting gets no more: its backlog must not
         // take every slot from the other sites.
         const source = sourceFor(row.pool);
-        const site = deps.shaping?.sites.cached(row.domain, source?.name ?? null);
-        if (site && deps.shaping) {
+        const site = deps.shaping.sites.cached(row.domain, source?.name ?? null);
+        if (site) {
           const siteLane = `${site.site} ${row.lane}`;
           const started = startedPerSite.get(siteLane) ?? 0;
           if (

@@ -60,11 +60,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     deliverer,
     shaping: { sites, gates, reactions },
     egress: config.egress,
-    policy: {
-      scheduleMs: config.queue.retry,
-      maxAgeMs: config.queue.maxAge,
-      jitter: config.queue.retryJitter,
-    },
+    retryJitter: config.queue.retryJitter,
     maxInFlight: config.delivery.maxInFlight,
     now: Date.now,
     random: Math.random,
