@@ -204,3 +204,73 @@ describe('priority lanes', () => {
     assert.ok(bulkBefore < 20, `${bulkBefore} bulk messages went first, of 40`);
   });
 });
+
+describe('reply rules: backoff', () => {
+  let relay: TestRelay;
+  let site: Sink; // 127.0.0.10
+
+  before(async () => {
+    site = await startSink('127.0.0.10');
+    const dir = join('/tmp', `mailtrail-backoff-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    const rules = join(dir, 'shaping.yaml');
+    writeFileSync(
+      rules,
+      [
+        'domains:',
+        '  pushy.test:',
+        '    responses:',
+        "      - { match: '^451 ', threshold: 2, within: 1m, action: backoff, for: 4s, backoff: { maxConnections: 1, messageRate: 2/s } }",
+        '',
+      ].join('\n'),
+    );
+    relay = await startTestRelay({
+      smtp: { trustedNetworks: ['127.0.0.1/32'] },
+      routes: { 'pushy.test': `[127.0.0.10]:${site.port}` },
+      shaping: { files: [rules] },
+    });
+  });
+  after(async () => {
+    await relay.cleanup();
+    await site.close();
+  });
+
+  it('backs off to its own limits after the configured count, and ends after its duration', async () => {
+    for (let i = 1; i <= 2; i++) await submit(relay.smtpPort, [`tempfail${i}@pushy.test`]);
+    const started = await waitFor(async () => {
+      for await (const e of relay.store.readAll({ filter: { eventTypes: ['SiteBackoffStarted'] } }))
+        return e;
+      return undefined;
+    }, 'SiteBackoffStarted');
+    const { until, limits } = started.data as { until: number; limits: Record<string, unknown> };
+    assert.deepEqual(limits, { maxConnections: 1, messageRate: '2/s' });
+
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) => submit(relay.smtpPort, [`slow${i}@pushy.test`])),
+    );
+    const during = await waitFor(() => {
+      const got = site.transactions.filter((t) => t.to[0]?.startsWith('slow'));
+      return got.length === 5 && got;
+    }, 'the messages sent during the backoff');
+    const times = during.map((t) => Date.parse(t.at)).sort((a, b) => a - b);
+    // At 2/s, five messages span at least two seconds.
+    assert.ok(
+      (times[4] as number) - (times[0] as number) >= 1900,
+      `${(times[4] as number) - (times[0] as number)} ms for 5 at 2/s`,
+    );
+
+    await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()) + 100));
+    const after = Date.now();
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => submit(relay.smtpPort, [`fast${i}@pushy.test`])),
+    );
+    await waitFor(
+      () => site.transactions.filter((t) => t.to[0]?.startsWith('fast')).length === 10,
+      'after the backoff',
+    );
+    assert.ok(
+      Date.now() - after < 2000,
+      'ten messages in under two seconds once the backoff is over',
+    );
+  });
+});
