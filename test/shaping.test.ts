@@ -3,7 +3,8 @@
  * sites; a shaping file gives one of them tight limits; the sinks see what was sent.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -17,6 +18,37 @@ import {
   waitFor,
 } from './support/relay-harness.js';
 
+/** The relay under test, its shaping file holding `rules`, each domain routed to its sink. */
+const startShapedRelay = async (
+  rules: readonly string[],
+  sites: Readonly<Record<string, { readonly host: string; readonly sink: Sink }>>,
+): Promise<TestRelay> => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailtrail-shaping-'));
+  const file = join(dir, 'shaping.yaml');
+  writeFileSync(file, [...rules, ''].join('\n'));
+  const relay = await startTestRelay({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    routes: Object.fromEntries(
+      Object.entries(sites).map(([domain, { host, sink }]) => [domain, `[${host}]:${sink.port}`]),
+    ),
+    shaping: { files: [file] },
+  });
+  return {
+    ...relay,
+    cleanup: async () => {
+      await relay.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** The first event of this type in the log, once there is one. */
+const firstEvent = (relay: Pick<TestRelay, 'store'>, type: string) =>
+  waitFor(async () => {
+    for await (const e of relay.store.readAll({ filter: { eventTypes: [type] } })) return e;
+    return undefined;
+  }, type);
+
 describe('per-site shaping', () => {
   let relay: TestRelay;
   let rated: Sink; // 127.0.0.6: at most 2 connections, 20 messages/s, 5 messages a connection
@@ -25,28 +57,19 @@ describe('per-site shaping', () => {
   before(async () => {
     rated = await startSink('127.0.0.6');
     free = await startSink('127.0.0.7');
-    const dir = join('/tmp', `mailtrail-shaping-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    const rules = join(dir, 'shaping.yaml');
-    writeFileSync(
-      rules,
+    relay = await startShapedRelay(
       [
         'domains:',
         '  rated.test:',
         '    maxConnections: 2',
         '    maxMessagesPerConnection: 5',
         '    messageRate: 20/s',
-        '',
-      ].join('\n'),
-    );
-    relay = await startTestRelay({
-      smtp: { trustedNetworks: ['127.0.0.1/32'] },
-      routes: {
-        'rated.test': `[127.0.0.6]:${rated.port}`,
-        'free.test': `[127.0.0.7]:${free.port}`,
+      ],
+      {
+        'rated.test': { host: '127.0.0.6', sink: rated },
+        'free.test': { host: '127.0.0.7', sink: free },
       },
-      shaping: { files: [rules] },
-    });
+    );
   });
   after(async () => {
     await relay.cleanup();
@@ -95,11 +118,7 @@ describe('reply rules: a site that pushes back is suspended, and stays so across
 
   before(async () => {
     touchy = await startSink('127.0.0.8');
-    const dir = join('/tmp', `mailtrail-replies-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    const rules = join(dir, 'shaping.yaml');
-    writeFileSync(
-      rules,
+    first = await startShapedRelay(
       [
         'domains:',
         '  touchy.test:',
@@ -109,14 +128,9 @@ describe('reply rules: a site that pushes back is suspended, and stays so across
         '        within: 1m',
         '        action: suspend',
         '        for: 6s',
-        '',
-      ].join('\n'),
+      ],
+      { 'touchy.test': { host: '127.0.0.8', sink: touchy } },
     );
-    first = await startTestRelay({
-      smtp: { trustedNetworks: ['127.0.0.1/32'] },
-      routes: { 'touchy.test': `[127.0.0.8]:${touchy.port}` },
-      shaping: { files: [rules] },
-    });
     relay = first;
   });
   after(async () => {
@@ -127,11 +141,7 @@ describe('reply rules: a site that pushes back is suspended, and stays so across
 
   it('three 451 4.3.0 replies suspend the site; nothing reaches it until the suspension ends, restart or not', async () => {
     for (let i = 1; i <= 3; i++) await submit(relay.smtpPort, [`tempfail${i}@touchy.test`]);
-    const suspended = await waitFor(async () => {
-      for await (const e of relay.store.readAll({ filter: { eventTypes: ['SiteSuspended'] } }))
-        return e;
-      return undefined;
-    }, 'SiteSuspended');
+    const suspended = await firstEvent(relay, 'SiteSuspended');
     const data = suspended.data as {
       until: number;
       matches: number;
@@ -166,18 +176,10 @@ describe('priority lanes', () => {
 
   before(async () => {
     slow = await startSink('127.0.0.9');
-    const dir = join('/tmp', `mailtrail-lanes-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    const rules = join(dir, 'shaping.yaml');
-    writeFileSync(
-      rules,
-      ['domains:', '  slow.test:', '    maxConnections: 1', '    messageRate: 5/s', ''].join('\n'),
+    relay = await startShapedRelay(
+      ['domains:', '  slow.test:', '    maxConnections: 1', '    messageRate: 5/s'],
+      { 'slow.test': { host: '127.0.0.9', sink: slow } },
     );
-    relay = await startTestRelay({
-      smtp: { trustedNetworks: ['127.0.0.1/32'] },
-      routes: { 'slow.test': `[127.0.0.9]:${slow.port}` },
-      shaping: { files: [rules] },
-    });
   });
   after(async () => {
     await relay.cleanup();
@@ -211,24 +213,15 @@ describe('reply rules: backoff', () => {
 
   before(async () => {
     site = await startSink('127.0.0.10');
-    const dir = join('/tmp', `mailtrail-backoff-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    const rules = join(dir, 'shaping.yaml');
-    writeFileSync(
-      rules,
+    relay = await startShapedRelay(
       [
         'domains:',
         '  pushy.test:',
         '    responses:',
         "      - { match: '^451 ', threshold: 2, within: 1m, action: backoff, for: 4s, backoff: { maxConnections: 1, messageRate: 2/s } }",
-        '',
-      ].join('\n'),
+      ],
+      { 'pushy.test': { host: '127.0.0.10', sink: site } },
     );
-    relay = await startTestRelay({
-      smtp: { trustedNetworks: ['127.0.0.1/32'] },
-      routes: { 'pushy.test': `[127.0.0.10]:${site.port}` },
-      shaping: { files: [rules] },
-    });
   });
   after(async () => {
     await relay.cleanup();
@@ -237,11 +230,7 @@ describe('reply rules: backoff', () => {
 
   it('backs off to its own limits after the configured count, and ends after its duration', async () => {
     for (let i = 1; i <= 2; i++) await submit(relay.smtpPort, [`tempfail${i}@pushy.test`]);
-    const started = await waitFor(async () => {
-      for await (const e of relay.store.readAll({ filter: { eventTypes: ['SiteBackoffStarted'] } }))
-        return e;
-      return undefined;
-    }, 'SiteBackoffStarted');
+    const started = await firstEvent(relay, 'SiteBackoffStarted');
     const { until, limits } = started.data as { until: number; limits: Record<string, unknown> };
     assert.deepEqual(limits, { maxConnections: 1, messageRate: '2/s' });
 
