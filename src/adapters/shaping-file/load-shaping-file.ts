@@ -9,12 +9,12 @@ import type {
   ShapingLayer,
   ShapingRules,
 } from '../../domain/shaping/layers.js';
+import type { ResponseRule } from '../../domain/shaping/response-rules.js';
 import {
   ResponseRuleSchema,
   type ShapingKey,
   ShapingValuesSchema,
 } from '../../domain/shaping/shaping-values.js';
-import type { ResponseRule } from '../../domain/site-state/response-rules.js';
 
 /** One problem in a shaping file, at the line of the key or value at fault. */
 export interface ShapingFileError {

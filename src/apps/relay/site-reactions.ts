@@ -3,12 +3,8 @@ import { handleCommand } from '../../domain/command-handling/handle-command.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import type { AttemptResult } from '../../domain/message/decider.js';
 import { parseRate } from '../../domain/shaping/rate.js';
+import { countMatch, type ResponseRule, replyText } from '../../domain/shaping/response-rules.js';
 import type { ShapingValues } from '../../domain/shaping/shaping-values.js';
-import {
-  countMatch,
-  type ResponseRule,
-  replyText,
-} from '../../domain/site-state/response-rules.js';
 import {
   inForce,
   initialSiteState,

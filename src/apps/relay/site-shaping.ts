@@ -2,9 +2,9 @@ import { orNone } from '../../adapters/dns/resolver.js';
 import type { Route } from '../../adapters/smtp-out/open-connection.js';
 import { effectiveShaping, responseRulesFor } from '../../domain/shaping/effective.js';
 import type { ShapingRules } from '../../domain/shaping/layers.js';
+import type { ResponseRule } from '../../domain/shaping/response-rules.js';
 import type { BaseShaping, ShapingValues } from '../../domain/shaping/shaping-values.js';
 import { siteOf } from '../../domain/shaping/site.js';
-import type { ResponseRule } from '../../domain/site-state/response-rules.js';
 
 export interface SiteShaping {
   readonly site: string;

@@ -1,5 +1,5 @@
-import type { ResponseRule } from '../site-state/response-rules.js';
 import type { LayerKind, Origin, ShapingLayer, ShapingRules } from './layers.js';
+import type { ResponseRule } from './response-rules.js';
 import {
   type BaseShaping,
   SHAPING_KEYS,

@@ -1,4 +1,4 @@
-import type { ResponseRule } from '../site-state/response-rules.js';
+import type { ResponseRule } from './response-rules.js';
 import type { ShapingKey, ShapingValues } from './shaping-values.js';
 
 export type LayerKind = 'default' | 'provider' | 'domain' | 'source';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { countMatch, type ResponseRule, replyText } from './response-rules.js';
+import { countMatch, type ResponseRule, replyText } from '../shaping/response-rules.js';
 import { decideSite, evolveSite, inForce, initialSiteState, type SiteEvent } from './site-state.js';
 
 const suspended = (until: number): SiteEvent => ({

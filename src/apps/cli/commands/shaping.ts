@@ -10,9 +10,9 @@ import {
   type Sourced,
 } from '../../../domain/shaping/effective.js';
 import type { Rate } from '../../../domain/shaping/rate.js';
+import { replyText } from '../../../domain/shaping/response-rules.js';
 import { SHAPING_KEYS } from '../../../domain/shaping/shaping-values.js';
 import { siteOf } from '../../../domain/shaping/site.js';
-import { replyText } from '../../../domain/site-state/response-rules.js';
 import { inForce, siteDecider, siteStream } from '../../../domain/site-state/site-state.js';
 import {
   baseShaping,

@@ -1,6 +1,6 @@
-import type { Origin } from '../shaping/layers.js';
-import type { Rate } from '../shaping/rate.js';
 import type { SmtpReply } from '../smtp-reply/smtp-reply.js';
+import type { Origin } from './layers.js';
+import type { Rate } from './rate.js';
 
 /** A rule on the remote's replies: after `threshold` matches within `withinMs`, act. */
 export interface ResponseRule {
