@@ -3,10 +3,12 @@
  * sites; a shaping file gives one of them tight limits; the sinks see what was sent.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { type RunningRelay, startRelay } from '../src/apps/relay/relay.js';
 import {
@@ -17,6 +19,7 @@ import {
   type TestRelay,
   waitFor,
 } from './support/relay-harness.js';
+import { BIN, REPO } from './support/relay-process.js';
 
 /** The relay under test, its shaping file holding `rules`, each domain routed to its sink. */
 const startShapedRelay = async (
@@ -260,6 +263,69 @@ describe('reply rules: backoff', () => {
     assert.ok(
       Date.now() - after < 2000,
       'ten messages in under two seconds once the backoff is over',
+    );
+  });
+});
+
+describe('throttle windows', () => {
+  let relay: TestRelay;
+  let site: Sink; // 127.0.0.14
+
+  before(async () => {
+    site = await startSink('127.0.0.14');
+    relay = await startShapedRelay([], { 'counted.test': { host: '127.0.0.14', sink: site } });
+  });
+  after(async () => {
+    await relay.cleanup();
+    await site.close();
+  });
+
+  it('counts attempts, deliveries and deferrals per site, live, on the admin API and in `shaping status`', async () => {
+    const to = ['ok1', 'ok2', 'ok3', 'tempfail1', 'permfail1'].map((l) => `${l}@counted.test`);
+    for (const rcpt of to) await submit(relay.smtpPort, [rcpt]);
+    type Row = {
+      dimension: string;
+      key: string;
+      lastMinute: Record<string, number>;
+      lastHour: Record<string, number>;
+    };
+    const row = await waitFor(async () => {
+      const response = await fetch(`http://127.0.0.1:${relay.httpPort}/shaping/status`);
+      const { windows } = (await response.json()) as { windows: Row[] };
+      const found = windows.find(
+        (w) => w.dimension === 'site' && w.key === `mx:127.0.0.14:${site.port}`,
+      );
+      return found && found.lastMinute.attempts === 5 && found;
+    }, 'five attempts in the window');
+    assert.deepEqual(row.lastMinute, {
+      attempts: 5,
+      delivered: 3,
+      deferred: 1,
+      bounced: 1,
+      deferralRate: 0.2,
+    });
+    assert.deepEqual(row.lastHour, row.lastMinute);
+
+    const config = join(relay.dir, 'status.yaml');
+    writeFileSync(
+      config,
+      `dataDir: ${relay.config.dataDir}\nhttp: { listen: "127.0.0.1:${relay.httpPort}" }\n`,
+    );
+    // Asynchronously: the relay the CLI asks runs in this process.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [BIN, 'shaping', 'status', '--config', config],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+      },
+    );
+    const plain = stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    assert.match(
+      plain,
+      new RegExp(
+        `site\\s+│ mx:127\\.0\\.0\\.14:${site.port}\\s+│ 5\\s+│ 3\\s+│ 1\\s+│ 1\\s+│ 20\\.0%`,
+      ),
     );
   });
 });

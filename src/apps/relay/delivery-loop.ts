@@ -13,6 +13,7 @@ import { liveCheckpoint, type ReadModelDb } from '../../projections/runner/read-
 import type { SiteGates } from './site-gates.js';
 import type { SiteReactions } from './site-reactions.js';
 import type { SiteShapingLookup } from './site-shaping.js';
+import type { AttemptOutcome } from './throttle-windows.js';
 
 export interface DeliveryLoopDeps {
   readonly store: EventStore;
@@ -21,6 +22,8 @@ export interface DeliveryLoopDeps {
   /** Retry waits are stretched by up to this fraction (the schedule itself is per site). */
   readonly retryJitter: number;
   readonly maxInFlight: number;
+  /** Each recipient's outcome of each attempt, for the live throttle windows. */
+  readonly onOutcome?: (outcome: AttemptOutcome) => void;
   /** Egress sources and pools: each attempt leaves from a source of its message's pool. */
   readonly egress: {
     readonly sources: Readonly<Record<string, { readonly address: string; readonly ehlo: string }>>;
@@ -128,6 +131,15 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     } finally {
       release();
     }
+    const at = deps.now();
+    for (const r of results)
+      deps.onOutcome?.({
+        at,
+        site: shaped.site,
+        source: source?.name ?? null,
+        credential: state.accepted.credential?.name ?? null,
+        outcome: r.reply.code < 400 ? 'delivered' : r.reply.code < 500 ? 'deferred' : 'bounced',
+      });
     await reactions
       .observe(shaped.site, shaped.responses, results)
       .catch((error) =>

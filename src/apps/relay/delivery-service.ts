@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
 import { createResolver } from '../../adapters/dns/resolver.js';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
@@ -15,6 +16,7 @@ import { createDeliveryLoop } from './delivery-loop.js';
 import { createSiteGates } from './site-gates.js';
 import { createSiteReactions } from './site-reactions.js';
 import { createSiteShaping } from './site-shaping.js';
+import { type AttemptOutcome, createThrottleWindows } from './throttle-windows.js';
 
 /**
  * The relay's back half: keeps every projection live and delivers what falls due. It has
@@ -54,7 +56,10 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     resolveMx: (domain) => resolver.resolveMx(domain),
     now: Date.now,
   });
+  const outcomes = new Subject<AttemptOutcome>();
+  const windows = createThrottleWindows(outcomes);
   const loop = createDeliveryLoop({
+    onOutcome: (outcome) => outcomes.next(outcome),
     store,
     readDb,
     deliverer,
@@ -78,9 +83,12 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   loop.start();
 
   return {
+    /** The live throttle windows (attempts, deliveries, deferrals per site, source, credential). */
+    throttleWindows: () => windows.snapshot(Date.now()),
     stop: async () => {
       await loop.stop();
       gates.close();
+      windows.close();
       await deliverer.close();
       controller.abort();
       await runner;

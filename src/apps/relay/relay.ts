@@ -97,7 +97,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       logger: log,
     },
   );
-  const http = createHttpServer(readDb);
+  const http = createHttpServer(readDb, delivery);
   let smtpPort: number;
   let httpPort: number;
   try {

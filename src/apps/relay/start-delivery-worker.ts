@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { startTypeScriptWorker } from '../../adapters/threads/typescript-worker.js';
 import type { Config } from '../config/schema.js';
+import type { WindowRow } from './throttle-windows.js';
 
 /** Starts the delivery service on its own thread and resolves once it has caught up. */
 export const startDeliveryWorker = async (config: Config, writer: MessagePort, log: Logger) => {
@@ -23,7 +24,20 @@ export const startDeliveryWorker = async (config: Config, writer: MessagePort, l
       process.exit(1);
     }
   });
+  let nextId = 0;
   return {
+    /** The delivery thread's live throttle windows. */
+    throttleWindows: (): Promise<WindowRow[]> =>
+      new Promise((resolve) => {
+        const id = ++nextId;
+        const onMessage = (message: { throttleWindows?: number; rows?: WindowRow[] }) => {
+          if (message?.throttleWindows !== id) return;
+          worker.off('message', onMessage);
+          resolve(message.rows ?? []);
+        };
+        worker.on('message', onMessage);
+        worker.postMessage({ throttleWindows: id });
+      }),
     stop: async () => {
       stopping = true;
       const stopped = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

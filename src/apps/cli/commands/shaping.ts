@@ -14,6 +14,7 @@ import { replyText } from '../../../domain/shaping/response-rules.js';
 import { SHAPING_KEYS } from '../../../domain/shaping/shaping-values.js';
 import { siteOf } from '../../../domain/shaping/site.js';
 import { inForce, siteDecider, siteStream } from '../../../domain/site-state/site-state.js';
+import type { WindowRow } from '../../relay/throttle-windows.js';
 import {
   baseShaping,
   formatShapingError,
@@ -49,6 +50,58 @@ export const shapingCommand = (program: Command): void => {
       else if (errors.length === 0) process.stdout.write(`ok: ${files.join(', ')}\n`);
       else process.stderr.write(`${errors.map(formatShapingError).join('\n')}\n`);
       if (errors.length > 0) process.exitCode = 1;
+    });
+
+  shaping
+    .command('status')
+    .description(
+      'live counts per site, source and credential over the last minute and hour (from the running relay)',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const config = cliConfig(program.opts().config);
+      const { host, port } = config.http.listen;
+      const at = `http://${host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}/shaping/status`;
+      let body: { windows: WindowRow[] };
+      try {
+        const response = await fetch(at);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        body = (await response.json()) as { windows: WindowRow[] };
+      } catch (error) {
+        return fail(
+          `the relay did not answer at ${at} (${(error as Error).message}); is it running?`,
+        );
+      }
+      if (opts.json) return void process.stdout.write(`${toJson(body.windows)}\n`);
+      const percent = (r: number) => `${(r * 100).toFixed(1)}%`;
+      const table = new Table({
+        head: [
+          '',
+          'name',
+          '1 min: attempts',
+          'delivered',
+          'deferred',
+          'bounced',
+          'deferral rate',
+          '1 h: attempts',
+          'deferral rate',
+        ],
+      });
+      for (const w of body.windows)
+        table.push([
+          w.dimension,
+          w.key,
+          w.lastMinute.attempts,
+          w.lastMinute.delivered,
+          w.lastMinute.deferred,
+          w.lastMinute.bounced,
+          percent(w.lastMinute.deferralRate),
+          w.lastHour.attempts,
+          percent(w.lastHour.deferralRate),
+        ]);
+      process.stdout.write(
+        `${body.windows.length === 0 ? 'no attempts in the last hour\n' : `${table.toString()}\n`}`,
+      );
     });
 
   shaping
