@@ -3,6 +3,9 @@
  * to the source's address, saying its EHLO name); the sink sees which.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { createCredential } from '../src/apps/credentials/create-credential.js';
@@ -24,7 +27,9 @@ describe('egress sources and pools', () => {
   let sink: Sink;
 
   before(async () => {
-    sink = await startSink('127.0.0.13');
+    sink = await startSink('127.0.0.13', {
+      saveDir: mkdtempSync(join(tmpdir(), 'mailtrail-egress-')),
+    });
     relay = await startTestRelay({
       smtp: { trustedNetworks: ['127.0.0.1/32'] },
       routes: { '*': `[127.0.0.13]:${sink.port}` },
@@ -97,6 +102,10 @@ describe('egress sources and pools', () => {
       return all.every(Boolean) && all;
     }, 'the credential-routed messages');
     assert.equal(byHeader.peer, '127.0.0.12');
+    // The control header steered the relay and went no further.
+    const delivered = readFileSync(byHeader.file as string, 'latin1');
+    assert.match(delivered, /^Received: /m);
+    assert.doesNotMatch(delivered, /X-Mailtrail-Pool/i);
     assert.deepEqual([...new Set(byCredential.map((t) => t?.peer))], ['127.0.0.12']);
   });
 

@@ -6,10 +6,16 @@ import type { EventStore } from '../../domain/event-store/event-store.js';
 import { messageDecider } from '../../domain/message/decider.js';
 import type { MessageAccepted } from '../../domain/message/events.js';
 import { messageStream } from '../../domain/message/events.js';
-import { parseHeaderFields, summarizeHeaders } from '../../domain/message-body/headers.js';
+import {
+  parseHeaderFields,
+  summarizeHeaders,
+  withoutHeaderFields,
+} from '../../domain/message-body/headers.js';
 import { receivedHeader, rfc5322Date } from '../../domain/message-body/trace-fields.js';
 import type { SignOutgoing } from './message-signing.js';
 import type { SenderAuthorization } from './sender-authorization.js';
+
+const CONTROL_HEADERS = ['X-Mailtrail-Pool', 'X-Mailtrail-Lane'];
 
 export interface AcceptDeps {
   readonly store: EventStore;
@@ -65,7 +71,9 @@ export const createAcceptMessage =
       }) +
       (headers.messageId ? '' : `Message-ID: <${messageId}@${deps.hostname}>\r\n`) +
       (headers.date ? '' : `Date: ${rfc5322Date(at)}\r\n`);
-    const unsigned = Buffer.concat([Buffer.from(prefix, 'latin1'), submission.body]);
+    // Our own control headers steer this relay and go no further.
+    const content = withoutHeaderFields(submission.body, CONTROL_HEADERS);
+    const unsigned = Buffer.concat([Buffer.from(prefix, 'latin1'), content]);
     const signed = deps.sign ? await deps.sign(unsigned, senders[0] ?? null, at) : null;
     const body = signed
       ? Buffer.concat([Buffer.from(signed.headers, 'latin1'), unsigned])

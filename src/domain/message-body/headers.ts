@@ -58,3 +58,28 @@ export const summarizeHeaders = (
         : 'transactional',
   };
 };
+
+/**
+ * The message without the named header fields (with their folded continuation lines), the
+ * rest byte for byte. Returns the same buffer when none is there, the common case.
+ */
+export const withoutHeaderFields = (bytes: Buffer, names: readonly string[]): Buffer => {
+  const end = headerEnd(bytes);
+  const head = bytes.subarray(0, end < 0 ? bytes.length : end).toString('latin1');
+  const lower = names.map((n) => `${n.toLowerCase()}:`);
+  const lines = head.split('\r\n');
+  const kept: string[] = [];
+  let dropping = false;
+  let dropped = false;
+  for (const line of lines) {
+    const continuation = line.startsWith(' ') || line.startsWith('\t');
+    if (!continuation) dropping = lower.some((n) => line.toLowerCase().startsWith(n));
+    if (dropping) dropped = true;
+    else kept.push(line);
+  }
+  if (!dropped) return bytes;
+  return Buffer.concat([
+    Buffer.from(kept.join('\r\n'), 'latin1'),
+    bytes.subarray(end < 0 ? bytes.length : end),
+  ]);
+};
