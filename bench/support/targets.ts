@@ -54,7 +54,12 @@ export interface Target {
  */
 export const startMailtrail = async (
   sinkPort: number,
-  options: { readonly dkim?: 'signed' | 'unsigned'; readonly extraConfig?: readonly string[] } = {},
+  options: {
+    readonly dkim?: 'signed' | 'unsigned';
+    readonly extraConfig?: readonly string[];
+    /** Routes besides `*` (which goes to the sink): domain → `[host]:port`. */
+    readonly routes?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<Target> => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-mailtrail-'));
   const port = await freePort();
@@ -66,7 +71,7 @@ export const startMailtrail = async (
       'log: { level: warn }',
       `smtp: { listen: "127.0.0.1:${port}", trustedNetworks: ["127.0.0.1/32"], maxMessageSize: 52428800 }`,
       'http: { listen: "127.0.0.1:0" }',
-      `routes: { "*": "[127.0.0.1]:${sinkPort}" }`,
+      `routes: ${JSON.stringify({ '*': `[127.0.0.1]:${sinkPort}`, ...options.routes })}`,
       'delivery: { blockLocalAddresses: false }',
       `dkim: { enabled: ${options.dkim === 'signed'} }`,
       ...(options.extraConfig ?? []),

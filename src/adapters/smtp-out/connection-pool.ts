@@ -14,7 +14,8 @@ export interface Pooled extends OpenConnection {
   readonly key: string;
   readonly maxMessages: number;
   sent: number;
-  state: 'busy' | 'idle' | 'closed';
+  /** closing: QUIT sent, the socket not yet closed; it still counts against the limit. */
+  state: 'busy' | 'idle' | 'closing' | 'closed';
   idleTimer?: NodeJS.Timeout;
 }
 
@@ -76,7 +77,9 @@ export const createConnectionPool = (limits: PoolLimits) => {
             state: 'busy',
           };
           const onGone = () => retire(pooled);
-          opened.connection.once('end', onGone);
+          // The slot is free once the socket has closed, not when the session ends: the
+          // receiver still counts a connection whose close is on its way.
+          opened.socket.once('close', onGone);
           opened.connection.on('error', onGone);
           return pooled;
         } catch (error) {
@@ -89,9 +92,16 @@ export const createConnectionPool = (limits: PoolLimits) => {
     }
   };
 
+  // A receiver counts a connection until its socket closes, so the slot is freed then (on
+  // the socket's 'close', see acquire), not when QUIT is sent.
+  const CLOSE_TIMEOUT_MS = 10_000;
   const close = (p: Pooled): void => {
-    if (p.state === 'closed') return;
-    retire(p);
+    if (p.state === 'closed' || p.state === 'closing') return;
+    const s = slot(p.key);
+    if (p.state === 'idle') s.idle.splice(s.idle.indexOf(p), 1);
+    clearTimeout(p.idleTimer);
+    p.state = 'closing';
+    setTimeout(() => retire(p), CLOSE_TIMEOUT_MS).unref();
     p.connection.quit();
   };
 

@@ -25,6 +25,8 @@ export interface ConnectOptions {
 export interface OpenConnection {
   readonly connection: SMTPConnection;
   readonly remote: Remote;
+  /** The TCP socket under the SMTP session: the connection exists until it has closed. */
+  readonly socket: { once(event: 'close', listener: () => void): unknown };
 }
 
 const handshake = (connection: SMTPConnection): Promise<void> =>
@@ -95,6 +97,7 @@ export const openConnection = async (
     ._supportedExtensions;
   return {
     connection,
+    socket: socketInfo.socket,
     remote: {
       mx: socketInfo.hostname,
       ip: socketInfo.host,
