@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { dkimVerify } from 'mailauth';
+import { dkimTxtValue } from '../../domain/sending-domain/dns-records.js';
 import {
   type DkimAlgorithm,
-  dkimTxtRecord,
   generateDkimKeyPair,
   type SigningKey,
   signMessage,
@@ -15,7 +15,10 @@ const AT = Date.UTC(2025, 0, 15, 12, 0, 0, 500);
 const records = new Map<string, string>();
 const makeKey = (algorithm: DkimAlgorithm, selector: string): SigningKey => {
   const { privateKeyPem, publicKeyDns } = generateDkimKeyPair(algorithm);
-  records.set(`${selector}._domainkey.example.com`, dkimTxtRecord(algorithm, publicKeyDns));
+  records.set(
+    `${selector}._domainkey.example.com`,
+    dkimTxtValue({ selector: 'any', algorithm: algorithm, publicKey: publicKeyDns }),
+  );
   return {
     domain: 'example.com',
     selector,
@@ -228,7 +231,7 @@ describe('signMessage', () => {
   });
 });
 
-describe('generateDkimKeyPair / dkimTxtRecord', () => {
+describe('generateDkimKeyPair and the TXT record', () => {
   it('gives an RSA-2048 key and its SPKI p= value', async () => {
     const { privateKeyPem, publicKeyDns } = generateDkimKeyPair('rsa-sha256');
     const privateKey = createPrivateKey(privateKeyPem);
@@ -242,7 +245,10 @@ describe('generateDkimKeyPair / dkimTxtRecord', () => {
       publicKey.export({ format: 'jwk' }),
       createPublicKey(privateKey).export({ format: 'jwk' }),
     );
-    assert.equal(dkimTxtRecord('rsa-sha256', publicKeyDns), `v=DKIM1; k=rsa; p=${publicKeyDns}`);
+    assert.equal(
+      dkimTxtValue({ selector: 'any', algorithm: 'rsa-sha256', publicKey: publicKeyDns }),
+      `v=DKIM1; k=rsa; p=${publicKeyDns}`,
+    );
   });
 
   it('gives an Ed25519 key and its raw 32-byte p= value (RFC 8463)', async () => {
@@ -256,7 +262,7 @@ describe('generateDkimKeyPair / dkimTxtRecord', () => {
       createPublicKey(privateKey).export({ format: 'jwk' }).x,
     );
     assert.equal(
-      dkimTxtRecord('ed25519-sha256', publicKeyDns),
+      dkimTxtValue({ selector: 'any', algorithm: 'ed25519-sha256', publicKey: publicKeyDns }),
       `v=DKIM1; k=ed25519; p=${publicKeyDns}`,
     );
   });

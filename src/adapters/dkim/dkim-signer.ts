@@ -6,9 +6,10 @@ import {
   getSigningHeaderLines,
   parseHeaders,
 } from 'mailauth/lib/tools.js';
+import type { DkimAlgorithm } from '../../domain/sending-domain/events.js';
 import { relaxedBodyHash } from './relaxed-body-hash.js';
 
-export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
+export type { DkimAlgorithm };
 
 export interface SigningKey {
   readonly domain: string;
@@ -153,7 +154,3 @@ export const generateDkimKeyPair = (
     publicKeyDns: Buffer.from(x, 'base64url').toString('base64'),
   };
 };
-
-/** The TXT record for `<selector>._domainkey.<domain>`. */
-export const dkimTxtRecord = (algorithm: DkimAlgorithm, publicKeyDns: string): string =>
-  `v=DKIM1; k=${KEY_TYPE[algorithm]}; p=${publicKeyDns}`;
