@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import nodemailer from 'nodemailer';
 import { createSmartSink } from '../src/apps/sink/smart-sink.js';
 import { freePort } from '../test/support/relay-process.js';
+import { createSmtpInjector } from './support/smtp-injector.js';
 import { log, sleep, startMailtrail } from './support/targets.js';
 
 const { values } = parseArgs({
@@ -45,34 +45,23 @@ const main = async () => {
   const rules = join(mkdtempSync(join(tmpdir(), 'bench-lanes-')), 'shaping.yaml');
   writeFileSync(rules, `default:\n  messageRate: ${rate}/s\n  maxConnections: 10\n`);
   const relay = await startMailtrail(sinkPort, { extraConfig: [`shaping: { files: [${rules}] }`] });
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: relay.port,
-    ignoreTLS: true,
-    pool: true,
-    maxConnections: 20,
-    maxMessages: Number.POSITIVE_INFINITY,
-  });
+  const injector = createSmtpInjector(relay.port);
   try {
     log(`queueing ${bulk} bulk messages for one site throttled to ${rate}/s…`);
     const bar = process.stderr.isTTY ? new SingleBar({}) : null;
     bar?.start(bulk, 0);
-    let queued = 0;
     const started = Date.now();
-    const inject = async () => {
-      while (queued < bulk) {
-        const i = queued++;
-        await transport.sendMail({
-          from: 'news@sender.test',
-          to: `reader${i}@bulk.test`,
-          subject: 'news',
-          text: 'the news',
-          headers: { Precedence: 'bulk' },
-        });
-        bar?.increment();
-      }
-    };
-    await Promise.all(Array.from({ length: 20 }, inject));
+    await injector.send(
+      bulk,
+      (i) => ({
+        from: 'news@sender.test',
+        to: `reader${i}@bulk.test`,
+        subject: 'news',
+        text: 'the news',
+        headers: { Precedence: 'bulk' },
+      }),
+      () => bar?.increment(),
+    );
     bar?.stop();
     log(
       `queued in ${((Date.now() - started) / 1000).toFixed(0)} s; ${received.size} delivered so far`,
@@ -83,7 +72,7 @@ const main = async () => {
     for (let i = 0; i < transactionalCount; i++) {
       const to = `user${i}@txn.test`;
       sentAt.set(to, Date.now());
-      void transport.sendMail({
+      injector.sendOne({
         from: 'app@sender.test',
         to,
         subject: 'your code',
@@ -126,7 +115,7 @@ const main = async () => {
       );
     }
   } finally {
-    transport.close();
+    injector.close();
     await relay.stop();
     await sink.close();
   }

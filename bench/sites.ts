@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import nodemailer from 'nodemailer';
 import { createSmartSink } from '../src/apps/sink/smart-sink.js';
 import { freePort } from '../test/support/relay-process.js';
+import { createSmtpInjector } from './support/smtp-injector.js';
 import { log, sleep, startMailtrail } from './support/targets.js';
 
 const { values } = parseArgs({
@@ -63,31 +63,16 @@ const main = async () => {
     extraConfig: [`shaping: { files: [${rules}] }`],
     routes,
   });
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: relay.port,
-    ignoreTLS: true,
-    pool: true,
-    maxConnections: 20,
-    maxMessages: Number.POSITIVE_INFINITY,
-  });
+  const injector = createSmtpInjector(relay.port);
   try {
     log(`${total} messages over ${SITES.length} sites…`);
     const started = Date.now();
-    let next = 0;
-    const inject = async () => {
-      while (next < total) {
-        const i = next++;
-        const site = SITES[i % SITES.length] as (typeof SITES)[number];
-        await transport.sendMail({
-          from: 'app@sender.test',
-          to: `user${i}@${site.domain}`,
-          subject: 's',
-          text: 'x',
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: 20 }, inject));
+    await injector.send(total, (i) => ({
+      from: 'app@sender.test',
+      to: `user${i}@${(SITES[i % SITES.length] as (typeof SITES)[number]).domain}`,
+      subject: 's',
+      text: 'x',
+    }));
     const acceptedSecs = (Date.now() - started) / 1000;
     const deadline = Date.now() + 600_000;
     while (seen.reduce((n, s) => n + s.length, 0) < total && Date.now() < deadline) await sleep(20);
@@ -119,7 +104,7 @@ const main = async () => {
       `${table.toString()}\n${total} messages: ${result.acceptedPerSec} accepted/s, ${result.deliveredPerSec} delivered/s end to end\n`,
     );
   } finally {
-    transport.close();
+    injector.close();
     await relay.stop();
     await Promise.all(sinks.map((s) => s.sink.close()));
   }
