@@ -17,6 +17,7 @@ import {
   activatePendingKeys,
   addSendingDomain,
   type DomainsDeps,
+  pruneRetiredKeys,
   rotateDomainKeys,
   verifySendingDomain,
 } from '../src/apps/domains/sending-domains.js';
@@ -357,6 +358,30 @@ describe('sending domains: DKIM signing, records, rotation, sender authorization
     assert.deepEqual(await selectorsOf(after.bytes), fresh.map((r) => r.selector).sort());
     for (const m of [before, during, after])
       assert.ok((await verify(m.bytes)).every((r) => r.result === 'pass'));
+  });
+
+  it('retired keys stay until the grace period is over, then go, with the records that can be deleted', async () => {
+    // After the rotation above, shop.test's first generation is retired.
+    const keys = dataPaths(relay.config).keys;
+    const early = await pruneRetiredKeys(deps, { domain: 'shop.test', graceMs: 3_600_000 });
+    assert.deepEqual(early.removed, []);
+    const retired = early.domain.generations.find((g) => g.status === 'retired');
+    assert.ok(retired, 'a retired generation');
+    const files = retired.keys.map((k) => join(keys, 'shop.test', `${k.selector}.pem`));
+    for (const f of files) assert.ok(statSync(f).isFile());
+
+    const pruned = await pruneRetiredKeys(deps, { domain: 'shop.test', graceMs: 0 });
+    assert.deepEqual(
+      pruned.removed.map((r) => r.selector).sort(),
+      retired.keys.map((k) => k.selector).sort(),
+    );
+    assert.equal(
+      pruned.domain.generations.find((g) => g.generation === retired.generation)?.status,
+      'removed',
+    );
+    for (const f of files) assert.throws(() => statSync(f), /ENOENT/);
+    // The signing generation's records are still expected; the removed ones are not.
+    assert.ok(pruned.records.every((r) => r.generation !== retired.generation));
   });
 
   it('activate switches to waiting keys at once; a second rotation waits for the first', async () => {
