@@ -228,6 +228,18 @@ describe('mailtrail CLI', () => {
       invalid.stderr.trim(),
       `${bad}:3: default.messageRate: expected a rate such as 100/s, 3000/m, 50000/h or 1000000/d`,
     );
+    // A warm-up schedule for a provider no file defines: found only once files are merged.
+    const typo = join(relay.dir, 'typo-shaping.yaml');
+    writeFileSync(
+      typo,
+      'sources:\n  mta9:\n    warmup:\n      start: 2026-11-01\n      daily: { gmial: [10] }\n',
+    );
+    const misnamed = run(['shaping', 'validate', typo]);
+    assert.equal(misnamed.code, 1);
+    assert.match(
+      misnamed.stderr,
+      /typo-shaping\.yaml:3: sources\.mta9\.warmup\.daily\.gmial: unknown provider "gmial" \(expected default or one of google, /,
+    );
     const good = join(relay.dir, 'shaping.yaml');
     writeFileSync(good, 'domains:\n  shop.test:\n    maxConnections: 3\n    messageRate: 20/m\n');
     assert.equal(run(['shaping', 'validate', good]).code, 0);
@@ -273,7 +285,7 @@ describe('mailtrail CLI', () => {
     const plain = table.stdout.replace(/\x1b\[[0-9;]*m/g, '');
     assert.match(plain, /site mx:mx\.example\.net/);
     assert.match(plain, /maxAge\s+│ 4d12h\s+│ config queue\.maxAge/);
-    assert.match(plain, /no backoff or suspension in force/);
+    assert.match(plain, /no backoff, suspension, disabled source or queue bounce in force/);
 
     // A suspension on the site's stream shows, with the rule and the reply behind it.
     await handleCommand(

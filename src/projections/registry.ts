@@ -1,6 +1,7 @@
 import { accountingProjection } from './accounting/accounting.js';
 import { credentialsProjection } from './credentials/credentials.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue.js';
+import { egressVolumeProjection } from './egress-volume/egress-volume.js';
 import type { Projection } from './runner/projection.js';
 import { sendingDomainsProjection } from './sending-domains/sending-domains.js';
 
@@ -10,6 +11,7 @@ export const PROJECTIONS: readonly Projection[] = [
   deliveryQueueProjection,
   accountingProjection,
   sendingDomainsProjection,
+  egressVolumeProjection,
 ];
 
 export const findProjection = (name: string): Projection | undefined =>

@@ -191,4 +191,39 @@ describe('shaping files', () => {
     assert.equal(loaded.ok, false);
     assert.ok(!loaded.ok && loaded.errors[0]?.file === 'broken.yaml' && loaded.errors[0].line >= 2);
   });
+
+  it('reads a source warm-up plan, each error at its line, and knows every reply action', () => {
+    const rules = rulesOf(
+      [
+        'sources:',
+        '  mta3:',
+        '    maxConnections: 2',
+        '    warmup:',
+        '      start: 2026-11-20',
+        '      daily:',
+        '        default: [50, 100]',
+        '        google: { from: 10, to: 1000, days: 3 }',
+        '    responses:',
+        "      - { match: '^550 5\\.7\\.1', action: disable-source, for: 1h }",
+        "      - { match: 'domain not found', action: bounce-queue, for: 10m }",
+      ].join('\n'),
+      'warm.yaml',
+    );
+    assert.deepEqual(rules.warmups.mta3?.daily, { default: [50, 100], google: [10, 100, 1000] });
+    assert.deepEqual(rules.warmups.mta3?.origin, { file: 'warm.yaml', line: 4 });
+    assert.deepEqual(
+      rules.layers[0]?.responses.map((r) => r.action),
+      ['disable-source', 'bounce-queue'],
+    );
+
+    const bad = parseShaping(
+      'sources:\n  mta3:\n    warmup:\n      start: tomorrow\n      daily: { default: { from: 9, to: 1, days: 3 } }\n',
+      'bad.yaml',
+    );
+    assert.equal(bad.ok, false);
+    assert.deepEqual(!bad.ok && bad.errors.map((e) => `${e.line} ${e.path}`).sort(), [
+      '4 sources.mta3.warmup.start',
+      '5 sources.mta3.warmup.daily.default',
+    ]);
+  });
 });

@@ -15,6 +15,7 @@ import {
   type ShapingKey,
   ShapingValuesSchema,
 } from '../../domain/shaping/shaping-values.js';
+import { type WarmupPlan, WarmupSchema, warmupPlan } from '../../domain/warmup/warmup.js';
 
 /** One problem in a shaping file, at the line of the key or value at fault. */
 export interface ShapingFileError {
@@ -97,6 +98,7 @@ export const parseShaping = (text: string, file: string): LoadedShaping => {
   const layers: ShapingLayer[] = [];
   const providers: Provider[] = [];
   const domains: Record<string, DomainOptions> = {};
+  const warmups: Record<string, WarmupPlan> = {};
 
   const layer = (
     kind: LayerKind,
@@ -173,7 +175,7 @@ export const parseShaping = (text: string, file: string): LoadedShaping => {
     }
     for (const [name, raw] of Object.entries(entries)) {
       const path = [section, name];
-      const extras = kind === 'provider' ? ['mx'] : kind === 'domain' ? ['rollup'] : [];
+      const extras = kind === 'provider' ? ['mx'] : kind === 'domain' ? ['rollup'] : ['warmup'];
       const got = layer(kind, kind === 'domain' ? name.toLowerCase() : name, path, raw, extras);
       if (!got) continue;
       if (kind === 'provider') {
@@ -192,11 +194,22 @@ export const parseShaping = (text: string, file: string): LoadedShaping => {
         if (!d.success) fail([...path, 'rollup'], 'expected true or false');
         else domains[name.toLowerCase()] = { rollup: d.data.rollup ?? true };
       }
+      if (kind === 'source' && 'warmup' in got) {
+        const w = WarmupSchema.safeParse(got.warmup);
+        if (!w.success)
+          for (const issue of w.error.issues)
+            fail([...path, 'warmup', ...(issue.path as (string | number)[])], issue.message);
+        else
+          warmups[name] = warmupPlan(name, w.data, {
+            file,
+            line: lineAt(keyNode(path, 'warmup')?.range?.[0]),
+          });
+      }
     }
   }
   return errors.length > 0
     ? { ok: false, errors }
-    : { ok: true, rules: { layers, providers, domains } };
+    : { ok: true, rules: { layers, providers, domains, warmups } };
 };
 
 export const loadShapingFile = (file: string): LoadedShaping => {

@@ -8,12 +8,17 @@ import { messageDecider, pendingRecipients } from '../../domain/message/decider.
 import { type Lane, messageStream } from '../../domain/message/events.js';
 import type { RetryPolicy } from '../../domain/retry/retry-policy.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
-import { dueWork, nextDueAt } from '../../projections/delivery-queue/queries.js';
+import {
+  type DueWork,
+  dueWork,
+  nextDueAt,
+  pendingWorkAt,
+} from '../../projections/delivery-queue/queries.js';
 import { liveCheckpoint, type ReadModelDb } from '../../projections/runner/read-model-db.js';
 import type { SiteGates } from './site-gates.js';
 import type { SiteReactions } from './site-reactions.js';
-import type { SiteShapingLookup } from './site-shaping.js';
-import type { AttemptOutcome } from './throttle-windows.js';
+import type { SiteShaping, SiteShapingLookup } from './site-shaping.js';
+import type { WarmupLedger } from './warmup-ledger.js';
 
 export interface DeliveryLoopDeps {
   readonly store: EventStore;
@@ -22,19 +27,18 @@ export interface DeliveryLoopDeps {
   /** Retry waits are stretched by up to this fraction (the schedule itself is per site). */
   readonly retryJitter: number;
   readonly maxInFlight: number;
-  /** Each recipient's outcome of each attempt, for the live throttle windows. */
-  readonly onOutcome?: (outcome: AttemptOutcome) => void;
   /** Egress sources and pools: each attempt leaves from a source of its message's pool. */
   readonly egress: {
     readonly sources: Readonly<Record<string, { readonly address: string; readonly ehlo: string }>>;
     readonly pools: Readonly<Record<string, PoolWeights>>;
     readonly defaultPool: string | null;
   };
-  /** Per-site shaping: limits per site and source, its retry schedule and max age, reactions. */
+  /** Per-site shaping: limits per queue, reactions to replies, warm-up caps per source. */
   readonly shaping: {
     readonly sites: SiteShapingLookup;
     readonly gates: SiteGates;
     readonly reactions: SiteReactions;
+    readonly warmup: WarmupLedger;
   };
   readonly now: () => number;
   readonly random: () => number;
@@ -44,12 +48,27 @@ export interface DeliveryLoopDeps {
   };
 }
 
+/** What the loop does with a (message, domain): send it, or bounce it with its site's queue. */
+type Job =
+  | {
+      readonly kind: 'send';
+      readonly messageId: string;
+      readonly domain: string;
+      readonly lane: Lane;
+      readonly shaped: SiteShaping;
+      readonly source: EgressSource | undefined;
+      /** Recipients counted against the source's warm-up cap until the attempt ends. */
+      reserved: number;
+    }
+  | { readonly kind: 'bounce'; readonly messageId: string; readonly domain: string };
+
 /**
  * Takes due recipients from the delivery-queue projection, one SMTP transaction per
  * (message, domain), and records each attempt's outcome on the message stream. The
  * stream, not the projection, decides what is still pending: a stale row costs one read.
  */
 export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
+  const { sites, gates, reactions, warmup } = deps.shaping;
   const inFlight = new Set<string>();
   // Work finished but not yet visible in the projection: skip it until the checkpoint
   // passes the position its outcome was written at.
@@ -59,6 +78,10 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
   // over and over, while the store is failing.
   const failedUntil = new Map<string, number>();
   const FAILURE_PAUSE_MS = 30_000;
+  // A domain whose due work cannot go now (its site full, suspended, or every source
+  // capped) can fill the head of the due query; now and then the loop asks past them.
+  const SKIP_QUERY_INTERVAL_MS = 250;
+  let lastSkipQuery = 0;
   let running = 0;
   let stopped = false;
   let scheduled = false;
@@ -77,74 +100,70 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     else setImmediate(tick);
   };
 
-  /** The source this attempt leaves from: drawn by weight from the message's pool. */
-  const sourceFor = (pool: string | null): EgressSource | undefined => {
+  /**
+   * The source an attempt to `site` leaves from: drawn by weight among the pool's sources
+   * still usable there (not disabled by a reply rule, under today's warm-up cap). No
+   * egress configured: undefined (the system's own address). None usable: 'wait'.
+   */
+  const sourceFor = (pool: string | null, site: SiteShaping): EgressSource | undefined | 'wait' => {
     const { pools, sources, defaultPool } = deps.egress;
     const weights = pools[pool ?? defaultPool ?? ''];
-    const name = weights ? chooseSource(weights, deps.random()) : null;
+    if (!weights) return reactions.stateOf(site.site).disabled ? 'wait' : undefined;
+    const usable = Object.fromEntries(
+      Object.entries(weights).filter(
+        ([name]) =>
+          !reactions.sourceDisabled(site.site, name) &&
+          (warmup.remaining(name, site.site, site.provider) ?? 1) > 0,
+      ),
+    );
+    const name = chooseSource(usable, deps.random());
     const source = name ? sources[name] : undefined;
-    return name && source ? { name, ...source } : undefined;
+    return name && source ? { name, ...source } : 'wait';
   };
 
-  const run = async (
-    key: string,
-    messageId: string,
-    domain: string,
-    lane: Lane,
-    source: EgressSource | undefined,
-  ): Promise<void> => {
-    const { sites, gates, reactions } = deps.shaping;
-    const shaped = await sites.resolve(domain, source?.name ?? null);
-    const stream = messageStream(messageId);
+  const send = async (job: Extract<Job, { kind: 'send' }>): Promise<GlobalPosition | undefined> => {
+    const { shaped, source } = job;
+    const stream = messageStream(job.messageId);
     const loaded = await loadState(deps.store, stream, messageDecider);
     const { state } = loaded;
-    if (state.status !== 'accepted') return;
+    if (state.status !== 'accepted') return undefined;
     const now = deps.now();
     const recipients = pendingRecipients(state)
-      .filter((r) => r.dueAt <= now && domainOf(r.address) === domain)
+      .filter((r) => r.dueAt <= now && domainOf(r.address) === job.domain)
       .map((r) => r.address);
-    if (recipients.length === 0) return;
+    if (recipients.length === 0) return undefined;
     const body = await deps.store.readBlob(state.accepted.bodyRef);
-    if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${messageId} is missing`);
-    // A backoff in force replaces the site's limits; a suspension holds everything back.
-    const limits = reactions.limitsFor(shaped.site, shaped.values);
-    // Wait for the site (a free connection, its message rate) only around the transaction
+    if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${job.messageId} is missing`);
+    // A backoff in force replaces the queue's limits; a suspension holds everything back.
+    const limits = reactions.limitsFor(shaped.queue, shaped.values);
+    // Wait for the queue (a free connection, its message rate) only around the transaction
     // itself: recording the outcome must not hold the site's connection.
-    const release = await gates.admit(shaped.site, limits, lane);
+    const release = await gates.admit(shaped.queue, limits, job.lane);
     let results: Awaited<ReturnType<Deliverer['deliver']>>;
     try {
       results = await deps.deliverer.deliver({
-        messageId,
-        domain,
+        messageId: job.messageId,
+        domain: job.domain,
         from: state.accepted.envelope.from,
         recipients,
         body,
         ...(source ? { source } : {}),
         site: {
-          key: shaped.site,
+          key: shaped.queue,
           maxConnections: limits.maxConnections,
           maxMessagesPerConnection: limits.maxMessagesPerConnection,
           tls: limits.tls,
-          beforeConnect: () => gates.connect(shaped.site, limits.connectionRate),
+          beforeConnect: () => gates.connect(shaped.queue, limits.connectionRate),
         },
       });
     } finally {
       release();
     }
-    const at = deps.now();
-    for (const r of results)
-      deps.onOutcome?.({
-        at,
-        site: shaped.site,
-        source: source?.name ?? null,
-        credential: state.accepted.credential?.name ?? null,
-        outcome: r.reply.code < 400 ? 'delivered' : r.reply.code < 500 ? 'deferred' : 'bounced',
-      });
-    await reactions
-      .observe(shaped.site, shaped.responses, results)
-      .catch((error) =>
-        deps.log.warn({ err: error, site: shaped.site }, 'could not record the site reaction'),
-      );
+    if (source) {
+      const delivered = results.filter((r) => r.reply.code < 400).length;
+      warmup.settle(source.name, shaped.site, job.reserved, delivered);
+      job.reserved = 0;
+    }
     const policy: RetryPolicy = {
       scheduleMs: shaped.values.retry,
       maxAgeMs: shaped.values.maxAge,
@@ -154,10 +173,121 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       deps.store,
       stream,
       messageDecider,
-      { type: 'RecordAttempt', at: deps.now(), results, policy, random: deps.random() },
+      {
+        type: 'RecordAttempt',
+        at: deps.now(),
+        results,
+        route: { site: shaped.site, source: source?.name ?? null },
+        policy,
+        random: deps.random(),
+      },
       { newEventId: () => randomUUID(), loaded },
     );
-    if (recorded.position !== undefined) settling.set(key, recorded.position);
+    return recorded.position;
+  };
+
+  /** Its site's queue was bounced by a reply rule: the pending recipients there go. */
+  const bounce = async (job: Extract<Job, { kind: 'bounce' }>) => {
+    const site = await sites.resolve(job.domain);
+    const reason = reactions.queueBounce(site.site);
+    if (!reason) return undefined;
+    const recorded = await handleCommand(
+      deps.store,
+      messageStream(job.messageId),
+      messageDecider,
+      {
+        type: 'BounceQueued',
+        at: deps.now(),
+        domain: job.domain,
+        route: { site: site.site, source: null },
+        reply: reason.reply,
+        rule: `${reason.rule.file}:${reason.rule.line}`,
+      },
+      { newEventId: () => randomUUID(), retries: 3 },
+    );
+    return recorded.position;
+  };
+
+  const start = (key: string, job: Job): void => {
+    inFlight.add(key);
+    running++;
+    (job.kind === 'send' ? send(job) : bounce(job))
+      .then((position) => {
+        if (position !== undefined) settling.set(key, position);
+      })
+      .catch((error) => {
+        failedUntil.set(key, deps.now() + FAILURE_PAUSE_MS);
+        deps.log.warn({ err: error, messageId: job.messageId }, 'delivery attempt failed');
+      })
+      .finally(() => {
+        if (job.kind === 'send' && job.source && job.reserved > 0)
+          warmup.settle(job.source.name, job.shaped.site, job.reserved, 0);
+        inFlight.delete(key);
+        running--;
+        if (running === 0) for (const resolve of idle.splice(0)) resolve();
+        wake();
+      });
+  };
+
+  /** Sorts due rows into jobs; returns the domains whose work could not go now. */
+  const plan = (rows: readonly DueWork[], capacity: number, jobs: Map<string, Job>) => {
+    const blocked = new Set<string>();
+    const startedPerQueue = new Map<string, number>();
+    for (const row of rows) {
+      const key = `${row.messageId} ${row.domain}`;
+      const planned = jobs.get(key);
+      if (planned) {
+        // One more recipient of a message already planned: count it against warm-up too.
+        if (planned.kind === 'send' && planned.source) {
+          warmup.reserve(planned.source.name, planned.shaped.site, 1);
+          planned.reserved++;
+        }
+        continue;
+      }
+      if (inFlight.has(key) || settling.has(key)) continue;
+      const pausedUntil = failedUntil.get(key);
+      if (pausedUntil !== undefined) {
+        if (pausedUntil > deps.now()) continue;
+        failedUntil.delete(key);
+      }
+      if (jobs.size >= capacity) break;
+      const site = sites.cached(row.domain);
+      if (!site) {
+        // Its MX is looked up first; the loop comes back when it is known.
+        sites.resolve(row.domain).then(wake, () => undefined);
+        continue;
+      }
+      if (reactions.queueBounce(site.site)) {
+        jobs.set(key, { kind: 'bounce', messageId: row.messageId, domain: row.domain });
+        continue;
+      }
+      const source = sourceFor(row.pool, site);
+      if (source === 'wait') {
+        blocked.add(row.domain);
+        continue;
+      }
+      const shaped = sites.cached(row.domain, source?.name ?? null) ?? site;
+      // A queue that already has a full round waiting gets no more: its backlog must not
+      // take every slot from the other sites.
+      const queueLane = `${shaped.queue} ${row.lane}`;
+      const started = startedPerQueue.get(queueLane) ?? 0;
+      if (gates.load(shaped.queue, row.lane) + started >= 2 * shaped.values.maxConnections) {
+        blocked.add(row.domain);
+        continue;
+      }
+      startedPerQueue.set(queueLane, started + 1);
+      if (source) warmup.reserve(source.name, shaped.site, 1);
+      jobs.set(key, {
+        kind: 'send',
+        messageId: row.messageId,
+        domain: row.domain,
+        lane: row.lane,
+        shaped,
+        source,
+        reserved: source ? 1 : 0,
+      });
+    }
+    return blocked;
   };
 
   const tick = (): void => {
@@ -169,69 +299,45 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     if (capacity > 0) {
       const checkpoint = liveCheckpoint(deps.readDb, deliveryQueueProjection);
       for (const [key, position] of settling) if (position <= checkpoint) settling.delete(key);
-      const rows = dueWork(
-        deps.readDb,
-        deps.now(),
-        Math.min(capacity, 200) + inFlight.size + settling.size + failedUntil.size,
-      );
-      const jobs = new Map<
-        string,
-        { messageId: string; domain: string; lane: Lane; source: EgressSource | undefined }
-      >();
-      const startedPerSite = new Map<string, number>();
-      for (const row of rows) {
-        const key = `${row.messageId} ${row.domain}`;
-        if (inFlight.has(key) || settling.has(key) || jobs.has(key)) continue;
-        const pausedUntil = failedUntil.get(key);
-        if (pausedUntil !== undefined) {
-          if (pausedUntil > deps.now()) continue;
-          failedUntil.delete(key);
-        }
-        if (jobs.size >= capacity) break;
-        // A site that already has a full round waiting gets no more: its backlog must not
-        // take every slot from the other sites.
-        const source = sourceFor(row.pool);
-        const site = deps.shaping.sites.cached(row.domain, source?.name ?? null);
-        if (site) {
-          const siteLane = `${site.site} ${row.lane}`;
-          const started = startedPerSite.get(siteLane) ?? 0;
-          if (
-            deps.shaping.gates.load(site.site, row.lane) + started >=
-            2 * site.values.maxConnections
-          )
-            continue;
-          startedPerSite.set(siteLane, started + 1);
-        }
-        jobs.set(key, { messageId: row.messageId, domain: row.domain, lane: row.lane, source });
+      const limit = Math.min(capacity, 200) + inFlight.size + settling.size + failedUntil.size;
+      const jobs = new Map<string, Job>();
+      const rows = dueWork(deps.readDb, deps.now(), limit);
+      const blocked = plan(rows, capacity, jobs);
+      if (
+        blocked.size > 0 &&
+        jobs.size < capacity &&
+        rows.length >= limit &&
+        lastTick - lastSkipQuery >= SKIP_QUERY_INTERVAL_MS
+      ) {
+        lastSkipQuery = lastTick;
+        plan(dueWork(deps.readDb, deps.now(), limit, [...blocked]), capacity, jobs);
       }
-      for (const [key, job] of jobs) {
-        inFlight.add(key);
-        running++;
-        run(key, job.messageId, job.domain, job.lane, job.source)
-          .catch((error) => {
-            failedUntil.set(key, deps.now() + FAILURE_PAUSE_MS);
-            deps.log.warn({ err: error, messageId: job.messageId }, 'delivery attempt failed');
-          })
-          .finally(() => {
-            inFlight.delete(key);
-            running--;
-            if (running === 0) for (const resolve of idle.splice(0)) resolve();
-            wake();
-          });
-      }
+      for (const [key, job] of jobs) start(key, job);
     }
     // Come back when the next deferred recipient falls due, or within a second anyway
-    // (settling work, projections written by other processes).
+    // (settling work, projections written by other processes, a warm-up day turning).
     const next = nextDueAt(deps.readDb);
     const wait = next === null ? 1000 : Math.min(Math.max(next - deps.now(), 10), 1000);
     timer = setTimeout(wake, wait);
     timer.unref();
   };
 
+  /** Bounces everything queued for a site whose queue a reply rule just bounced. */
+  const sweep = (site: string): void => {
+    const domains = sites.domainsOf(site);
+    if (domains.length === 0) return;
+    for (const row of pendingWorkAt(deps.readDb, domains)) {
+      const key = `${row.messageId} ${row.domain}`;
+      if (inFlight.has(key)) continue;
+      start(key, { kind: 'bounce', messageId: row.messageId, domain: row.domain });
+    }
+  };
+
   return {
     start: wake,
     /** Called when the delivery-queue projection applied new events. */
     notify: wake,
+    sweep,
     /** Stops taking new work and waits for the attempts under way. */
     stop: async (): Promise<void> => {
       stopped = true;

@@ -1,22 +1,27 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { Subject } from 'rxjs';
+import { concatMap, from, mergeMap, Subject, share } from 'rxjs';
 import { createResolver } from '../../adapters/dns/resolver.js';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
 import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
+import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
+import { credentialOf } from '../../projections/delivery-queue/queries.js';
+import { deliveredOn } from '../../projections/egress-volume/egress-volume.js';
 import { PROJECTIONS } from '../../projections/registry.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection, runProjections } from '../../projections/runner/run-projection.js';
 import type { Config } from '../config/schema.js';
 import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
+import { attemptOutcomes } from './attempt-outcomes.js';
 import { dataPaths } from './data-paths.js';
 import { createDeliveryLoop } from './delivery-loop.js';
 import { createSiteGates } from './site-gates.js';
 import { createSiteReactions } from './site-reactions.js';
 import { createSiteShaping } from './site-shaping.js';
-import { type AttemptOutcome, createThrottleWindows } from './throttle-windows.js';
+import { createThrottleWindows } from './throttle-windows.js';
+import { createWarmupLedger } from './warmup-ledger.js';
 
 /**
  * The relay's back half: keeps every projection live and delivers what falls due. It has
@@ -47,8 +52,6 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   });
   const rules = loadShapingRules(config.shaping.files);
   const gates = createSiteGates();
-  const reactions = createSiteReactions({ store, now: Date.now });
-  await reactions.load();
   const sites = createSiteShaping({
     rules,
     base: baseShaping(config),
@@ -56,14 +59,23 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     resolveMx: (domain) => resolver.resolveMx(domain),
     now: Date.now,
   });
-  const outcomes = new Subject<AttemptOutcome>();
-  const windows = createThrottleWindows(outcomes);
+  const reactions = createSiteReactions({
+    store,
+    now: Date.now,
+    rulesFor: async (domain, source) => (await sites.resolve(domain, source)).responses,
+    onQueueBounced: (site) => loop.sweep(site),
+  });
+  await reactions.load();
+  const warmup = createWarmupLedger({
+    plans: rules.warmups,
+    deliveredOn: (source, site, day) => deliveredOn(readDb, source, site, day),
+    now: Date.now,
+  });
   const loop = createDeliveryLoop({
-    onOutcome: (outcome) => outcomes.next(outcome),
     store,
     readDb,
     deliverer,
-    shaping: { sites, gates, reactions },
+    shaping: { sites, gates, reactions, warmup },
     egress: config.egress,
     retryJitter: config.queue.retryJitter,
     maxInFlight: config.delivery.maxInFlight,
@@ -71,11 +83,36 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     random: Math.random,
     log,
   });
+
+  // The live event stream, as the projections apply it: the throttle windows count its
+  // attempt outcomes and the reply rules react to them, one outcome at a time.
+  const live = new Subject<readonly RecordedEvent[]>();
+  const outcomes = live.pipe(
+    mergeMap((events) => attemptOutcomes(events, (id) => credentialOf(readDb, id))),
+    share(),
+  );
+  const windows = createThrottleWindows(outcomes);
+  const reacting = outcomes
+    .pipe(
+      concatMap((outcome) =>
+        from(
+          reactions
+            .observe(outcome)
+            .catch((error) =>
+              log.warn({ err: error, site: outcome.site }, 'could not record the site reaction'),
+            ),
+        ),
+      ),
+    )
+    .subscribe();
+
   const controller = new AbortController();
   const runner = runProjections(store, readDb, PROJECTIONS, {
     signal: controller.signal,
-    onApplied: (projection) => {
-      if (projection === deliveryQueueProjection) loop.notify();
+    onApplied: (projection, events) => {
+      if (projection !== deliveryQueueProjection) return;
+      live.next(events);
+      loop.notify();
     },
   }).catch((error) => {
     if (!controller.signal.aborted) log.error({ err: error }, 'projections stopped');
@@ -88,6 +125,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     stop: async () => {
       await loop.stop();
       gates.close();
+      reacting.unsubscribe();
       windows.close();
       await deliverer.close();
       controller.abort();

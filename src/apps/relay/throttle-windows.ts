@@ -1,13 +1,5 @@
 import { bufferTime, filter, type Observable } from 'rxjs';
-
-/** One recipient's outcome of one attempt, as the delivery loop saw it. */
-export interface AttemptOutcome {
-  readonly at: number;
-  readonly site: string;
-  readonly source: string | null;
-  readonly credential: string | null;
-  readonly outcome: 'delivered' | 'deferred' | 'bounced';
-}
+import type { AttemptOutcome } from './attempt-outcomes.js';
 
 export interface WindowCounts {
   readonly attempts: number;
@@ -31,7 +23,7 @@ const HOUR_S = 3600;
 
 /**
  * Live counts per site, egress source and credential over the last minute and hour, folded
- * from the stream of attempt outcomes with rxjs: outcomes are gathered a second at a time
+ * from the attempt outcomes in the live event stream with rxjs: outcomes are gathered a second at a time
  * (`bufferTime`) into per-second buckets, an hour of them per key. Held in memory: a
  * restart starts the windows empty (the durable history is the log).
  */

@@ -21,8 +21,13 @@ export class ShapingRulesError extends Error {
 export const formatShapingError = (e: ShapingFileError): string =>
   `${e.file}:${e.line}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
 
-/** The built-in file, then the operator's files in order: a later file wins per layer. */
-export const loadShapingRules = (files: readonly string[]): ShapingRules => {
+/**
+ * The built-in file, then the operator's files in order (a later file wins per layer), and
+ * every problem in them: each file's own, then what only the merged rules show.
+ */
+export const readShapingRules = (
+  files: readonly string[],
+): { readonly rules: ShapingRules; readonly errors: readonly ShapingFileError[] } => {
   let rules = EMPTY_RULES;
   const errors: ShapingFileError[] = [];
   for (const file of [DEFAULT_SHAPING_FILE, ...files]) {
@@ -30,8 +35,29 @@ export const loadShapingRules = (files: readonly string[]): ShapingRules => {
     if (loaded.ok) rules = mergeRules(rules, loaded.rules);
     else errors.push(...loaded.errors);
   }
+  errors.push(...unknownWarmupProviders(rules));
+  return { rules, errors };
+};
+
+/** The rules the relay runs with; throws with every error if any file is wrong. */
+export const loadShapingRules = (files: readonly string[]): ShapingRules => {
+  const { rules, errors } = readShapingRules(files);
   if (errors.length > 0) throw new ShapingRulesError(errors);
   return rules;
+};
+
+/** A warm-up schedule names a provider some file defines (or `default`). */
+const unknownWarmupProviders = (rules: ShapingRules): ShapingFileError[] => {
+  const known = new Set(rules.providers.map((p) => p.name));
+  return Object.values(rules.warmups).flatMap((plan) =>
+    Object.keys(plan.daily)
+      .filter((name) => name !== 'default' && !known.has(name))
+      .map((name) => ({
+        ...plan.origin,
+        path: `sources.${plan.source}.warmup.daily.${name}`,
+        message: `unknown provider "${name}" (expected default or one of ${[...known].join(', ')})`,
+      })),
+  );
 };
 
 /** What no shaping layer sets: the config's delivery and queue settings. */

@@ -31,19 +31,28 @@ export interface SmartSinkOptions {
   readonly onTransaction?: (t: SinkTransaction) => void;
 }
 
-type Behaviour = 'tempfail' | 'permfail' | 'full' | 'greylist' | 'disconnect' | 'accept';
+const BEHAVIOURS = [
+  'tempfail',
+  'permfail',
+  'full',
+  'greylist',
+  'ratelimit',
+  'blocked',
+  'disconnect',
+] as const;
+type Behaviour = (typeof BEHAVIOURS)[number] | 'accept';
 
 const behaviourOf = (address: string): Behaviour => {
   const local = localPartOf(address).toLowerCase();
-  for (const b of ['tempfail', 'permfail', 'full', 'greylist', 'disconnect'] as const)
-    if (local.startsWith(b)) return b;
-  return 'accept';
+  return BEHAVIOURS.find((b) => local.startsWith(b)) ?? 'accept';
 };
 
 /**
  * An SMTP server for tests and staging that answers by recipient local-part, like
  * KumoMTA's test sink: tempfail… 451 4.3.0, permfail… 550 5.1.1, full… 552 5.2.2,
- * greylist… 450 4.2.0 once then 250, disconnect… drops the connection in DATA, else 250.
+ * greylist… 450 4.2.0 once then 250, ratelimit… 421 4.7.0 (an ISP's rate limit),
+ * blocked… 550 5.7.1 (a policy block on the sender), disconnect… drops the connection in
+ * DATA, else 250.
  */
 export const createSmartSink = (options: SmartSinkOptions = {}) => {
   installSmtpServerFixes();
@@ -82,6 +91,14 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
           return callback(smtpError(550, '5.1.1', `<${rcpt}>: no such user`));
         case 'full':
           return callback(smtpError(552, '5.2.2', `<${rcpt}>: mailbox full`));
+        case 'ratelimit':
+          return callback(
+            smtpError(421, '4.7.0', `<${rcpt}>: too many messages from your IP, slow down`),
+          );
+        case 'blocked':
+          return callback(
+            smtpError(550, '5.7.1', `<${rcpt}>: service unavailable, client host blocked`),
+          );
         case 'greylist': {
           const key = `${session.envelope.mailFrom ? session.envelope.mailFrom.address : ''} ${rcpt}`;
           if (!greylisted.has(key)) {

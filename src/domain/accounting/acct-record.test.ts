@@ -51,6 +51,8 @@ describe('accounting records', () => {
       type: 'MessageBounced',
       data: {
         recipient: 'b@r.test',
+        site: 'mx:mx.r.test',
+        source: 'mta2',
         attempt: 1,
         at: Date.UTC(2026, 10, 27, 20, 0, 5),
         reply: parseSmtpReply('550 5.1.1 no such user, really'),
@@ -72,6 +74,7 @@ describe('accounting records', () => {
     assert.equal(r.dlvEsmtpAvailable, 'PIPELINING,STARTTLS');
     assert.equal(r.jobId, 'job-7');
     assert.equal(r.envId, 'E1');
+    assert.equal(r.vmta, 'mta2', 'the egress source is the virtual MTA');
     // The comma in the diagnostic is quoted, RFC 4180 style.
     assert.ok(csvRecord(r).includes('"smtp;550 5.1.1 no such user, really"'));
   });
@@ -79,6 +82,8 @@ describe('accounting records', () => {
   it('a delivery is a d record, a deferral a t record', () => {
     const base = {
       recipient: 'b@r.test',
+      site: null,
+      source: null,
       attempt: 1,
       at: 0,
       reply: parseSmtpReply('250 2.0.0 ok'),

@@ -104,7 +104,8 @@ export const acctRecord = (facts: AcceptedFacts, outcome: Outcome): AcctRecord =
     dlvDestinationIp: remote.ip ?? '',
     dlvEsmtpAvailable: remote.esmtp.join(','),
     dlvSize: String(facts.size),
-    vmta: 'default',
+    // PowerMTA's virtual MTA is our egress source.
+    vmta: d.source ?? 'default',
     jobId: facts.jobId ?? '',
     envId: facts.envId ?? '',
   };

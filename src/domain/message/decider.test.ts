@@ -72,6 +72,7 @@ const attempt = (at: number, ...results: AttemptResult[]): MessageCommand => ({
   type: 'RecordAttempt',
   at,
   results,
+  route: { site: 'provider:example', source: 'mta1' },
   policy,
   random: 0,
 });
@@ -107,6 +108,8 @@ describe('message decider', () => {
           type: 'MessageDelivered',
           data: {
             recipient: 'a@example.com',
+            site: 'provider:example',
+            source: 'mta1',
             attempt: 1,
             at: T0 + 1000,
             reply: { code: 250, enhancedCode: '2.0.0', text: 'queued' },
@@ -118,6 +121,8 @@ describe('message decider', () => {
           type: 'DeliveryDeferred',
           data: {
             recipient: 'b@example.com',
+            site: 'provider:example',
+            source: 'mta1',
             attempt: 1,
             at: T0 + 1000,
             nextAttemptAt: T0 + 1000 + 5 * MIN,
@@ -151,6 +156,8 @@ describe('message decider', () => {
           type: 'MessageBounced',
           data: {
             recipient: 'a@example.com',
+            site: 'provider:example',
+            source: 'mta1',
             attempt: 1,
             at: T0 + 60 * MIN,
             reply: { code: 421, enhancedCode: '4.4.2', text: 'timeout' },
@@ -185,6 +192,56 @@ describe('message decider', () => {
     given([accepted, ...delivered])
       .when(attempt(T0 + 1, result('a@example.com', '250 ok')))
       .thenEmits([]);
+  });
+
+  it('a queue bounce takes every pending recipient at the domain, due or not, as a policy bounce', () => {
+    const withOther: MessageAccepted = {
+      ...accepted,
+      data: {
+        ...accepted.data,
+        envelope: {
+          ...accepted.data.envelope,
+          to: [...accepted.data.envelope.to, { address: 'c@other.test', orcpt: null }],
+        },
+      },
+    };
+    // a is delivered; b is deferred (not due for five minutes); c is at another domain.
+    const earlier = decide(
+      attempt(T0, result('a@example.com', '250 ok'), result('b@example.com', '451 4.3.0 later')),
+      fold([withOther]),
+    );
+    const reply = parseSmtpReply('550 5.7.1 Service unavailable, client host blocked');
+    const bounced = decide(
+      {
+        type: 'BounceQueued',
+        at: T0 + MIN,
+        domain: 'example.com',
+        route: { site: 'provider:example', source: null },
+        reply,
+        rule: 'shaping.yaml:12',
+      },
+      fold([withOther, ...earlier]),
+    );
+    assert.deepEqual(bounced, [
+      {
+        type: 'MessageBounced',
+        data: {
+          recipient: 'b@example.com',
+          site: 'provider:example',
+          source: null,
+          attempt: 1,
+          at: T0 + MIN,
+          reply,
+          remote: { mx: null, ip: null, sourceIp: null, tls: false, esmtp: [] },
+          classification: {
+            category: 'policy-related',
+            severity: 'policy',
+            rule: 'shaping.yaml:12',
+          },
+          phase: 'admin',
+        },
+      },
+    ]);
   });
 
   it('evolve tracks what is still pending and when it is due', () => {

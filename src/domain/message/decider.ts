@@ -1,8 +1,10 @@
+import { domainOf } from '../address/address.js';
 import { classifyReply } from '../bounce/bounce-category.js';
 import type { Decider } from '../command-handling/handle-command.js';
 import { nextAttemptAt, type RetryPolicy } from '../retry/retry-policy.js';
 import { replyClass, type SmtpReply } from '../smtp-reply/smtp-reply.js';
 import {
+  type AttemptRoute,
   MESSAGE_EVENT_SCHEMAS,
   type MessageAccepted,
   type MessageEvent,
@@ -49,9 +51,21 @@ export type MessageCommand =
       readonly type: 'RecordAttempt';
       readonly at: number;
       readonly results: readonly AttemptResult[];
+      /** The site and egress source the attempt went through (recorded on each event). */
+      readonly route?: AttemptRoute;
       readonly policy: RetryPolicy;
       /** In [0, 1): spreads retries; given by the caller so `decide` stays pure. */
       readonly random: number;
+    }
+  | {
+      /** A reply rule bounced the site's queue: every pending recipient at `domain` goes. */
+      readonly type: 'BounceQueued';
+      readonly at: number;
+      readonly domain: string;
+      readonly route: AttemptRoute;
+      /** The reply that triggered the rule, and the rule (`file:line`). */
+      readonly reply: SmtpReply;
+      readonly rule: string;
     };
 
 export type MessageErrorCode = 'MessageAlreadyAccepted' | 'MessageNotAccepted';
@@ -77,6 +91,8 @@ const decideAttempt = (
     const attempt = recipient.attempts + 1;
     const base = {
       recipient: result.recipient,
+      site: command.route?.site ?? null,
+      source: command.route?.source ?? null,
       attempt,
       at: command.at,
       reply: result.reply,
@@ -135,6 +151,34 @@ const decideAttempt = (
     ];
   });
 
+const NO_REMOTE: Remote = { mx: null, ip: null, sourceIp: null, tls: false, esmtp: [] };
+
+const decideQueueBounce = (
+  state: Extract<MessageState, { status: 'accepted' }>,
+  command: Extract<MessageCommand, { type: 'BounceQueued' }>,
+): MessageEvent[] =>
+  Object.values(state.recipients)
+    .filter((r) => r.status === 'pending' && domainOf(r.address) === command.domain)
+    .map((r) => ({
+      type: 'MessageBounced',
+      data: {
+        recipient: r.address,
+        site: command.route.site,
+        source: command.route.source,
+        attempt: r.attempts,
+        at: command.at,
+        reply: command.reply,
+        remote: NO_REMOTE,
+        // The site's trouble, not the mailbox's: nothing here may suppress the recipient.
+        classification: {
+          category: classifyReply(command.reply).category,
+          severity: 'policy',
+          rule: command.rule,
+        },
+        phase: 'admin',
+      },
+    }));
+
 export const decide = (command: MessageCommand, state: MessageState): MessageEvent[] => {
   switch (command.type) {
     case 'AcceptMessage':
@@ -151,6 +195,10 @@ export const decide = (command: MessageCommand, state: MessageState): MessageEve
       if (state.status !== 'accepted')
         throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
       return decideAttempt(state, command);
+    case 'BounceQueued':
+      if (state.status !== 'accepted')
+        throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
+      return decideQueueBounce(state, command);
   }
 };
 

@@ -11,6 +11,15 @@ export const SmtpReplySchema = z.object({
   text: z.string(),
 });
 
+/**
+ * Which queue an attempt went through: the destination site (`provider:gmail`) and the
+ * egress source by name. Older events have neither.
+ */
+const routeFields = {
+  site: z.string().nullable().default(null),
+  source: z.string().nullable().default(null),
+};
+
 /** Where an attempt went: the remote MX and our side of the connection. */
 export const RemoteSchema = z.object({
   mx: z.string().nullable(),
@@ -77,6 +86,7 @@ export const MessageSignedSchema = z.object({
 
 export const DeliveryDeferredSchema = z.object({
   recipient: z.string(),
+  ...routeFields,
   attempt: z.number().int().positive(),
   at: z.number().int(),
   nextAttemptAt: z.number().int(),
@@ -87,6 +97,7 @@ export const DeliveryDeferredSchema = z.object({
 
 export const MessageDeliveredSchema = z.object({
   recipient: z.string(),
+  ...routeFields,
   attempt: z.number().int().positive(),
   at: z.number().int(),
   reply: SmtpReplySchema,
@@ -96,6 +107,7 @@ export const MessageDeliveredSchema = z.object({
 
 export const MessageBouncedSchema = z.object({
   recipient: z.string(),
+  ...routeFields,
   attempt: z.number().int().nonnegative(),
   at: z.number().int(),
   reply: SmtpReplySchema,
@@ -105,8 +117,12 @@ export const MessageBouncedSchema = z.object({
     severity: z.enum(['permanent', 'transient', 'policy']),
     rule: z.string(),
   }),
-  /** in-band: the remote said 5xx; expired: it kept saying 4xx until the queue age ran out. */
-  phase: z.enum(['in-band', 'expired']),
+  /**
+   * in-band: the remote said 5xx; expired: it kept saying 4xx until the queue age ran out;
+   * admin: a reply rule bounced the site's queue (KumoMTA's AdminBounce), `reply` is the
+   * reply that triggered it.
+   */
+  phase: z.enum(['in-band', 'expired', 'admin']),
 });
 
 export const MESSAGE_EVENT_SCHEMAS = {
@@ -139,6 +155,11 @@ export type MessageEvent =
   | MessageBounced;
 export type MessageEventType = MessageEvent['type'];
 export type Remote = z.infer<typeof RemoteSchema>;
+/** The site and egress source an attempt went through. */
+export interface AttemptRoute {
+  readonly site: string | null;
+  readonly source: string | null;
+}
 /** Transactional mail never waits behind bulk mail for the same site. */
 export type Lane = MessageAccepted['data']['lane'];
 

@@ -1,3 +1,4 @@
+import type { WarmupPlan } from '../warmup/warmup.js';
 import type { ResponseRule } from './response-rules.js';
 import type { ShapingKey, ShapingValues } from './shaping-values.js';
 
@@ -37,9 +38,11 @@ export interface ShapingRules {
   readonly layers: readonly ShapingLayer[];
   readonly providers: readonly Provider[];
   readonly domains: Readonly<Record<string, DomainOptions>>;
+  /** Warm-up plans by egress source name. */
+  readonly warmups: Readonly<Record<string, WarmupPlan>>;
 }
 
-export const EMPTY_RULES: ShapingRules = { layers: [], providers: [], domains: {} };
+export const EMPTY_RULES: ShapingRules = { layers: [], providers: [], domains: {}, warmups: {} };
 
 export const mergeRules = (a: ShapingRules, b: ShapingRules): ShapingRules => ({
   layers: [...a.layers, ...b.layers],
@@ -49,4 +52,5 @@ export const mergeRules = (a: ShapingRules, b: ShapingRules): ShapingRules => ({
     ...b.providers,
   ],
   domains: { ...a.domains, ...b.domains },
+  warmups: { ...a.warmups, ...b.warmups },
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration/duration.js';
 import { parseRate, type Rate } from './rate.js';
+import { RESPONSE_ACTIONS } from './response-rules.js';
 
 export const rateSchema = z.string().transform((text, ctx): Rate => {
   const parsed = parseRate(text);
@@ -82,7 +83,7 @@ export const ResponseRuleSchema = z
     ),
     threshold: z.number().int().positive().default(1),
     within: durationSchema.prefault('1h'),
-    action: z.enum(['backoff', 'suspend']),
+    action: z.enum(RESPONSE_ACTIONS),
     for: durationSchema,
     backoff: z
       .object({

@@ -34,3 +34,10 @@ export const siteOf = (domain: string, mxHosts: readonly string[], rules: Shapin
     provider: undefined,
   };
 };
+
+/**
+ * A site as seen from one egress source (`provider:gmail from mta1`), PowerMTA's queue per
+ * VMTA: connection and rate limits, backoff and suspension are counted per queue.
+ */
+export const queueKey = (site: string, source: string | null): string =>
+  source ? `${site} from ${source}` : site;

@@ -23,6 +23,29 @@ describe('site state', () => {
     assert.deepEqual(decideSite({ type: 'Suspend', data: longer.data as never }, state), [longer]);
   });
 
+  it('each action has its own place in the state and lapses on its own', () => {
+    const data = (until: number) => ({ ...(suspended(until).data as object) }) as never;
+    const state = [
+      suspended(100),
+      { type: 'SourceDisabled', data: data(300) } as SiteEvent,
+      { type: 'SiteQueueBounced', data: data(200) } as SiteEvent,
+    ].reduce(evolveSite, initialSiteState);
+    assert.deepEqual(
+      decideSite({ type: 'DisableSource', data: data(300) }, state),
+      [],
+      'already disabled as long',
+    );
+    assert.equal(
+      decideSite({ type: 'BounceQueue', data: data(250) }, state)[0]?.type,
+      'SiteQueueBounced',
+    );
+    const at150 = inForce(state, 150);
+    assert.deepEqual(
+      [!!at150.suspension, !!at150.bounce, !!at150.disabled, !!at150.backoff],
+      [false, true, true, false],
+    );
+  });
+
   it('a lapsed suspension is no longer in force', () => {
     const state = [suspended(100)].reduce(evolveSite, initialSiteState);
     assert.ok(inForce(state, 99).suspension);

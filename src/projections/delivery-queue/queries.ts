@@ -68,17 +68,39 @@ export interface DueWork {
  * (message, domain) pairs with a recipient due at `now`: every lane's oldest due first,
  * transactional before bulk, up to `limit` per lane (a bulk backlog never hides
  * transactional work). Few columns: the delivery loop runs this every few milliseconds.
+ * `skip` leaves out domains that cannot go now, so their backlog hides no other domain's
+ * work (the index is walked past them: the loop asks this way only now and then).
  */
-export const dueWork = (db: ReadModelDb, now: number, limit: number): DueWork[] =>
-  (['transactional', 'bulk'] as const).flatMap(
-    (lane) =>
-      statement(
-        db,
-        `SELECT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
-         WHERE lane = ? AND status IN ('queued', 'deferred') AND due_at <= ?
-         ORDER BY due_at LIMIT ?`,
-      ).all(lane, now, limit) as DueWork[],
+export const dueWork = (
+  db: ReadModelDb,
+  now: number,
+  limit: number,
+  skip: readonly string[] = [],
+): DueWork[] =>
+  (['transactional', 'bulk'] as const).flatMap((lane) =>
+    skip.length === 0
+      ? (statement(
+          db,
+          `SELECT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
+           WHERE lane = ? AND status IN ('queued', 'deferred') AND due_at <= ?
+           ORDER BY due_at LIMIT ?`,
+        ).all(lane, now, limit) as DueWork[])
+      : (statement(
+          db,
+          `SELECT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
+           WHERE lane = ? AND status IN ('queued', 'deferred') AND due_at <= ?
+             AND domain NOT IN (SELECT value FROM json_each(?))
+           ORDER BY due_at LIMIT ?`,
+        ).all(lane, now, JSON.stringify(skip), limit) as DueWork[]),
   );
+
+/** Every (message, domain) with a recipient still to send at these domains, due or not. */
+export const pendingWorkAt = (db: ReadModelDb, domains: readonly string[]): DueWork[] =>
+  statement(
+    db,
+    `SELECT DISTINCT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
+     WHERE status IN ('queued', 'deferred') AND domain IN (SELECT value FROM json_each(?))`,
+  ).all(JSON.stringify(domains)) as DueWork[];
 
 /** When the next deferred recipient falls due, if any (per lane: each an index lookup). */
 export const nextDueAt = (db: ReadModelDb): number | null => {
@@ -137,4 +159,13 @@ export const countByStatus = (db: ReadModelDb): Record<RecipientStatus, number> 
   ).all() as Array<{ status: RecipientStatus; n: number }>)
     counts[row.status] = row.n;
   return counts;
+};
+
+/** The credential a message was submitted with (null: a trusted network, or unknown). */
+export const credentialOf = (db: ReadModelDb, messageId: string): string | null => {
+  const row = statement(
+    db,
+    `SELECT credential FROM ${t('recipients')} WHERE message_id = ? LIMIT 1`,
+  ).get(messageId) as { credential: string | null } | undefined;
+  return row?.credential ?? null;
 };

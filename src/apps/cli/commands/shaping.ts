@@ -1,7 +1,6 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { createResolver, orNone } from '../../../adapters/dns/resolver.js';
-import { loadShapingFile } from '../../../adapters/shaping-file/load-shaping-file.js';
 import { loadState } from '../../../domain/command-handling/handle-command.js';
 import { formatDuration } from '../../../domain/duration/duration.js';
 import {
@@ -9,19 +8,26 @@ import {
   responseRulesFor,
   type Sourced,
 } from '../../../domain/shaping/effective.js';
+import type { ShapingRules } from '../../../domain/shaping/layers.js';
 import type { Rate } from '../../../domain/shaping/rate.js';
 import { replyText } from '../../../domain/shaping/response-rules.js';
 import { SHAPING_KEYS } from '../../../domain/shaping/shaping-values.js';
-import { siteOf } from '../../../domain/shaping/site.js';
+import { queueKey, type Site, siteOf } from '../../../domain/shaping/site.js';
 import { inForce, siteDecider, siteStream } from '../../../domain/site-state/site-state.js';
+import { utcDay, warmupStanding } from '../../../domain/warmup/warmup.js';
+import {
+  deliveredOn,
+  egressVolumeProjection,
+} from '../../../projections/egress-volume/egress-volume.js';
 import type { WindowRow } from '../../relay/throttle-windows.js';
 import {
   baseShaping,
   formatShapingError,
   loadShapingRules,
+  readShapingRules,
   ShapingRulesError,
 } from '../../shaping/shaping-rules.js';
-import { cliConfig, fail, openContext, toJson } from '../cli-context.js';
+import { type CliContext, cliConfig, fail, openContext, toJson } from '../cli-context.js';
 
 /** A value as an operator writes it in a shaping file. */
 const show = (key: string, value: unknown): string => {
@@ -42,10 +48,8 @@ export const shapingCommand = (program: Command): void => {
     .description('check shaping files: each error with its file, line and key path')
     .option('--json', 'machine-readable output')
     .action((files: string[], opts: { json?: boolean }) => {
-      const errors = files.flatMap((f) => {
-        const loaded = loadShapingFile(f);
-        return loaded.ok ? [] : loaded.errors;
-      });
+      // Checked as the relay would load them: after the built-in file, in this order.
+      const { errors } = readShapingRules(files);
       if (opts.json) process.stdout.write(`${toJson({ ok: errors.length === 0, errors })}\n`);
       else if (errors.length === 0) process.stdout.write(`ok: ${files.join(', ')}\n`);
       else process.stderr.write(`${errors.map(formatShapingError).join('\n')}\n`);
@@ -131,13 +135,16 @@ export const shapingCommand = (program: Command): void => {
             .sort((a, b) => a.priority - b.priority)
             .map((r) => r.exchange);
       const site = siteOf(name, mx, rules!);
-      const values = effectiveShaping(rules!, baseShaping(config), name, site, opts.source ?? null);
-      // Reactions are per site and egress source (site-shaping.ts names them so).
-      const reacting = await siteStateNow(
-        program.opts().config,
-        opts.source ? `${site.key} from ${opts.source}` : site.key,
-      );
-      const responses = responseRulesFor(rules!, name, site, opts.source ?? null).map((r) => ({
+      const source = opts.source ?? null;
+      const values = effectiveShaping(rules!, baseShaping(config), name, site, source);
+      const ctx = await openContext(program.opts().config, [egressVolumeProjection]);
+      let standing: Awaited<ReturnType<typeof whereSiteStands>>;
+      try {
+        standing = await whereSiteStands(ctx, rules!, site, source);
+      } finally {
+        await ctx.close();
+      }
+      const responses = responseRulesFor(rules!, name, site, source).map((r) => ({
         match: r.match.source,
         threshold: r.threshold,
         within: formatDuration(r.withinMs),
@@ -147,7 +154,7 @@ export const shapingCommand = (program: Command): void => {
       }));
       if (opts.json)
         return void process.stdout.write(
-          `${toJson({ domain: name, mx, site: site.key, provider: site.provider?.name ?? null, values, responses, ...reacting })}\n`,
+          `${toJson({ domain: name, mx, site: site.key, provider: site.provider?.name ?? null, values, responses, ...standing })}\n`,
         );
       const rollup = rules!.domains[name]?.rollup === false ? ' (rollup off for this domain)' : '';
       process.stdout.write(
@@ -168,28 +175,79 @@ export const shapingCommand = (program: Command): void => {
         process.stdout.write(
           `reply rule /${r.match}/: ${r.threshold} within ${r.within} → ${r.action} for ${r.for} (${r.origin.file}:${r.origin.line})\n`,
         );
-      for (const [what, state] of [
-        ['suspended', reacting.suspension],
-        ['backing off', reacting.backoff],
-      ] as const) {
+      const actions = [
+        ['suspended', standing.suspension],
+        ['backing off', standing.backoff],
+        ['queue bounced', standing.bounce],
+        ...standing.disabledSources.map((d) => [`source ${d.source} disabled`, d] as const),
+      ] as const;
+      for (const [what, state] of actions) {
         if (!state) continue;
         const limits = 'limits' in state ? ` (limits ${JSON.stringify(state.limits)})` : '';
         process.stdout.write(
           `${what} until ${new Date(state.until).toISOString()}${limits}: ${state.matches} replies matched /${state.rule.match}/ (${state.rule.file}:${state.rule.line}) within its period, the last "${replyText(state.reply)}"\n`,
         );
       }
-      if (!reacting.suspension && !reacting.backoff)
-        process.stdout.write('no backoff or suspension in force\n');
+      if (actions.every(([, state]) => !state))
+        process.stdout.write('no backoff, suspension, disabled source or queue bounce in force\n');
+      if (standing.warmup.length > 0) {
+        const warm = new Table({
+          head: ['warm-up', 'day', 'cap today', 'sent today', 'left', 'schedule'],
+        });
+        for (const w of standing.warmup)
+          warm.push([
+            w.source,
+            w.day < 1 ? `starts in ${1 - w.day} d` : `${w.day} of ${w.days}`,
+            w.cap === null ? 'warm (no cap)' : w.cap,
+            w.sentToday,
+            w.left === null ? '—' : w.left,
+            `${w.schedule ?? 'none for this site'} (${w.origin.file}:${w.origin.line})`,
+          ]);
+        process.stdout.write(`${warm.toString()}\n`);
+      }
     });
 };
 
-/** The site's backoff and suspension in force now, folded from its `site-<key>` stream. */
-const siteStateNow = async (configFlag: string | undefined, site: string) => {
-  const ctx = await openContext(configFlag);
-  try {
-    const { state } = await loadState(ctx.store, siteStream(site), siteDecider);
-    return inForce(state, Date.now());
-  } finally {
-    await ctx.close();
+/**
+ * What is in force for the site now: the queue's backoff and suspension (as seen from
+ * `source`), the site's queue bounce, the sources disabled there, and where each warming
+ * source stands today (only `source`'s when one is given).
+ */
+const whereSiteStands = async (
+  ctx: CliContext,
+  rules: ShapingRules,
+  site: Site,
+  source: string | null,
+) => {
+  const now = Date.now();
+  const stateOf = async (key: string) =>
+    inForce((await loadState(ctx.store, siteStream(key), siteDecider)).state, now);
+  const queue = await stateOf(queueKey(site.key, source));
+  const whole = await stateOf(site.key);
+  const sources = source ? [source] : Object.keys(ctx.config.egress.sources);
+  const disabledSources = [];
+  for (const name of sources) {
+    const disabled = (await stateOf(queueKey(site.key, name))).disabled;
+    if (disabled) disabledSources.push({ source: name, ...disabled });
   }
+  const warmup = Object.values(rules.warmups)
+    .filter((plan) => !source || plan.source === source)
+    .map((plan) => {
+      const standing = warmupStanding(plan, site.provider?.name, now);
+      const sentToday = deliveredOn(ctx.readDb, plan.source, site.key, utcDay(now));
+      return {
+        source: plan.source,
+        ...standing,
+        sentToday,
+        left: standing.cap === null ? null : Math.max(0, standing.cap - sentToday),
+        origin: plan.origin,
+      };
+    });
+  return {
+    backoff: queue.backoff,
+    suspension: queue.suspension,
+    bounce: whole.bounce,
+    disabledSources,
+    warmup,
+  };
 };
