@@ -33,6 +33,8 @@ describe('egress sources and pools', () => {
     relay = await startTestRelay({
       smtp: { trustedNetworks: ['127.0.0.1/32'] },
       routes: { '*': `[127.0.0.13]:${sink.port}` },
+      // Per site and source: each source may hold two connections to the sink.
+      delivery: { maxConnectionsPerDomain: 2 },
       egress: {
         sources: {
           mta1: { address: '127.0.0.11', ehlo: 'mta1.relay.test' },
@@ -67,6 +69,11 @@ describe('egress sources and pools', () => {
       '127.0.0.11 mta1.relay.test',
       '127.0.0.12 mta2.relay.test',
     ]);
+    for (const source of ['127.0.0.11', '127.0.0.12'])
+      assert.ok(
+        sink.peakConnections(source) >= 1 && sink.peakConnections(source) <= 2,
+        `${sink.peakConnections(source)} connections at once from ${source}, 2 allowed`,
+      );
   });
 
   it('a credential pool, and an X-Mailtrail-Pool header, choose the sources', async () => {

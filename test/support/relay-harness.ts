@@ -11,7 +11,7 @@ import { createSmartSink, type SinkTransaction } from '../../src/apps/sink/smart
 export interface Sink {
   readonly port: number;
   readonly transactions: SinkTransaction[];
-  peakConnections(): number;
+  peakConnections(from?: string): number;
   close(): Promise<void>;
 }
 

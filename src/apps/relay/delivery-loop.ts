@@ -229,8 +229,16 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       });
   };
 
-  /** Sorts due rows into jobs; returns the domains whose work could not go now. */
-  const plan = (rows: readonly DueWork[], capacity: number, jobs: Map<string, Job>) => {
+  /**
+   * Sorts due rows into jobs; returns the domains whose work could not go now. `again`: the
+   * rows of a second query this tick, where a planned job's rows were already counted.
+   */
+  const plan = (
+    rows: readonly DueWork[],
+    capacity: number,
+    jobs: Map<string, Job>,
+    again = false,
+  ) => {
     const blocked = new Set<string>();
     const startedPerQueue = new Map<string, number>();
     for (const row of rows) {
@@ -238,7 +246,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       const planned = jobs.get(key);
       if (planned) {
         // One more recipient of a message already planned: count it against warm-up too.
-        if (planned.kind === 'send' && planned.source) {
+        if (!again && planned.kind === 'send' && planned.source) {
           warmup.reserve(planned.source.name, planned.shaped.site, 1);
           planned.reserved++;
         }
@@ -310,7 +318,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         lastTick - lastSkipQuery >= SKIP_QUERY_INTERVAL_MS
       ) {
         lastSkipQuery = lastTick;
-        plan(dueWork(deps.readDb, deps.now(), limit, [...blocked]), capacity, jobs);
+        plan(dueWork(deps.readDb, deps.now(), limit, [...blocked]), capacity, jobs, true);
       }
       for (const [key, job] of jobs) start(key, job);
     }

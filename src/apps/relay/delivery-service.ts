@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { concatMap, from, mergeMap, Subject, share } from 'rxjs';
+import { concatMap, filter, from, mergeMap, Subject, share } from 'rxjs';
 import { createResolver } from '../../adapters/dns/resolver.js';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
@@ -94,6 +94,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   const windows = createThrottleWindows(outcomes);
   const reacting = outcomes
     .pipe(
+      filter((outcome) => outcome.reply.code >= 400),
       concatMap((outcome) =>
         from(
           reactions

@@ -61,6 +61,9 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
   // Connections open now and the most seen at once: what a sender's concurrency limit caps.
   let open = 0;
   let peak = 0;
+  // The same per sending address: what one egress source's limit caps.
+  const openFrom = new Map<string, number>();
+  const peakFrom = new Map<string, number>();
   if (options.saveDir) mkdirSync(options.saveDir, { recursive: true });
 
   const server: SMTPServer = new SMTPServer({
@@ -74,13 +77,17 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : { hideSTARTTLS: true }),
     size: 50 * 1024 * 1024,
     logger: false,
-    onConnect: (_session, callback) => {
+    onConnect: (session, callback) => {
       open++;
       peak = Math.max(peak, open);
+      const mine = (openFrom.get(session.remoteAddress) ?? 0) + 1;
+      openFrom.set(session.remoteAddress, mine);
+      peakFrom.set(session.remoteAddress, Math.max(peakFrom.get(session.remoteAddress) ?? 0, mine));
       callback();
     },
-    onClose: () => {
+    onClose: (session) => {
       open--;
+      openFrom.set(session.remoteAddress, (openFrom.get(session.remoteAddress) ?? 1) - 1);
     },
     onRcptTo: (address: SMTPServerAddress, session: SMTPServerSession, callback) => {
       const rcpt = address.address;
@@ -157,7 +164,9 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
 
   return {
     /** The most connections that were open at the same time. */
-    peakConnections: (): number => peak,
+    /** The most connections open at once, in all or from one sending address. */
+    peakConnections: (from?: string): number =>
+      from === undefined ? peak : (peakFrom.get(from) ?? 0),
     listen: (port: number, host: string): Promise<number> =>
       new Promise((resolve, reject) => {
         server.server.once('error', reject);
