@@ -42,14 +42,20 @@ export const createConnectionPool = (limits: PoolLimits) => {
   };
   const wakeOne = (s: Slot): void => s.waiters.shift()?.();
 
+  // The receiver learns of a close a moment after we do (its event loop may take the next
+  // connection first): the slot stays taken that much longer, so a site allowed N
+  // connections never counts N+1.
+  const LINGER_MS = 100;
   const retire = (p: Pooled): void => {
     if (p.state === 'closed') return;
     const s = slot(p.key);
     if (p.state === 'idle') s.idle.splice(s.idle.indexOf(p), 1);
     clearTimeout(p.idleTimer);
     p.state = 'closed';
-    s.open--;
-    wakeOne(s);
+    setTimeout(() => {
+      s.open--;
+      wakeOne(s);
+    }, LINGER_MS).unref();
   };
 
   const acquire = async (
