@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream.js';
-import { fastDataStreamTransform, originalDataStreamTransform } from './nodemailer-fixes.js';
+import {
+  fastDataStreamTransform,
+  markCanonical,
+  originalDataStreamTransform,
+} from './nodemailer-fixes.js';
 
 const run = (transform: unknown, chunks: readonly Buffer[]): Promise<Buffer> =>
   new Promise((resolve) => {
@@ -49,5 +53,10 @@ describe('nodemailer DATA stream fast path', () => {
     const expected = await run(originalDataStreamTransform, [body]);
     assert.deepEqual(await run(fastDataStreamTransform, [body]), expected);
     assert.ok(expected.toString().startsWith('..first\r\n'));
+    // Marked as already checked by the deliverer: same bytes, without the second scan.
+    assert.deepEqual(
+      await run(fastDataStreamTransform, [markCanonical(Buffer.from(body))]),
+      expected,
+    );
   });
 });

@@ -16,6 +16,16 @@ const LF = 0x0a;
 const DOT = 0x2e;
 const DOT_BUFFER = Buffer.from('.');
 
+/**
+ * Bodies the deliverer has already checked to be canonical CRLF: the DATA transform need
+ * not scan them again (the check costs as much as the dot-stuffing).
+ */
+const checkedCanonical = new WeakSet<Buffer>();
+export const markCanonical = (body: Buffer): Buffer => {
+  checkedCanonical.add(body);
+  return body;
+};
+
 /** nodemailer's own byte-by-byte transform, kept for input that is not canonical. */
 export const originalDataStreamTransform = (DataStream.prototype as unknown as DataStreamInternals)
   ._transform;
@@ -39,7 +49,7 @@ export const fastDataStreamTransform: Transform = function (
     chunk.length > 0 &&
     this.lastByte !== CR &&
     chunk[chunk.length - 1] !== CR &&
-    isClean({ ...inspectLineEndings(chunk), nul: 0 });
+    (checkedCanonical.has(chunk) || isClean({ ...inspectLineEndings(chunk), nul: 0 }));
   if (!canonical) return originalDataStreamTransform.call(this, chunk, encoding, done);
   const pieces: Buffer[] = [];
   let from = 0;

@@ -11,7 +11,7 @@ import {
 import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
 import { connectFailureReply, transactionFailureReply } from './failure-replies.js';
-import { installNodemailerFixes } from './nodemailer-fixes.js';
+import { installNodemailerFixes, markCanonical } from './nodemailer-fixes.js';
 import { type ConnectOptions, openConnection, type Route } from './open-connection.js';
 
 export interface SmtpDelivererOptions extends ConnectOptions, PoolLimits {
@@ -53,9 +53,9 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
     // Ingestion already made line endings canonical; this guards anything that reached the
     // log another way, because nodemailer passes a bare CR (`\r.\r`) through untouched.
     const stored = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
-    const body = isClean(inspectLineEndings(stored))
-      ? stored
-      : Buffer.from(normalizeLineEndings(stored));
+    const body = markCanonical(
+      isClean(inspectLineEndings(stored)) ? stored : Buffer.from(normalizeLineEndings(stored)),
+    );
     const info = await send(
       pooled.connection,
       {
