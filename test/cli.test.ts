@@ -79,6 +79,8 @@ describe('mailtrail CLI', () => {
       ['shaping'],
       ['shaping', 'validate'],
       ['shaping', 'explain'],
+      ['bounces', 'classify'],
+      ['bounces', 'validate'],
     ]) {
       const r = run([...args, '--help']);
       assert.equal(r.code, 0, args.join(' '));
@@ -317,6 +319,56 @@ describe('mailtrail CLI', () => {
       now.stdout,
       /suspended until \S+: 3 replies matched \/\^421\/ \(ops\.yaml:7\) within its period, the last "421 4\.7\.0 too many messages"/,
     );
+  });
+
+  it('bounces classify says class, severity and rule; an operator rule file goes first; validate names file and line', () => {
+    const text = run(['bounces', 'classify', '550 5.1.1 <bob@example.com>: no such user here']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /class\s+InvalidRecipient/);
+    assert.match(text.stdout, /severity\s+permanent \(a bounce suppresses the recipient\)/);
+    assert.match(text.stdout, /rule\s+built-in:default-bounces\.yaml:\d+ \//);
+    const block = JSON.parse(
+      run([
+        'bounces',
+        'classify',
+        '554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org',
+        '--json',
+      ]).stdout,
+    ) as { class: string; severity: string; suppresses: boolean };
+    assert.deepEqual(
+      [block.class, block.severity, block.suppresses],
+      ['SpamBlock', 'policy', false],
+    );
+
+    const own = join(relay.dir, 'bounces.yaml');
+    writeFileSync(
+      own,
+      "classes:\n  Moved: { bounceCat: inactive-mailbox, severity: permanent }\nrules:\n  Moved:\n    - 'no such user here'\n",
+    );
+    const withOwn = join(relay.dir, 'bounces-config.yaml');
+    writeFileSync(withOwn, `dataDir: ${relay.config.dataDir}\nbounces: { files: [${own}] }\n`);
+    const mine = JSON.parse(
+      run(['bounces', 'classify', '550 5.1.1 no such user here', '--json', '--config', withOwn])
+        .stdout,
+    ) as { class: string; category: string; rule: string };
+    assert.deepEqual(
+      [mine.class, mine.category, mine.rule],
+      ['Moved', 'inactive-mailbox', `${own}:5 /no such user here/`],
+    );
+
+    const bad = join(relay.dir, 'bad-bounces.yaml');
+    writeFileSync(bad, "rules:\n  InvalidRecipient:\n    - 'unknown ('\n  Nonsense:\n    - 'x'\n");
+    const invalid = run(['bounces', 'validate', bad]);
+    assert.equal(invalid.code, 1);
+    assert.match(
+      invalid.stderr,
+      new RegExp(`${bad}:3: rules\\.InvalidRecipient\\.0: Invalid regular expression`),
+    );
+    assert.match(
+      invalid.stderr,
+      new RegExp(`${bad}:4: rules\\.Nonsense: unknown class "Nonsense"`),
+    );
+    assert.equal(run(['bounces', 'validate', own]).code, 0);
   });
 
   it('messages show prints the timeline, and --json the events and folded state', () => {

@@ -122,7 +122,7 @@ describe('reply rules: bounce-queue', () => {
     ]);
     assert.equal(swept[0]?.reply.enhancedCode, '5.7.1');
     assert.equal(swept[0]?.classification.severity, 'policy');
-    assert.match(swept[0]?.classification.rule ?? '', /shaping\.yaml:5$/);
+    assert.match(swept[0]?.classification.rule ?? '', /shaping\.yaml:5 \(bounce-queue\)$/);
 
     // While it lasts, new mail for the site bounces unsent; other sites are untouched.
     await submit(relay.smtpPort, ['during@doomed.test']);

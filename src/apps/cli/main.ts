@@ -1,7 +1,9 @@
 import { Command } from 'commander';
+import { BounceRulesError } from '../bounces/bounce-rules.js';
 import { ConfigError } from '../config/load-config.js';
 import { ShapingRulesError } from '../shaping/shaping-rules.js';
 import { acctCommand } from './commands/acct.js';
+import { bouncesCommand } from './commands/bounces.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { domainsCommand } from './commands/domains.js';
 import { messagesCommand } from './commands/messages.js';
@@ -26,12 +28,17 @@ messagesCommand(program);
 acctCommand(program);
 projectionsCommand(program);
 shapingCommand(program);
+bouncesCommand(program);
 sinkCommand(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ConfigError || error instanceof ShapingRulesError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof ShapingRulesError ||
+    error instanceof BounceRulesError
+  ) {
     process.stderr.write(`mailtrail: ${error.message}\n`);
     process.exit(2);
   }

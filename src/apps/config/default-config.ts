@@ -74,6 +74,9 @@ egress:
 shaping:
   files: []                  # per-ISP rules layered over the built-in providers (shaping explain)
 
+bounces:
+  files: []                  # bounce rules tried before the built-in ones (bounces classify)
+
 dkim:
   enabled: true              # sign mail for onboarded domains (mailtrail domains add)
   operatorDomain: null       # also sign everything with this onboarded domain

@@ -174,6 +174,12 @@ export const ConfigSchema = z
         files: z.array(z.string().min(1)).default([]),
       })
       .prefault({}),
+    bounces: z
+      .object({
+        /** Bounce rule files consulted before the built-in one, in order (first match wins). */
+        files: z.array(z.string().min(1)).default([]),
+      })
+      .prefault({}),
     dkim: z
       .object({
         /** Off only to measure what signing costs (the bench); mail should be signed. */

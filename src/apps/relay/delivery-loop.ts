@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { domainOf } from '../../domain/address/address.js';
+import type { Classification } from '../../domain/bounce/classifier.js';
 import { handleCommand, loadState } from '../../domain/command-handling/handle-command.js';
 import type { Deliverer, EgressSource } from '../../domain/delivery/delivery-port.js';
 import { chooseSource, type PoolWeights } from '../../domain/egress/choose-source.js';
@@ -7,6 +8,7 @@ import type { EventStore, GlobalPosition } from '../../domain/event-store/event-
 import { messageDecider, pendingRecipients } from '../../domain/message/decider.js';
 import { type Lane, messageStream } from '../../domain/message/events.js';
 import type { RetryPolicy } from '../../domain/retry/retry-policy.js';
+import type { SmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import {
   type DueWork,
@@ -40,6 +42,8 @@ export interface DeliveryLoopDeps {
     readonly reactions: SiteReactions;
     readonly warmup: WarmupLedger;
   };
+  /** What a failed reply means (the bounce classifier with the configured rule files). */
+  readonly classify: (reply: SmtpReply) => Classification;
   readonly now: () => number;
   readonly random: () => number;
   readonly log: {
@@ -176,7 +180,9 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       {
         type: 'RecordAttempt',
         at: deps.now(),
-        results,
+        results: results.map((r) =>
+          r.reply.code < 400 ? r : { ...r, classification: deps.classify(r.reply) },
+        ),
         route: { site: shaped.site, source: source?.name ?? null },
         policy,
         random: deps.random(),
@@ -201,7 +207,11 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         domain: job.domain,
         route: { site: site.site, source: null },
         reply: reason.reply,
-        rule: `${reason.rule.file}:${reason.rule.line}`,
+        // The reply's own class, but the shaping rule that bounced the queue as the reason.
+        classification: {
+          ...deps.classify(reason.reply),
+          rule: `${reason.rule.file}:${reason.rule.line} (bounce-queue)`,
+        },
       },
       { newEventId: () => randomUUID(), retries: 3 },
     );

@@ -5,6 +5,7 @@ import { createResolver } from '../../adapters/dns/resolver.js';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
 import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
+import { classifyReply } from '../../domain/bounce/classifier.js';
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import { credentialOf } from '../../projections/delivery-queue/queries.js';
@@ -12,6 +13,7 @@ import { deliveredOn } from '../../projections/egress-volume/egress-volume.js';
 import { PROJECTIONS } from '../../projections/registry.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection, runProjections } from '../../projections/runner/run-projection.js';
+import { loadBounceRules } from '../bounces/bounce-rules.js';
 import type { Config } from '../config/schema.js';
 import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
 import { attemptOutcomes } from './attempt-outcomes.js';
@@ -71,7 +73,9 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     deliveredOn: (source, site, day) => deliveredOn(readDb, source, site, day),
     now: Date.now,
   });
+  const bounceRules = loadBounceRules(config.bounces.files);
   const loop = createDeliveryLoop({
+    classify: (reply) => classifyReply(bounceRules, reply),
     store,
     readDb,
     deliverer,

@@ -13,6 +13,7 @@ import {
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection } from '../../projections/runner/run-projection.js';
 import { sendingDomainsProjection } from '../../projections/sending-domains/sending-domains.js';
+import { loadBounceRules } from '../bounces/bounce-rules.js';
 import type { Config } from '../config/schema.js';
 import { loadShapingRules } from '../shaping/shaping-rules.js';
 import { createAcceptMessage } from './accept-message.js';
@@ -38,8 +39,9 @@ export interface RunningRelay {
  */
 export const startRelay = async (config: Config, log: Logger): Promise<RunningRelay> => {
   const paths = dataPaths(config);
-  // Bad shaping rules stop the start here, with file and line, not later in a worker.
+  // Bad shaping or bounce rules stop the start here, with file and line, not in a worker.
   loadShapingRules(config.shaping.files);
+  loadBounceRules(config.bounces.files);
   // One writer thread commits every append of the process, from both threads below.
   const writer = await startSqliteWriter(paths.events, {
     onFailure: (error) => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { handleCommand } from '../../domain/command-handling/handle-command.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { parseRate } from '../../domain/shaping/rate.js';
-import { countMatch, type ResponseRule, replyText } from '../../domain/shaping/response-rules.js';
+import { countMatch, type ResponseRule } from '../../domain/shaping/response-rules.js';
 import type { ShapingValues } from '../../domain/shaping/shaping-values.js';
 import { queueKey } from '../../domain/shaping/site.js';
 import {
@@ -16,6 +16,7 @@ import {
   siteDecider,
   siteStream,
 } from '../../domain/site-state/site-state.js';
+import { formatSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import type { AttemptOutcome } from './attempt-outcomes.js';
 
 const COMMAND = {
@@ -133,7 +134,7 @@ export const createSiteReactions = (deps: {
     if (outcome.reply.code < 400) return;
     const rules = await deps.rulesFor(outcome.domain, outcome.source);
     if (rules.length === 0) return;
-    const text = replyText(outcome.reply);
+    const text = formatSmtpReply(outcome.reply);
     const queue = queueKey(outcome.site, outcome.source);
     for (const rule of rules) {
       if (!rule.match.test(text)) continue;

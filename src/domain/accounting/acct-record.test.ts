@@ -57,7 +57,12 @@ describe('accounting records', () => {
         at: Date.UTC(2026, 10, 27, 20, 0, 5),
         reply: parseSmtpReply('550 5.1.1 no such user, really'),
         remote,
-        classification: { category: 'bad-mailbox', severity: 'permanent', rule: 'code:x.1.1' },
+        classification: {
+          class: 'InvalidRecipient',
+          category: 'bad-mailbox',
+          severity: 'permanent',
+          rule: 'x.yaml:1',
+        },
         phase: 'in-band',
       },
     });
@@ -100,6 +105,7 @@ describe('accounting records', () => {
         reply: parseSmtpReply('451 4.3.0 later'),
         nextAttemptAt: 10,
         category: 'other',
+        class: null,
       },
     });
     assert.equal(t.type, 't');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type BounceRules, classifyReply } from '../bounce/classifier.js';
 import type { RetryPolicy } from '../retry/retry-policy.js';
 import { parseSmtpReply } from '../smtp-reply/smtp-reply.js';
 import {
-  type AttemptResult,
+  type ClassifiedResult,
   decide,
   evolve,
   fold,
@@ -63,12 +64,28 @@ const accepted: MessageAccepted = {
   },
 };
 
-const result = (recipient: string, reply: string): AttemptResult => ({
-  recipient,
-  reply: parseSmtpReply(reply),
-  remote,
-});
-const attempt = (at: number, ...results: AttemptResult[]): MessageCommand => ({
+// A one-rule classifier: the decider records whatever verdict the caller hands it.
+const rules: BounceRules = {
+  phrases: [],
+  codes: [
+    {
+      className: 'InvalidRecipient',
+      pattern: /^\d{3} 5\.1\.1(?!\d)/,
+      origin: { file: 't.yaml', line: 1 },
+    },
+  ],
+  classes: {},
+};
+const result = (recipient: string, reply: string): ClassifiedResult => {
+  const parsed = parseSmtpReply(reply);
+  return {
+    recipient,
+    reply: parsed,
+    remote,
+    ...(parsed.code >= 400 ? { classification: classifyReply(rules, parsed) } : {}),
+  };
+};
+const attempt = (at: number, ...results: ClassifiedResult[]): MessageCommand => ({
   type: 'RecordAttempt',
   at,
   results,
@@ -129,6 +146,7 @@ describe('message decider', () => {
             reply: { code: 451, enhancedCode: '4.3.0', text: 'try later' },
             remote,
             category: 'other',
+            class: 'Uncategorized',
           },
         },
       ]);
@@ -141,9 +159,10 @@ describe('message decider', () => {
     );
     assert.equal(event?.type, 'MessageBounced');
     assert.deepEqual(event?.type === 'MessageBounced' && event.data.classification, {
+      class: 'InvalidRecipient',
       category: 'bad-mailbox',
       severity: 'permanent',
-      rule: 'code:x.1.1',
+      rule: 't.yaml:1 /^\\d{3} 5\\.1\\.1(?!\\d)/',
     });
     assert.equal(event?.type === 'MessageBounced' && event.data.phase, 'in-band');
   });
@@ -163,6 +182,7 @@ describe('message decider', () => {
             reply: { code: 421, enhancedCode: '4.4.2', text: 'timeout' },
             remote,
             classification: {
+              class: 'MessageExpired',
               category: 'message-expired',
               severity: 'transient',
               rule: 'queue.maxAge',
@@ -218,7 +238,13 @@ describe('message decider', () => {
         domain: 'example.com',
         route: { site: 'provider:example', source: null },
         reply,
-        rule: 'shaping.yaml:12',
+        // Even a class that would suppress: the site bounced, not the mailbox.
+        classification: {
+          class: 'BadDomain',
+          category: 'bad-domain',
+          severity: 'permanent',
+          rule: 'shaping.yaml:12 (bounce-queue)',
+        },
       },
       fold([withOther, ...earlier]),
     );
@@ -234,9 +260,10 @@ describe('message decider', () => {
           reply,
           remote: { mx: null, ip: null, sourceIp: null, tls: false, esmtp: [] },
           classification: {
-            category: 'policy-related',
+            class: 'BadDomain',
+            category: 'bad-domain',
             severity: 'policy',
-            rule: 'shaping.yaml:12',
+            rule: 'shaping.yaml:12 (bounce-queue)',
           },
           phase: 'admin',
         },

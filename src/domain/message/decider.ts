@@ -1,5 +1,5 @@
 import { domainOf } from '../address/address.js';
-import { classifyReply } from '../bounce/bounce-category.js';
+import { type Classification, EXPIRED } from '../bounce/classifier.js';
 import type { Decider } from '../command-handling/handle-command.js';
 import { nextAttemptAt, type RetryPolicy } from '../retry/retry-policy.js';
 import { replyClass, type SmtpReply } from '../smtp-reply/smtp-reply.js';
@@ -40,6 +40,18 @@ export interface AttemptResult {
   readonly remote: Remote;
 }
 
+/** A result with what its reply means: the bounce classifier's verdict on a 4xx or 5xx. */
+export interface ClassifiedResult extends AttemptResult {
+  readonly classification?: Classification;
+}
+
+const UNCLASSIFIED: Classification = {
+  class: 'Uncategorized',
+  category: 'other',
+  severity: 'permanent',
+  rule: 'unclassified',
+};
+
 export type MessageCommand =
   | {
       readonly type: 'AcceptMessage';
@@ -50,7 +62,7 @@ export type MessageCommand =
   | {
       readonly type: 'RecordAttempt';
       readonly at: number;
-      readonly results: readonly AttemptResult[];
+      readonly results: readonly ClassifiedResult[];
       /** The site and egress source the attempt went through (recorded on each event). */
       readonly route?: AttemptRoute;
       readonly policy: RetryPolicy;
@@ -63,9 +75,9 @@ export type MessageCommand =
       readonly at: number;
       readonly domain: string;
       readonly route: AttemptRoute;
-      /** The reply that triggered the rule, and the rule (`file:line`). */
+      /** The reply that triggered the rule, and what it means. */
       readonly reply: SmtpReply;
-      readonly rule: string;
+      readonly classification: Classification;
     };
 
 export type MessageErrorCode = 'MessageAlreadyAccepted' | 'MessageNotAccepted';
@@ -106,19 +118,12 @@ const decideAttempt = (
           data: { ...base, queuedMs: Math.max(0, command.at - state.accepted.acceptedAt) },
         },
       ];
-    const classification = classifyReply(result.reply);
+    const classification = result.classification ?? UNCLASSIFIED;
     if (kind === 'permanent')
       return [
         {
           type: 'MessageBounced',
-          data: {
-            ...base,
-            classification: {
-              ...classification,
-              severity: result.reply.enhancedCode?.startsWith('5.7.') ? 'policy' : 'permanent',
-            },
-            phase: 'in-band',
-          },
+          data: { ...base, classification, phase: 'in-band' },
         },
       ];
     const next = nextAttemptAt(
@@ -130,23 +135,17 @@ const decideAttempt = (
     );
     if (next === null)
       return [
-        {
-          type: 'MessageBounced',
-          data: {
-            ...base,
-            classification: {
-              category: 'message-expired',
-              severity: 'transient',
-              rule: 'queue.maxAge',
-            },
-            phase: 'expired',
-          },
-        },
+        { type: 'MessageBounced', data: { ...base, classification: EXPIRED, phase: 'expired' } },
       ];
     return [
       {
         type: 'DeliveryDeferred',
-        data: { ...base, nextAttemptAt: next, category: classification.category },
+        data: {
+          ...base,
+          nextAttemptAt: next,
+          category: classification.category,
+          class: classification.class,
+        },
       },
     ];
   });
@@ -170,11 +169,7 @@ const decideQueueBounce = (
         reply: command.reply,
         remote: NO_REMOTE,
         // The site's trouble, not the mailbox's: nothing here may suppress the recipient.
-        classification: {
-          category: classifyReply(command.reply).category,
-          severity: 'policy',
-          rule: command.rule,
-        },
+        classification: { ...command.classification, severity: 'policy' },
         phase: 'admin',
       },
     }));

@@ -93,6 +93,7 @@ export const DeliveryDeferredSchema = z.object({
   reply: SmtpReplySchema,
   remote: RemoteSchema,
   category: z.string(),
+  class: z.string().nullable().default(null),
 });
 
 export const MessageDeliveredSchema = z.object({
@@ -113,8 +114,13 @@ export const MessageBouncedSchema = z.object({
   reply: SmtpReplySchema,
   remote: RemoteSchema,
   classification: z.object({
+    /** The bounce class (KumoMTA's names); older events have none. */
+    class: z.string().nullable().default(null),
+    /** PowerMTA's bounceCat. */
     category: z.string(),
+    /** permanent suppresses the recipient; transient and policy never do. */
     severity: z.enum(['permanent', 'transient', 'policy']),
+    /** The rule that matched: `file:line /regex/`. */
     rule: z.string(),
   }),
   /**

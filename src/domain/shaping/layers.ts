@@ -1,14 +1,11 @@
+import type { Origin } from '../provenance/origin.js';
 import type { WarmupPlan } from '../warmup/warmup.js';
 import type { ResponseRule } from './response-rules.js';
 import type { ShapingKey, ShapingValues } from './shaping-values.js';
 
 export type LayerKind = 'default' | 'provider' | 'domain' | 'source';
 
-/** Where a value was written: a file and the line of its key. */
-export interface Origin {
-  readonly file: string;
-  readonly line: number;
-}
+export type { Origin } from '../provenance/origin.js';
 
 /** One layer of one shaping file: what it sets, and the line of each key it sets. */
 export interface ShapingLayer {

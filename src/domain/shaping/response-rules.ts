@@ -1,4 +1,3 @@
-import type { SmtpReply } from '../smtp-reply/smtp-reply.js';
 import type { Origin } from './layers.js';
 import type { Rate } from './rate.js';
 
@@ -27,10 +26,6 @@ export interface ResponseRule {
   };
   readonly origin: Origin;
 }
-
-/** The text a rule's regex sees: `421 4.7.0 text`, as the reply was written. */
-export const replyText = (reply: SmtpReply): string =>
-  [reply.code, reply.enhancedCode, reply.text].filter((p) => p !== null && p !== '').join(' ');
 
 /**
  * Counts matches per rule in a sliding window (pure: the caller keeps the times and

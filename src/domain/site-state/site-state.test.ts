@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { countMatch, type ResponseRule, replyText } from '../shaping/response-rules.js';
+import { countMatch, type ResponseRule } from '../shaping/response-rules.js';
+import { formatSmtpReply } from '../smtp-reply/smtp-reply.js';
 import { decideSite, evolveSite, inForce, initialSiteState, type SiteEvent } from './site-state.js';
 
 const suspended = (until: number): SiteEvent => ({
@@ -64,11 +65,11 @@ describe('site state', () => {
     // 0 and 500 fall out of the window before 1600, 1700 and 1800 make three.
     assert.deepEqual(reached, [false, false, false, false, true]);
     assert.equal(
-      replyText({ code: 421, enhancedCode: '4.7.0', text: 'slow down' }),
+      formatSmtpReply({ code: 421, enhancedCode: '4.7.0', text: 'slow down' }),
       '421 4.7.0 slow down',
     );
     assert.equal(
-      replyText({ code: 450, enhancedCode: null, text: 'greylisted' }),
+      formatSmtpReply({ code: 450, enhancedCode: null, text: 'greylisted' }),
       '450 greylisted',
     );
   });

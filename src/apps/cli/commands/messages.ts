@@ -48,7 +48,7 @@ const describe = (event: MessageEvent): [string, string, string] => {
       return [
         `bounced #${event.data.attempt}`,
         event.data.recipient,
-        `${formatSmtpReply(event.data.reply)}\n${event.data.classification.category} (${event.data.phase}, rule ${event.data.classification.rule})`,
+        `${formatSmtpReply(event.data.reply)}\n${event.data.classification.class ?? event.data.classification.category} (${event.data.classification.category}, ${event.data.classification.severity}, ${event.data.phase}; rule ${event.data.classification.rule})`,
       ];
   }
 };

@@ -10,10 +10,10 @@ import {
 } from '../../../domain/shaping/effective.js';
 import type { ShapingRules } from '../../../domain/shaping/layers.js';
 import type { Rate } from '../../../domain/shaping/rate.js';
-import { replyText } from '../../../domain/shaping/response-rules.js';
 import { SHAPING_KEYS } from '../../../domain/shaping/shaping-values.js';
 import { queueKey, type Site, siteOf } from '../../../domain/shaping/site.js';
 import { inForce, siteDecider, siteStream } from '../../../domain/site-state/site-state.js';
+import { formatSmtpReply } from '../../../domain/smtp-reply/smtp-reply.js';
 import { utcDay, warmupStanding } from '../../../domain/warmup/warmup.js';
 import {
   deliveredOn,
@@ -185,7 +185,7 @@ export const shapingCommand = (program: Command): void => {
         if (!state) continue;
         const limits = 'limits' in state ? ` (limits ${JSON.stringify(state.limits)})` : '';
         process.stdout.write(
-          `${what} until ${new Date(state.until).toISOString()}${limits}: ${state.matches} replies matched /${state.rule.match}/ (${state.rule.file}:${state.rule.line}) within its period, the last "${replyText(state.reply)}"\n`,
+          `${what} until ${new Date(state.until).toISOString()}${limits}: ${state.matches} replies matched /${state.rule.match}/ (${state.rule.file}:${state.rule.line}) within its period, the last "${formatSmtpReply(state.reply)}"\n`,
         );
       }
       if (actions.every(([, state]) => !state))
