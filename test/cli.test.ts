@@ -81,6 +81,9 @@ describe('mailtrail CLI', () => {
       ['shaping', 'explain'],
       ['bounces', 'classify'],
       ['bounces', 'validate'],
+      ['suppressions', 'add'],
+      ['suppressions', 'import'],
+      ['suppressions', 'export'],
     ]) {
       const r = run([...args, '--help']);
       assert.equal(r.code, 0, args.join(' '));

@@ -4,6 +4,7 @@ import { deliveryQueueProjection } from './delivery-queue/delivery-queue.js';
 import { egressVolumeProjection } from './egress-volume/egress-volume.js';
 import type { Projection } from './runner/projection.js';
 import { sendingDomainsProjection } from './sending-domains/sending-domains.js';
+import { suppressionsProjection } from './suppressions/suppressions.js';
 
 /** Every projection the relay keeps live and `projections rebuild` knows by name. */
 export const PROJECTIONS: readonly Projection[] = [
@@ -12,6 +13,7 @@ export const PROJECTIONS: readonly Projection[] = [
   accountingProjection,
   sendingDomainsProjection,
   egressVolumeProjection,
+  suppressionsProjection,
 ];
 
 export const findProjection = (name: string): Projection | undefined =>

@@ -11,6 +11,7 @@ import { projectionsCommand } from './commands/projections.js';
 import { serveCommand } from './commands/serve.js';
 import { shapingCommand } from './commands/shaping.js';
 import { sinkCommand } from './commands/sink.js';
+import { suppressionsCommand } from './commands/suppressions.js';
 
 const program = new Command()
   .name('mailtrail')
@@ -29,6 +30,7 @@ acctCommand(program);
 projectionsCommand(program);
 shapingCommand(program);
 bouncesCommand(program);
+suppressionsCommand(program);
 sinkCommand(program);
 
 try {

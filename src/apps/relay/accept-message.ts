@@ -12,6 +12,11 @@ import {
   withoutHeaderFields,
 } from '../../domain/message-body/headers.js';
 import { receivedHeader, rfc5322Date } from '../../domain/message-body/trace-fields.js';
+import {
+  type Suppression,
+  type SuppressionScope,
+  scopesFor,
+} from '../../domain/suppression/suppression.js';
 import type { SignOutgoing } from './message-signing.js';
 import type { SenderAuthorization } from './sender-authorization.js';
 
@@ -29,6 +34,11 @@ export interface AcceptDeps {
   /** The configured egress pools, and each credential's pool. */
   readonly pools: ReadonlySet<string>;
   readonly poolOf: (credentialId: string) => string | null;
+  /** The first of these suppression lists the address is on, if any. */
+  readonly suppressionOf: (
+    address: string,
+    scopes: readonly SuppressionScope[],
+  ) => Suppression | null;
 }
 
 /**
@@ -101,6 +111,13 @@ export const createAcceptMessage =
       lane: headers.lane,
       pool,
     };
+    // Suppressed recipients are recorded as such and never attempted; the others go on.
+    const envelopeDomain = submission.envelope.from.split('@')[1] ?? null;
+    const scopes = scopesFor(submission.credential?.name ?? null, senders[0] ?? envelopeDomain);
+    const suppressed = data.envelope.to.flatMap((to) => {
+      const found = deps.suppressionOf(to.address, scopes);
+      return found ? [{ recipient: to.address, at, ...found }] : [];
+    });
     await handleCommand(
       deps.store,
       messageStream(messageId),
@@ -108,6 +125,7 @@ export const createAcceptMessage =
       {
         type: 'AcceptMessage',
         data,
+        ...(suppressed.length > 0 ? { suppressed } : {}),
         ...(signed ? { signed: { signatures: [...signed.signatures] } } : {}),
       },
       {

@@ -13,6 +13,10 @@ import {
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection } from '../../projections/runner/run-projection.js';
 import { sendingDomainsProjection } from '../../projections/sending-domains/sending-domains.js';
+import {
+  findSuppression,
+  suppressionsProjection,
+} from '../../projections/suppressions/suppressions.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
 import type { Config } from '../config/schema.js';
 import { loadShapingRules } from '../shaping/shaping-rules.js';
@@ -54,6 +58,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   // AUTH, sender checks and signing read these; have them current before the first client.
   await catchUpProjection(store, readDb, credentialsProjection);
   await catchUpProjection(store, readDb, sendingDomainsProjection);
+  await catchUpProjection(store, readDb, suppressionsProjection);
   const delivery = await startDeliveryWorker(config, writer.connect(), log);
 
   const tls = await loadOrCreateTls(config.smtp.tls, paths.tls, config.hostname);
@@ -81,6 +86,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
         sign,
         pools: new Set(Object.keys(config.egress.pools)),
         poolOf: (id) => findCredentialById(readDb, id)?.pool ?? null,
+        suppressionOf: (address, scopes) => findSuppression(readDb, address, scopes, Date.now()),
       }),
     },
     {

@@ -9,10 +9,11 @@ import {
   type MessageAccepted,
   type MessageEvent,
   type MessageSigned,
+  type RecipientSuppressed,
   type Remote,
 } from './events.js';
 
-export type RecipientStatus = 'pending' | 'delivered' | 'bounced';
+export type RecipientStatus = 'pending' | 'delivered' | 'bounced' | 'suppressed';
 
 export interface RecipientState {
   readonly address: string;
@@ -58,6 +59,8 @@ export type MessageCommand =
       readonly data: MessageAccepted['data'];
       /** The DKIM signatures already in the stored body, if it was signed. */
       readonly signed?: MessageSigned['data'];
+      /** Recipients on a suppression list: recorded as such, never attempted. */
+      readonly suppressed?: readonly RecipientSuppressed['data'][];
     }
   | {
       readonly type: 'RecordAttempt';
@@ -185,6 +188,9 @@ export const decide = (command: MessageCommand, state: MessageState): MessageEve
       return [
         { type: 'MessageAccepted', data: command.data },
         ...(command.signed ? [{ type: 'MessageSigned' as const, data: command.signed }] : []),
+        ...(command.suppressed ?? [])
+          .filter((s) => command.data.envelope.to.some((t) => t.address === s.recipient))
+          .map((data) => ({ type: 'RecipientSuppressed' as const, data })),
       ];
     case 'RecordAttempt':
       if (state.status !== 'accepted')
@@ -243,6 +249,8 @@ export const evolve = (state: MessageState, event: MessageEvent): MessageState =
         attempts: event.data.attempt,
         lastReply: event.data.reply,
       }));
+    case 'RecipientSuppressed':
+      return withRecipient(state, event.data.recipient, (r) => ({ ...r, status: 'suppressed' }));
     case 'MessageBounced':
       return withRecipient(state, event.data.recipient, (r) => ({
         ...r,

@@ -131,12 +131,22 @@ export const MessageBouncedSchema = z.object({
   phase: z.enum(['in-band', 'expired', 'admin']),
 });
 
+/** A recipient on a suppression list at acceptance: final, never attempted. */
+export const RecipientSuppressedSchema = z.object({
+  recipient: z.string(),
+  at: z.number().int(),
+  /** The list it is on (`global`, `credential:<name>`, `domain:<domain>`), and why. */
+  scope: z.string(),
+  reason: z.enum(['hard-bounce', 'complaint', 'unsubscribe', 'manual']),
+});
+
 export const MESSAGE_EVENT_SCHEMAS = {
   MessageAccepted: MessageAcceptedSchema,
   MessageSigned: MessageSignedSchema,
   DeliveryDeferred: DeliveryDeferredSchema,
   MessageDelivered: MessageDeliveredSchema,
   MessageBounced: MessageBouncedSchema,
+  RecipientSuppressed: RecipientSuppressedSchema,
 } as const;
 
 export type MessageAccepted = {
@@ -153,7 +163,12 @@ export type MessageDelivered = {
   data: z.infer<typeof MessageDeliveredSchema>;
 };
 export type MessageBounced = { type: 'MessageBounced'; data: z.infer<typeof MessageBouncedSchema> };
+export type RecipientSuppressed = {
+  type: 'RecipientSuppressed';
+  data: z.infer<typeof RecipientSuppressedSchema>;
+};
 export type MessageEvent =
+  | RecipientSuppressed
   | MessageAccepted
   | MessageSigned
   | DeliveryDeferred

@@ -36,7 +36,8 @@ export const accountingProjection: Projection = {
         insertFacts.run(messageId, JSON.stringify(factsFromAccepted(event.data)));
         continue;
       }
-      if (event.type === 'MessageSigned') continue;
+      // Nothing was attempted for these: no accounting record.
+      if (event.type === 'MessageSigned' || event.type === 'RecipientSuppressed') continue;
       const row = selectFacts.get(messageId) as { facts: string } | undefined;
       if (!row) continue;
       const record = acctRecord(JSON.parse(row.facts) as AcceptedFacts, event);

@@ -74,6 +74,11 @@ export const deliveryQueueProjection: Projection = {
             );
           break;
         }
+        case 'RecipientSuppressed': {
+          const d = event.data;
+          update.run('suppressed', 0, d.at, d.at, null, messageId, d.recipient);
+          break;
+        }
         case 'DeliveryDeferred':
         case 'MessageDelivered':
         case 'MessageBounced': {

@@ -6,7 +6,7 @@ import { deliveryQueueProjection } from './delivery-queue.js';
 
 const t = liveTables(deliveryQueueProjection);
 
-export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'bounced';
+export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'bounced' | 'suppressed';
 
 export interface RecipientRow {
   readonly messageId: string;
@@ -152,6 +152,7 @@ export const countByStatus = (db: ReadModelDb): Record<RecipientStatus, number> 
     deferred: 0,
     delivered: 0,
     bounced: 0,
+    suppressed: 0,
   };
   for (const row of statement(
     db,

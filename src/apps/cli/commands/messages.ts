@@ -44,6 +44,12 @@ const describe = (event: MessageEvent): [string, string, string] => {
         event.data.recipient,
         `${formatSmtpReply(event.data.reply)}\n${event.data.remote.mx ?? '-'} ${event.data.remote.ip ?? ''}${event.data.remote.tls ? ' · TLS' : ''} · ${event.data.queuedMs} ms in queue`,
       ];
+    case 'RecipientSuppressed':
+      return [
+        'suppressed',
+        event.data.recipient,
+        `on the ${event.data.scope} suppression list (${event.data.reason}): not sent`,
+      ];
     case 'MessageBounced':
       return [
         `bounced #${event.data.attempt}`,
@@ -86,7 +92,7 @@ export const messagesCommand = (program: Command): void => {
     .command('list')
     .description('recipients of recent messages with their status, newest first')
     .option('--recipient <address>', 'only this recipient')
-    .option('--status <status>', 'queued | deferred | delivered | bounced')
+    .option('--status <status>', 'queued | deferred | delivered | bounced | suppressed')
     .option('--since <time>', 'accepted since: an ISO time, or a duration ago (1h, 2d)')
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'machine-readable output')
@@ -98,7 +104,7 @@ export const messagesCommand = (program: Command): void => {
         limit: string;
         json?: boolean;
       }) => {
-        const statuses = ['queued', 'deferred', 'delivered', 'bounced'];
+        const statuses = ['queued', 'deferred', 'delivered', 'bounced', 'suppressed'];
         if (opts.status && !statuses.includes(opts.status))
           fail(`--status: expected one of ${statuses.join(', ')}`);
         const limit = Number(opts.limit);
