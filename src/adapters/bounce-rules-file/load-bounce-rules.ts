@@ -5,18 +5,11 @@ import { BOUNCE_CATEGORIES } from '../../domain/bounce/bounce-category.js';
 import type { BounceClass } from '../../domain/bounce/bounce-classes.js';
 import { BUILT_IN_CLASSES } from '../../domain/bounce/bounce-classes.js';
 import type { BounceRule, BounceRules } from '../../domain/bounce/classifier.js';
-
-/** One problem in a bounce rule file, at the line of the key or regex at fault. */
-export interface BounceFileError {
-  readonly file: string;
-  readonly line: number;
-  readonly path: string;
-  readonly message: string;
-}
+import type { RuleFileError } from '../rule-files/rule-file-error.js';
 
 export type LoadedBounceRules =
   | { readonly ok: true; readonly rules: BounceRules }
-  | { readonly ok: false; readonly errors: readonly BounceFileError[] };
+  | { readonly ok: false; readonly errors: readonly RuleFileError[] };
 
 const ClassSchema = z
   .object({
@@ -46,7 +39,7 @@ export const parseBounceRules = (text: string, file: string): LoadedBounceRules 
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const lineOf = (node: Node | null | undefined): number =>
     node?.range ? lineCounter.linePos(node.range[0]).line : 1;
-  const errors: BounceFileError[] = [];
+  const errors: RuleFileError[] = [];
   const fail = (path: string, message: string, node?: Node | null) =>
     errors.push({ file, line: lineOf(node), path, message });
   if (doc.errors.length > 0)

@@ -16,18 +16,11 @@ import {
   ShapingValuesSchema,
 } from '../../domain/shaping/shaping-values.js';
 import { type WarmupPlan, WarmupSchema, warmupPlan } from '../../domain/warmup/warmup.js';
-
-/** One problem in a shaping file, at the line of the key or value at fault. */
-export interface ShapingFileError {
-  readonly file: string;
-  readonly line: number;
-  readonly path: string;
-  readonly message: string;
-}
+import type { RuleFileError } from '../rule-files/rule-file-error.js';
 
 export type LoadedShaping =
   | { readonly ok: true; readonly rules: ShapingRules }
-  | { readonly ok: false; readonly errors: readonly ShapingFileError[] };
+  | { readonly ok: false; readonly errors: readonly RuleFileError[] };
 
 const SECTIONS = {
   default: 'default',
@@ -63,7 +56,7 @@ export const parseShaping = (text: string, file: string): LoadedShaping => {
         message: e.message.split('\n')[0] ?? e.message,
       })),
     };
-  const errors: ShapingFileError[] = [];
+  const errors: RuleFileError[] = [];
   const fail = (path: readonly (string | number)[], message: string, node?: Node | null) =>
     errors.push({
       file,

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
+import { loadBounceRulesFile } from '../../adapters/bounce-rules-file/load-bounce-rules.js';
 import {
-  type BounceFileError,
-  loadBounceRulesFile,
-} from '../../adapters/bounce-rules-file/load-bounce-rules.js';
+  formatRuleFileError,
+  type RuleFileError,
+} from '../../adapters/rule-files/rule-file-error.js';
 import {
   type BounceRules,
   EMPTY_BOUNCE_RULES,
@@ -15,15 +16,10 @@ export const DEFAULT_BOUNCE_RULES_FILE = fileURLToPath(
 
 const BUILT_IN_NAME = 'built-in:default-bounces.yaml';
 
-export const formatBounceFileError = (e: BounceFileError): string =>
-  `${e.file}:${e.line}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
-
 export class BounceRulesError extends Error {
   readonly code = 'BounceRulesInvalid';
-  constructor(readonly errors: readonly BounceFileError[]) {
-    super(
-      `invalid bounce rules:\n${errors.map((e) => `  ${formatBounceFileError(e)}`).join('\n')}`,
-    );
+  constructor(readonly errors: readonly RuleFileError[]) {
+    super(`invalid bounce rules:\n${errors.map((e) => `  ${formatRuleFileError(e)}`).join('\n')}`);
   }
 }
 
@@ -33,9 +29,9 @@ export class BounceRulesError extends Error {
  */
 export const readBounceRules = (
   files: readonly string[],
-): { readonly rules: BounceRules; readonly errors: readonly BounceFileError[] } => {
+): { readonly rules: BounceRules; readonly errors: readonly RuleFileError[] } => {
   let rules = EMPTY_BOUNCE_RULES;
-  const errors: BounceFileError[] = [];
+  const errors: RuleFileError[] = [];
   for (const file of [...files, DEFAULT_BOUNCE_RULES_FILE]) {
     // The built-in file is named as such on every bounce it decides, not by its path.
     const loaded = loadBounceRulesFile(

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import {
-  loadShapingFile,
-  type ShapingFileError,
-} from '../../adapters/shaping-file/load-shaping-file.js';
+  formatRuleFileError,
+  type RuleFileError,
+} from '../../adapters/rule-files/rule-file-error.js';
+import { loadShapingFile } from '../../adapters/shaping-file/load-shaping-file.js';
 import { EMPTY_RULES, mergeRules, type ShapingRules } from '../../domain/shaping/layers.js';
 import type { BaseShaping } from '../../domain/shaping/shaping-values.js';
 import type { Config } from '../config/schema.js';
@@ -13,13 +14,10 @@ export const DEFAULT_SHAPING_FILE = fileURLToPath(
 
 export class ShapingRulesError extends Error {
   readonly code = 'ShapingInvalid';
-  constructor(readonly errors: readonly ShapingFileError[]) {
-    super(`invalid shaping rules:\n${errors.map((e) => `  ${formatShapingError(e)}`).join('\n')}`);
+  constructor(readonly errors: readonly RuleFileError[]) {
+    super(`invalid shaping rules:\n${errors.map((e) => `  ${formatRuleFileError(e)}`).join('\n')}`);
   }
 }
-
-export const formatShapingError = (e: ShapingFileError): string =>
-  `${e.file}:${e.line}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
 
 /**
  * The built-in file, then the operator's files in order (a later file wins per layer), and
@@ -27,9 +25,9 @@ export const formatShapingError = (e: ShapingFileError): string =>
  */
 export const readShapingRules = (
   files: readonly string[],
-): { readonly rules: ShapingRules; readonly errors: readonly ShapingFileError[] } => {
+): { readonly rules: ShapingRules; readonly errors: readonly RuleFileError[] } => {
   let rules = EMPTY_RULES;
-  const errors: ShapingFileError[] = [];
+  const errors: RuleFileError[] = [];
   for (const file of [DEFAULT_SHAPING_FILE, ...files]) {
     const loaded = loadShapingFile(file);
     if (loaded.ok) rules = mergeRules(rules, loaded.rules);
@@ -47,7 +45,7 @@ export const loadShapingRules = (files: readonly string[]): ShapingRules => {
 };
 
 /** A warm-up schedule names a provider some file defines (or `default`). */
-const unknownWarmupProviders = (rules: ShapingRules): ShapingFileError[] => {
+const unknownWarmupProviders = (rules: ShapingRules): RuleFileError[] => {
   const known = new Set(rules.providers.map((p) => p.name));
   return Object.values(rules.warmups).flatMap((plan) =>
     Object.keys(plan.daily)

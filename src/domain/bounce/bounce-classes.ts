@@ -49,5 +49,3 @@ export const BUILT_IN_CLASSES = {
   // A 5xx nobody recognises: the address failed for good as far as we can tell.
   Uncategorized: { bounceCat: 'other', severity: 'permanent' },
 } as const satisfies Record<string, BounceClass>;
-
-export type BuiltInClassName = keyof typeof BUILT_IN_CLASSES;

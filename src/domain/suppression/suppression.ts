@@ -64,11 +64,6 @@ export type SuppressionRemoved = {
 };
 export type SuppressionEvent = SuppressionAdded | SuppressionRemoved;
 
-export const SUPPRESSION_EVENT_SCHEMAS = {
-  SuppressionAdded: SuppressionAddedSchema,
-  SuppressionRemoved: SuppressionRemovedSchema,
-} as const;
-
 /** Why a recipient was not sent to: which list, and why it is on it. */
 export interface Suppression {
   readonly scope: SuppressionScope;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Origin } from '../shaping/layers.js';
+import type { Origin } from '../provenance/origin.js';
 
 /**
  * IP warm-up: a new egress source earns its reputation by sending a little more each day.

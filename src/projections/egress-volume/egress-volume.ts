@@ -41,13 +41,3 @@ export const deliveredOn = (db: ReadModelDb, source: string, site: string, day: 
       `SELECT delivered FROM ${t('daily')} WHERE source = ? AND site = ? AND day = ?`,
     ).get(source, site, day) as { delivered: number } | undefined
   )?.delivered ?? 0;
-
-/** Every source's deliveries per site on a UTC day. */
-export const volumesOn = (
-  db: ReadModelDb,
-  day: number,
-): Array<{ source: string; site: string; delivered: number }> =>
-  statement(
-    db,
-    `SELECT source, site, delivered FROM ${t('daily')} WHERE day = ? ORDER BY source, site`,
-  ).all(day) as Array<{ source: string; site: string; delivered: number }>;

@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
+import { formatRuleFileError } from '../../../adapters/rule-files/rule-file-error.js';
 import { classifyReply } from '../../../domain/bounce/classifier.js';
 import { parseSmtpReply } from '../../../domain/smtp-reply/smtp-reply.js';
-import {
-  formatBounceFileError,
-  loadBounceRules,
-  readBounceRules,
-} from '../../bounces/bounce-rules.js';
+import { loadBounceRules, readBounceRules } from '../../bounces/bounce-rules.js';
 import { cliConfig, toJson } from '../cli-context.js';
 
 export const bouncesCommand = (program: Command): void => {
@@ -49,7 +46,7 @@ export const bouncesCommand = (program: Command): void => {
       if (opts.json) process.stdout.write(`${toJson({ ok: errors.length === 0, errors })}\n`);
       else if (errors.length === 0)
         process.stdout.write(`ok: ${files.join(', ')} (${count} rules with the built-in ones)\n`);
-      else process.stderr.write(`${errors.map(formatBounceFileError).join('\n')}\n`);
+      else process.stderr.write(`${errors.map(formatRuleFileError).join('\n')}\n`);
       if (errors.length > 0) process.exitCode = 1;
     });
 };

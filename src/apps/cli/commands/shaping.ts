@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { createResolver, orNone } from '../../../adapters/dns/resolver.js';
+import { formatRuleFileError } from '../../../adapters/rule-files/rule-file-error.js';
 import { loadState } from '../../../domain/command-handling/handle-command.js';
 import { formatDuration } from '../../../domain/duration/duration.js';
 import {
@@ -22,7 +23,6 @@ import {
 import type { WindowRow } from '../../relay/throttle-windows.js';
 import {
   baseShaping,
-  formatShapingError,
   loadShapingRules,
   readShapingRules,
   ShapingRulesError,
@@ -52,7 +52,7 @@ export const shapingCommand = (program: Command): void => {
       const { errors } = readShapingRules(files);
       if (opts.json) process.stdout.write(`${toJson({ ok: errors.length === 0, errors })}\n`);
       else if (errors.length === 0) process.stdout.write(`ok: ${files.join(', ')}\n`);
-      else process.stderr.write(`${errors.map(formatShapingError).join('\n')}\n`);
+      else process.stderr.write(`${errors.map(formatRuleFileError).join('\n')}\n`);
       if (errors.length > 0) process.exitCode = 1;
     });
 
