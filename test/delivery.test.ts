@@ -240,6 +240,7 @@ describe('delivery to the recipients MX hosts', () => {
           jobId: null,
           lane: 'transactional',
           pool: null,
+          returnPathDomain: null,
         },
       },
       { newEventId: () => randomUUID(), blobs: [{ key: `body-${messageId}`, bytes: body }] },

@@ -1,15 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from '../files/write-durably.js';
 
 export interface DkimKeyStore {
   /** Stores a private key (PEM) durably, readable by this user only. */
@@ -20,34 +12,14 @@ export interface DkimKeyStore {
 }
 
 /**
- * Private keys as files under `<dataDir>/keys/<domain>/<selector>.pem`: directories 0700,
- * files 0600, written to a temporary name, fsynced and renamed, so a key is either whole
- * or absent. The event log only ever holds the public half.
+ * Private keys as files under `<dataDir>/keys/<domain>/<selector>.pem`, written durably
+ * (0600, fsynced, renamed: whole or absent). The event log only ever holds the public half.
  */
 export const createFileKeyStore = (dir: string): DkimKeyStore => {
   const parsed = new Map<string, KeyObject>();
   const pathOf = (domain: string, selector: string) => join(dir, domain, `${selector}.pem`);
   return {
-    save: (domain, selector, pem) => {
-      const folder = join(dir, domain);
-      mkdirSync(folder, { recursive: true, mode: 0o700 });
-      const target = pathOf(domain, selector);
-      const temporary = `${target}.tmp-${process.pid}`;
-      const fd = openSync(temporary, 'w', 0o600);
-      try {
-        writeSync(fd, pem);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, target);
-      const folderFd = openSync(folder, 'r');
-      try {
-        fsyncSync(folderFd);
-      } finally {
-        closeSync(folderFd);
-      }
-    },
+    save: (domain, selector, pem) => writeFileDurably(pathOf(domain, selector), pem),
     load: (domain, selector) => {
       const key = `${domain}/${selector}`;
       const cached = parsed.get(key);

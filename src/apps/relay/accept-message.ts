@@ -34,6 +34,8 @@ export interface AcceptDeps {
   /** The configured egress pools, and each credential's pool. */
   readonly pools: ReadonlySet<string>;
   readonly poolOf: (credentialId: string) => string | null;
+  /** The return-path domain for mail from this envelope domain, if we send for it. */
+  readonly returnPathDomainFor: (envelopeDomain: string) => string | null;
   /** The first of these suppression lists the address is on, if any. */
   readonly suppressionOf: (
     address: string,
@@ -89,6 +91,7 @@ export const createAcceptMessage =
       ? Buffer.concat([Buffer.from(signed.headers, 'latin1'), unsigned])
       : unsigned;
     const bodyRef = `body-${messageId}`;
+    const envelopeDomain = submission.envelope.from.split('@')[1]?.toLowerCase() ?? null;
     const data: MessageAccepted['data'] = {
       messageId,
       acceptedAt: at,
@@ -110,9 +113,9 @@ export const createAcceptMessage =
       jobId: headers.jobId,
       lane: headers.lane,
       pool,
+      returnPathDomain: envelopeDomain ? deps.returnPathDomainFor(envelopeDomain) : null,
     };
     // Suppressed recipients are recorded as such and never attempted; the others go on.
-    const envelopeDomain = submission.envelope.from.split('@')[1] ?? null;
     const scopes = scopesFor(submission.credential?.name ?? null, senders[0] ?? envelopeDomain);
     const suppressed = data.envelope.to.flatMap((to) => {
       const found = deps.suppressionOf(to.address, scopes);

@@ -5,10 +5,15 @@ import { handleCommand, loadState } from '../../domain/command-handling/handle-c
 import type { Deliverer, EgressSource } from '../../domain/delivery/delivery-port.js';
 import { chooseSource, type PoolWeights } from '../../domain/egress/choose-source.js';
 import type { EventStore, GlobalPosition } from '../../domain/event-store/event-store.js';
-import { messageDecider, pendingRecipients } from '../../domain/message/decider.js';
-import { type Lane, messageStream } from '../../domain/message/events.js';
+import {
+  type AttemptResult,
+  messageDecider,
+  pendingRecipients,
+} from '../../domain/message/decider.js';
+import { type Lane, type MessageAccepted, messageStream } from '../../domain/message/events.js';
 import type { RetryPolicy } from '../../domain/retry/retry-policy.js';
 import type { SmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
+import { verpLocalPart } from '../../domain/verp/verp.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import {
   type DueWork,
@@ -42,6 +47,8 @@ export interface DeliveryLoopDeps {
     readonly reactions: SiteReactions;
     readonly warmup: WarmupLedger;
   };
+  /** Signs each recipient's VERP return path (for messages that have a return-path domain). */
+  readonly verpKey: Uint8Array;
   /** What a failed reply means (the bounce classifier with the configured rule files). */
   readonly classify: (reply: SmtpReply) => Classification;
   readonly now: () => number;
@@ -125,6 +132,27 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     return name && source ? { name, ...source } : 'wait';
   };
 
+  /**
+   * The SMTP transactions for these recipients: one for all of them with the sender's own
+   * envelope address, or, when the message has a return-path domain, one per recipient,
+   * each with its own VERP return path (so a bounce names its recipient).
+   */
+  const transactions = (
+    accepted: MessageAccepted['data'],
+    messageId: string,
+    recipients: readonly string[],
+  ): Array<{ readonly from: string; readonly to: readonly string[] }> => {
+    const { envelope, returnPathDomain } = accepted;
+    if (!returnPathDomain || envelope.from === '') return [{ from: envelope.from, to: recipients }];
+    return recipients.map((recipient) => ({
+      from: `${verpLocalPart(deps.verpKey, {
+        messageId,
+        recipientIndex: envelope.to.findIndex((t) => t.address === recipient),
+      })}@${returnPathDomain}`,
+      to: [recipient],
+    }));
+  };
+
   const send = async (job: Extract<Job, { kind: 'send' }>): Promise<GlobalPosition | undefined> => {
     const { shaped, source } = job;
     const stream = messageStream(job.messageId);
@@ -140,28 +168,32 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${job.messageId} is missing`);
     // A backoff in force replaces the queue's limits; a suspension holds everything back.
     const limits = reactions.limitsFor(shaped.queue, shaped.values);
-    // Wait for the queue (a free connection, its message rate) only around the transaction
-    // itself: recording the outcome must not hold the site's connection.
-    const release = await gates.admit(shaped.queue, limits, job.lane);
-    let results: Awaited<ReturnType<Deliverer['deliver']>>;
-    try {
-      results = await deps.deliverer.deliver({
-        messageId: job.messageId,
-        domain: job.domain,
-        from: state.accepted.envelope.from,
-        recipients,
-        body,
-        ...(source ? { source } : {}),
-        site: {
-          key: shaped.queue,
-          maxConnections: limits.maxConnections,
-          maxMessagesPerConnection: limits.maxMessagesPerConnection,
-          tls: limits.tls,
-          beforeConnect: () => gates.connect(shaped.queue, limits.connectionRate),
-        },
-      });
-    } finally {
-      release();
+    const results: AttemptResult[] = [];
+    for (const { from, to } of transactions(state.accepted, job.messageId, recipients)) {
+      // Wait for the queue (a free connection, its message rate) only around the
+      // transaction itself: recording the outcome must not hold the site's connection.
+      const release = await gates.admit(shaped.queue, limits, job.lane);
+      try {
+        results.push(
+          ...(await deps.deliverer.deliver({
+            messageId: job.messageId,
+            domain: job.domain,
+            from,
+            recipients: to,
+            body,
+            ...(source ? { source } : {}),
+            site: {
+              key: shaped.queue,
+              maxConnections: limits.maxConnections,
+              maxMessagesPerConnection: limits.maxMessagesPerConnection,
+              tls: limits.tls,
+              beforeConnect: () => gates.connect(shaped.queue, limits.connectionRate),
+            },
+          })),
+        );
+      } finally {
+        release();
+      }
     }
     if (source) {
       const delivered = results.filter((r) => r.reply.code < 400).length;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { concatMap, filter, from, mergeMap, Subject, share } from 'rxjs';
 import { createResolver } from '../../adapters/dns/resolver.js';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
+import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
 import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
 import { classifyReply } from '../../domain/bounce/classifier.js';
@@ -75,6 +76,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   });
   const bounceRules = loadBounceRules(config.bounces.files);
   const loop = createDeliveryLoop({
+    verpKey: loadOrCreateVerpKey(paths.keys),
     classify: (reply) => classifyReply(bounceRules, reply),
     store,
     readDb,

@@ -2,17 +2,22 @@ import type { Logger } from 'pino';
 import { createFileKeyStore } from '../../adapters/dkim-keys/file-key-store.js';
 import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writer.js';
+import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
 import { createMessageIdFactory } from '../../adapters/ids/message-ids.js';
 import { createSubmissionServer } from '../../adapters/smtp-in/submission-server.js';
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
+import { organizationalDomain } from '../../domain/sending-domain/organizational-domain.js';
 import {
   credentialsProjection,
   findCredentialById,
 } from '../../projections/credentials/credentials.js';
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection } from '../../projections/runner/run-projection.js';
-import { sendingDomainsProjection } from '../../projections/sending-domains/sending-domains.js';
+import {
+  isSendingDomain,
+  sendingDomainsProjection,
+} from '../../projections/sending-domains/sending-domains.js';
 import {
   findSuppression,
   suppressionsProjection,
@@ -46,6 +51,8 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   // Bad shaping or bounce rules stop the start here, with file and line, not in a worker.
   loadShapingRules(config.shaping.files);
   loadBounceRules(config.bounces.files);
+  // Made here, once, before the delivery thread reads it.
+  loadOrCreateVerpKey(paths.keys);
   // One writer thread commits every append of the process, from both threads below.
   const writer = await startSqliteWriter(paths.events, {
     onFailure: (error) => {
@@ -87,6 +94,13 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
         pools: new Set(Object.keys(config.egress.pools)),
         poolOf: (id) => findCredentialById(readDb, id)?.pool ?? null,
         suppressionOf: (address, scopes) => findSuppression(readDb, address, scopes, Date.now()),
+        returnPathDomainFor: (domain) => {
+          // The domain itself, or the organizational domain it belongs to, when we send for it.
+          const ours = [domain, organizationalDomain(domain)].find((d) =>
+            isSendingDomain(readDb, d),
+          );
+          return ours ? `${config.domains.returnPathPrefix}.${ours}` : null;
+        },
       }),
     },
     {

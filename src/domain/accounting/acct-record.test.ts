@@ -27,6 +27,7 @@ const facts = factsFromAccepted({
   jobId: 'job-7',
   lane: 'bulk',
   pool: null,
+  returnPathDomain: null,
 });
 const remote = {
   mx: 'mx.r.test',

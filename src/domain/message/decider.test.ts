@@ -61,6 +61,7 @@ const accepted: MessageAccepted = {
     jobId: null,
     lane: 'transactional',
     pool: null,
+    returnPathDomain: null,
   },
 };
 

@@ -69,6 +69,12 @@ export const MessageAcceptedSchema = z.object({
   lane: z.enum(['transactional', 'bulk']).default('transactional'),
   /** The egress pool chosen at acceptance (header, else credential); null: the default. */
   pool: z.string().nullable().default(null),
+  /**
+   * Where bounces come back: the onboarded sending domain's return-path domain
+   * (`bounces.<domain>`); each recipient then gets its own VERP return path. null: the
+   * sender's own envelope address is kept (a domain we do not send for, or `<>`).
+   */
+  returnPathDomain: z.string().nullable().default(null),
 });
 
 /** The DKIM signatures put on the message at acceptance (once: retries send the same bytes). */

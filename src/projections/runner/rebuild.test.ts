@@ -49,6 +49,7 @@ const writeMessage = async (store: EventStore): Promise<void> => {
         jobId: null,
         lane: 'transactional',
         pool: null,
+        returnPathDomain: null,
       },
     },
     { newEventId: () => randomUUID() },

@@ -120,6 +120,10 @@ export const listSendingDomains = (db: ReadModelDb): SendingDomainRow[] =>
      FROM ${t('domains')} d ORDER BY d.domain`,
   ).all() as SendingDomainRow[];
 
+/** Whether mail from this domain is ours to send (it was added with `domains add`). */
+export const isSendingDomain = (db: ReadModelDb, domain: string): boolean =>
+  statement(db, `SELECT 1 FROM ${t('domains')} WHERE domain = ?`).get(domain) !== undefined;
+
 /** Domains added for this credential with `domains add --credential`. */
 export const domainsOfCredential = (db: ReadModelDb, credentialId: string): string[] =>
   (
