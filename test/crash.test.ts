@@ -33,6 +33,7 @@ describe('crash safety: kill -9 during injection and during recovery', () => {
         'log: { level: warn }',
         `smtp: { listen: "127.0.0.1:${smtpPort}", trustedNetworks: ["127.0.0.1/32"] }`,
         'http: { listen: "127.0.0.1:0" }',
+        'bounces: { listen: null }',
         `routes: { "*": "[127.0.0.2]:${sink.port}" }`,
         'delivery: { blockLocalAddresses: false }',
         'queue: { retry: [1s] }',

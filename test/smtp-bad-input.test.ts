@@ -159,6 +159,7 @@ describe('a full disk', () => {
         hostname: 'relay.test',
         smtp: { listen: '127.0.0.1:0', trustedNetworks: [`${TRUSTED}/32`] },
         http: { listen: '127.0.0.1:0' },
+        bounces: { listen: null },
         dns: { servers: ['127.0.0.1:9'], timeout: '100ms' },
       });
       mkdirSync(config.dataDir, { recursive: true });

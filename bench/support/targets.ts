@@ -71,6 +71,8 @@ export const startMailtrail = async (
       'log: { level: warn }',
       `smtp: { listen: "127.0.0.1:${port}", trustedNetworks: ["127.0.0.1/32"], maxMessageSize: 52428800 }`,
       'http: { listen: "127.0.0.1:0" }',
+      // Postfix, in the same run, may want port 25.
+      'bounces: { listen: null }',
       `routes: ${JSON.stringify({ '*': `[127.0.0.1]:${sinkPort}`, ...options.routes })}`,
       'delivery: { blockLocalAddresses: false }',
       `dkim: { enabled: ${options.dkim === 'signed'} }`,

@@ -44,6 +44,7 @@ export const startTestRelay = async (
     log: { level: 'silent' },
     smtp: { listen: '127.0.0.1:0', authFailureDelay: '10ms', ...o.smtp },
     http: { listen: '127.0.0.1:0' },
+    bounces: { listen: '127.0.0.1:0', ...o.bounces },
     delivery: { blockLocalAddresses: false, idleTimeout: '2s', ...o.delivery },
   });
   const relay = await startRelay(config, pino({ level: 'silent' }));

@@ -76,6 +76,7 @@ shaping:
 
 bounces:
   files: []                  # bounce rules tried before the built-in ones (bounces classify)
+  listen: "0.0.0.0:25"       # DSNs and complaint reports for bounces.<domain>; null: off
 
 dkim:
   enabled: true              # sign mail for onboarded domains (mailtrail domains add)

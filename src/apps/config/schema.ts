@@ -178,6 +178,8 @@ export const ConfigSchema = z
       .object({
         /** Bounce rule files consulted before the built-in one, in order (first match wins). */
         files: z.array(z.string().min(1)).default([]),
+        /** Where bounce and complaint reports come in (the bounces.<domain> MX); null: off. */
+        listen: listen.nullable().prefault('0.0.0.0:25'),
       })
       .prefault({}),
     dkim: z

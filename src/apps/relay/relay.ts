@@ -27,6 +27,7 @@ import type { Config } from '../config/schema.js';
 import { loadShapingRules } from '../shaping/shaping-rules.js';
 import { createAcceptMessage } from './accept-message.js';
 import { createAuthenticate } from './authenticate.js';
+import { startBounceIntake } from './bounce-intake.js';
 import { dataPaths } from './data-paths.js';
 import { createHttpServer } from './http-server.js';
 import { createMessageSigning } from './message-signing.js';
@@ -36,6 +37,8 @@ import { startDeliveryWorker } from './start-delivery-worker.js';
 export interface RunningRelay {
   readonly smtpPort: number;
   readonly httpPort: number;
+  /** The bounce listener's port; null when it is off or could not listen. */
+  readonly bouncePort: number | null;
   readonly store: EventStore;
   readonly readDb: ReadModelDb;
   stop(): Promise<void>;
@@ -50,9 +53,9 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   const paths = dataPaths(config);
   // Bad shaping or bounce rules stop the start here, with file and line, not in a worker.
   loadShapingRules(config.shaping.files);
-  loadBounceRules(config.bounces.files);
+  const bounceRules = loadBounceRules(config.bounces.files);
   // Made here, once, before the delivery thread reads it.
-  loadOrCreateVerpKey(paths.keys);
+  const verpKey = loadOrCreateVerpKey(paths.keys);
   // One writer thread commits every append of the process, from both threads below.
   const writer = await startSqliteWriter(paths.events, {
     onFailure: (error) => {
@@ -138,9 +141,19 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     readDb.close();
     throw error;
   }
+  const bounceIntake = await startBounceIntake({
+    config,
+    store,
+    readDb,
+    verpKey,
+    rules: bounceRules,
+    log,
+  });
   log.info(
     {
       smtp: `${config.smtp.listen.host}:${smtpPort}`,
+      bounces:
+        bounceIntake.port === null ? 'off' : `${config.bounces.listen?.host}:${bounceIntake.port}`,
       http: `${config.http.listen.host}:${httpPort}`,
     },
     'mailtrail relay listening',
@@ -149,9 +162,11 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   return {
     smtpPort,
     httpPort,
+    bouncePort: bounceIntake.port,
     store,
     readDb,
     stop: async () => {
+      await bounceIntake.close();
       await submission.close();
       await http.close();
       await delivery.stop();

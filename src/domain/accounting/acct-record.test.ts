@@ -110,6 +110,21 @@ describe('accounting records', () => {
       },
     });
     assert.equal(t.type, 't');
+    const late = acctRecord(facts, {
+      type: 'MessageBounced',
+      data: {
+        ...base,
+        reply: parseSmtpReply('550 5.1.1 no such user'),
+        classification: {
+          class: 'InvalidRecipient',
+          category: 'bad-mailbox',
+          severity: 'permanent',
+          rule: 'x.yaml:1',
+        },
+        phase: 'out-of-band',
+      },
+    });
+    assert.equal(late.type, 'rb', 'a bounce report that came back later is a remote bounce');
     assert.equal(t.dsnAction, 'delayed');
   });
 });

@@ -86,7 +86,11 @@ export const acctRecord = (facts: AcceptedFacts, outcome: Outcome): AcctRecord =
         ? outcome.data.category
         : '';
   return {
-    type: RECORD_TYPE[outcome.type],
+    // PowerMTA logs a bounce report that came back later as `rb` (remote bounce).
+    type:
+      outcome.type === 'MessageBounced' && outcome.data.phase === 'out-of-band'
+        ? 'rb'
+        : RECORD_TYPE[outcome.type],
     timeLogged: formatAcctTime(d.at),
     timeQueued: formatAcctTime(facts.timeQueued),
     orig: facts.orig,

@@ -272,6 +272,46 @@ describe('message decider', () => {
     ]);
   });
 
+  it('a bounce report after delivery bounces the recipient out of band, once; a complaint is recorded once', () => {
+    const delivered = decide(attempt(T0, result('a@example.com', '250 ok')), fold([accepted]));
+    const reply = parseSmtpReply('550 5.1.1 no such user');
+    const oob: MessageCommand = {
+      type: 'RecordOutOfBandBounce',
+      at: T0 + MIN,
+      recipient: 'a@example.com',
+      reply,
+      classification: classifyReply(rules, reply),
+    };
+    const bounced = decide(oob, fold([accepted, ...delivered]));
+    assert.equal(bounced[0]?.type === 'MessageBounced' && bounced[0].data.phase, 'out-of-band');
+    assert.equal(bounced[0]?.type === 'MessageBounced' && bounced[0].data.attempt, 1);
+    given([accepted, ...delivered, ...bounced])
+      .when(oob)
+      .thenEmits([]);
+    const complaint: MessageCommand = {
+      type: 'RecordComplaint',
+      at: T0 + MIN,
+      recipient: 'b@example.com',
+      feedbackType: 'abuse',
+      userAgent: 'Yahoo!-Mail-Feedback/2.0',
+    };
+    const complained = decide(complaint, fold([accepted]));
+    assert.deepEqual(complained, [
+      {
+        type: 'ComplaintReceived',
+        data: {
+          recipient: 'b@example.com',
+          at: T0 + MIN,
+          feedbackType: 'abuse',
+          userAgent: 'Yahoo!-Mail-Feedback/2.0',
+        },
+      },
+    ]);
+    given([accepted, ...complained])
+      .when(complaint)
+      .thenEmits([]);
+  });
+
   it('evolve tracks what is still pending and when it is due', () => {
     const deferred = decide(
       attempt(T0, result('b@example.com', '451 4.3.0 later')),

@@ -22,6 +22,8 @@ export interface RecipientState {
   /** When the next attempt is due; the acceptance time for a first attempt. */
   readonly dueAt: number;
   readonly lastReply: SmtpReply | null;
+  /** A complaint came back about this recipient. */
+  readonly complained?: boolean;
 }
 
 export type MessageState =
@@ -81,6 +83,22 @@ export type MessageCommand =
       /** The reply that triggered the rule, and what it means. */
       readonly reply: SmtpReply;
       readonly classification: Classification;
+    }
+  | {
+      /** A bounce report came back to the recipient's return path. */
+      readonly type: 'RecordOutOfBandBounce';
+      readonly at: number;
+      readonly recipient: string;
+      readonly reply: SmtpReply;
+      readonly classification: Classification;
+    }
+  | {
+      /** A complaint (feedback report) came back about the recipient. */
+      readonly type: 'RecordComplaint';
+      readonly at: number;
+      readonly recipient: string;
+      readonly feedbackType: string;
+      readonly userAgent: string | null;
     };
 
 export type MessageErrorCode = 'MessageAlreadyAccepted' | 'MessageNotAccepted';
@@ -200,6 +218,47 @@ export const decide = (command: MessageCommand, state: MessageState): MessageEve
       if (state.status !== 'accepted')
         throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
       return decideQueueBounce(state, command);
+    case 'RecordOutOfBandBounce': {
+      if (state.status !== 'accepted')
+        throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
+      const r = state.recipients[command.recipient];
+      // Delivered, or still being retried: the report is the last word. Already bounced or
+      // never sent: nothing new (a second report for the same recipient, a forwarded copy).
+      if (!r || r.status === 'bounced' || r.status === 'suppressed') return [];
+      return [
+        {
+          type: 'MessageBounced',
+          data: {
+            recipient: r.address,
+            site: null,
+            source: null,
+            attempt: r.attempts,
+            at: command.at,
+            reply: command.reply,
+            remote: NO_REMOTE,
+            classification: command.classification,
+            phase: 'out-of-band',
+          },
+        },
+      ];
+    }
+    case 'RecordComplaint': {
+      if (state.status !== 'accepted')
+        throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
+      const r = state.recipients[command.recipient];
+      if (!r || r.complained) return [];
+      return [
+        {
+          type: 'ComplaintReceived',
+          data: {
+            recipient: r.address,
+            at: command.at,
+            feedbackType: command.feedbackType,
+            userAgent: command.userAgent,
+          },
+        },
+      ];
+    }
   }
 };
 
@@ -249,6 +308,8 @@ export const evolve = (state: MessageState, event: MessageEvent): MessageState =
         attempts: event.data.attempt,
         lastReply: event.data.reply,
       }));
+    case 'ComplaintReceived':
+      return withRecipient(state, event.data.recipient, (r) => ({ ...r, complained: true }));
     case 'RecipientSuppressed':
       return withRecipient(state, event.data.recipient, (r) => ({ ...r, status: 'suppressed' }));
     case 'MessageBounced':

@@ -132,9 +132,10 @@ export const MessageBouncedSchema = z.object({
   /**
    * in-band: the remote said 5xx; expired: it kept saying 4xx until the queue age ran out;
    * admin: a reply rule bounced the site's queue (KumoMTA's AdminBounce), `reply` is the
-   * reply that triggered it.
+   * reply that triggered it; out-of-band: a bounce report came back to the recipient's VERP
+   * return path after the remote had accepted (or while we were still retrying).
    */
-  phase: z.enum(['in-band', 'expired', 'admin']),
+  phase: z.enum(['in-band', 'expired', 'admin', 'out-of-band']),
 });
 
 /** A recipient on a suppression list at acceptance: final, never attempted. */
@@ -146,6 +147,16 @@ export const RecipientSuppressedSchema = z.object({
   reason: z.enum(['hard-bounce', 'complaint', 'unsubscribe', 'manual']),
 });
 
+/** A feedback (complaint) report came back about this recipient (RFC 5965). */
+export const ComplaintReceivedSchema = z.object({
+  recipient: z.string(),
+  at: z.number().int(),
+  /** abuse, fraud, virus, other (a not-spam report is no complaint). */
+  feedbackType: z.string(),
+  /** Who reported it (the report's User-Agent, e.g. Yahoo! Mail AntiSpam Feedback). */
+  userAgent: z.string().nullable(),
+});
+
 export const MESSAGE_EVENT_SCHEMAS = {
   MessageAccepted: MessageAcceptedSchema,
   MessageSigned: MessageSignedSchema,
@@ -153,6 +164,7 @@ export const MESSAGE_EVENT_SCHEMAS = {
   MessageDelivered: MessageDeliveredSchema,
   MessageBounced: MessageBouncedSchema,
   RecipientSuppressed: RecipientSuppressedSchema,
+  ComplaintReceived: ComplaintReceivedSchema,
 } as const;
 
 export type MessageAccepted = {
@@ -173,7 +185,12 @@ export type RecipientSuppressed = {
   type: 'RecipientSuppressed';
   data: z.infer<typeof RecipientSuppressedSchema>;
 };
+export type ComplaintReceived = {
+  type: 'ComplaintReceived';
+  data: z.infer<typeof ComplaintReceivedSchema>;
+};
 export type MessageEvent =
+  | ComplaintReceived
   | RecipientSuppressed
   | MessageAccepted
   | MessageSigned

@@ -37,7 +37,12 @@ export const accountingProjection: Projection = {
         continue;
       }
       // Nothing was attempted for these: no accounting record.
-      if (event.type === 'MessageSigned' || event.type === 'RecipientSuppressed') continue;
+      if (
+        event.type === 'MessageSigned' ||
+        event.type === 'RecipientSuppressed' ||
+        event.type === 'ComplaintReceived'
+      )
+        continue;
       const row = selectFacts.get(messageId) as { facts: string } | undefined;
       if (!row) continue;
       const record = acctRecord(JSON.parse(row.facts) as AcceptedFacts, event);

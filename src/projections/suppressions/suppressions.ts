@@ -14,8 +14,8 @@ import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 /**
  * Who must not get mail, per list: folded from the `suppression-<scope>` streams (manual
  * adds and removes, imports) and from the message streams (a bounce whose class says the
- * mailbox is gone suppresses the address for the credential that sent to it, or globally
- * for mail from a trusted network). A later event wins: a manual remove lifts a bounce, a
+ * mailbox is gone, or a complaint, suppresses the address for the credential that sent to
+ * it, or globally for mail from a trusted network). A later event wins: a manual remove lifts a bounce, a
  * new bounce puts the address back.
  */
 export const suppressionsProjection: Projection = {
@@ -58,18 +58,29 @@ export const suppressionsProjection: Projection = {
       }
       const messageId = recorded.streamName.slice(MESSAGE_STREAM_PREFIX.length);
       const event = recorded as unknown as RecordedEvent & MessageEvent;
+      const scopeOf = () => {
+        const sender = senderOf.get(messageId) as { credential: string | null } | undefined;
+        return sender?.credential ? `credential:${sender.credential}` : 'global';
+      };
       if (event.type === 'MessageAccepted') {
         addSender.run(messageId, event.data.credential?.name ?? null);
+      } else if (event.type === 'ComplaintReceived') {
+        upsert.run(
+          scopeOf(),
+          normalizeAddress(event.data.recipient),
+          'complaint',
+          event.data.at,
+          null,
+          `message ${messageId}: ${event.data.feedbackType} report`,
+        );
       } else if (
         event.type === 'MessageBounced' &&
         event.data.classification.severity === 'permanent' &&
         event.data.phase !== 'expired' &&
         event.data.phase !== 'admin'
       ) {
-        const sender = senderOf.get(messageId) as { credential: string | null } | undefined;
-        const scope = sender?.credential ? `credential:${sender.credential}` : 'global';
         upsert.run(
-          scope,
+          scopeOf(),
           normalizeAddress(event.data.recipient),
           'hard-bounce',
           event.data.at,

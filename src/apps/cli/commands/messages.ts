@@ -44,6 +44,12 @@ const describe = (event: MessageEvent): [string, string, string] => {
         event.data.recipient,
         `${formatSmtpReply(event.data.reply)}\n${event.data.remote.mx ?? '-'} ${event.data.remote.ip ?? ''}${event.data.remote.tls ? ' · TLS' : ''} · ${event.data.queuedMs} ms in queue`,
       ];
+    case 'ComplaintReceived':
+      return [
+        'complaint',
+        event.data.recipient,
+        `${event.data.feedbackType} report${event.data.userAgent ? ` from ${event.data.userAgent}` : ''}`,
+      ];
     case 'RecipientSuppressed':
       return [
         'suppressed',

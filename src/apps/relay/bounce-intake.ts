@@ -1,0 +1,70 @@
+import type { Logger } from 'pino';
+import { createBounceListener } from '../../adapters/bounce-in/bounce-listener.js';
+import { type BounceRules, classifyReply } from '../../domain/bounce/classifier.js';
+import type { EventStore } from '../../domain/event-store/event-store.js';
+import { parseVerpLocalPart } from '../../domain/verp/verp.js';
+import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
+import { isSendingDomain } from '../../projections/sending-domains/sending-domains.js';
+import { recordInboundReport } from '../bounce-in/record-inbound-report.js';
+import type { Config } from '../config/schema.js';
+
+/** Fixed addresses feedback loops and RFC 5321 expect on a mail domain. */
+const ROLE_ADDRESSES = new Set(['fbl', 'abuse', 'postmaster']);
+
+/**
+ * Starts the bounce listener on `bounces.listen` for the return-path domains of the
+ * onboarded sending domains (`bounces.<domain>`). A port it may not bind (25 without root,
+ * or taken) is logged with its config key and the relay goes on without it.
+ */
+export const startBounceIntake = async (deps: {
+  readonly config: Config;
+  readonly store: EventStore;
+  readonly readDb: ReadModelDb;
+  readonly verpKey: Uint8Array;
+  readonly rules: BounceRules;
+  readonly log: Logger;
+}): Promise<{ readonly port: number | null; close(): Promise<void> }> => {
+  const { config, readDb, verpKey } = deps;
+  const listen = config.bounces.listen;
+  if (!listen) return { port: null, close: async () => undefined };
+  const prefix = `${config.domains.returnPathPrefix}.`;
+  const listener = createBounceListener(
+    {
+      checkRecipient: (address) => {
+        const at = address.lastIndexOf('@');
+        const local = address.slice(0, at);
+        const domain = address.slice(at + 1).toLowerCase();
+        if (!domain.startsWith(prefix) || !isSendingDomain(readDb, domain.slice(prefix.length)))
+          return 'NotOurDomain';
+        const parsed = parseVerpLocalPart(verpKey, local);
+        if (parsed.ok) return 'ok';
+        if (parsed.code !== 'NotVerp') return 'Forged';
+        return ROLE_ADDRESSES.has(local.toLowerCase()) ? 'ok' : 'Unknown';
+      },
+      record: async ({ rcptTo, raw }) => {
+        const result = await recordInboundReport(
+          {
+            store: deps.store,
+            verpKey,
+            classify: (reply) => classifyReply(deps.rules, reply),
+            now: Date.now,
+          },
+          { rcptLocalParts: rcptTo.map((a) => a.slice(0, a.lastIndexOf('@'))), raw },
+        );
+        deps.log.info({ ...result, rcptTo }, 'inbound report');
+      },
+    },
+    { hostname: config.hostname, maxMessageSize: 10 * 1024 * 1024 },
+  );
+  try {
+    const { port } = await listener.listen(listen.port, listen.host);
+    return { port, close: () => listener.close() };
+  } catch (error) {
+    deps.log.error(
+      { err: error },
+      `bounces.listen: could not listen on ${listen.host}:${listen.port}; out-of-band bounces and complaints will not be received (set bounces.listen, or null to turn it off)`,
+    );
+    await listener.close().catch(() => undefined);
+    return { port: null, close: async () => undefined };
+  }
+};
