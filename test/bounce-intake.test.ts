@@ -7,10 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { createFileKeyStore } from '../src/adapters/dkim-keys/file-key-store.js';
-import { addSendingDomain } from '../src/apps/domains/sending-domains.js';
-import { dataPaths } from '../src/apps/relay/data-paths.js';
-import { isSendingDomain } from '../src/projections/sending-domains/sending-domains.js';
+import { onboardDomain } from './support/fixtures.js';
 import {
   type Sink,
   startSink,
@@ -37,17 +34,7 @@ describe('out-of-band bounces and complaints', () => {
       smtp: { trustedNetworks: ['127.0.0.1/32'] },
       routes: { '*': `[127.0.0.33]:${sink.port}` },
     });
-    await addSendingDomain(
-      {
-        store: relay.store,
-        readDb: relay.readDb,
-        keyStore: createFileKeyStore(dataPaths(relay.config).keys),
-        settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'bounces' },
-        now: Date.now,
-      },
-      { domain: 'sender.test', credential: null },
-    );
-    await waitFor(() => isSendingDomain(relay.readDb, 'sender.test'), 'the domain onboarded');
+    await onboardDomain(relay, 'sender.test');
   });
   after(async () => {
     await relay.cleanup();

@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createFileKeyStore } from '../src/adapters/dkim-keys/file-key-store.js';
-import { addSendingDomain } from '../src/apps/domains/sending-domains.js';
 import { dataPaths } from '../src/apps/relay/data-paths.js';
 import { parseVerpLocalPart } from '../src/domain/verp/verp.js';
-import { isSendingDomain } from '../src/projections/sending-domains/sending-domains.js';
+import { onboardDomain } from './support/fixtures.js';
 import {
   type Sink,
   startSink,
@@ -31,16 +29,7 @@ describe('VERP return paths', () => {
       smtp: { trustedNetworks: ['127.0.0.1/32'] },
       routes: { '*': `[127.0.0.32]:${sink.port}` },
     });
-    await addSendingDomain(
-      {
-        store: relay.store,
-        readDb: relay.readDb,
-        keyStore: createFileKeyStore(dataPaths(relay.config).keys),
-        settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'bounces' },
-        now: Date.now,
-      },
-      { domain: 'sender.test', credential: null },
-    );
+    await onboardDomain(relay, 'sender.test');
   });
   after(async () => {
     await relay.cleanup();
@@ -52,7 +41,6 @@ describe('VERP return paths', () => {
 
   it('each recipient of mail from an onboarded domain gets its own return path, naming it', async () => {
     const to = ['ann@example.com', 'bob@example.com', 'cy@example.net'];
-    await waitFor(() => isSendingDomain(relay.readDb, 'sender.test'), 'the domain onboarded');
     const id = await submit(relay.smtpPort, to, { envelope: { from: 'app@sender.test', to } });
     await waitFor(
       () => sink.transactions.filter((t) => t.from.includes(id.toLowerCase())).length === 3,

@@ -1,8 +1,12 @@
+import { createFileKeyStore } from '../../src/adapters/dkim-keys/file-key-store.js';
 import { createCredential } from '../../src/apps/credentials/create-credential.js';
+import { addSendingDomain } from '../../src/apps/domains/sending-domains.js';
+import { dataPaths } from '../../src/apps/relay/data-paths.js';
 import type { EventStore, RecordedEvent } from '../../src/domain/event-store/event-store.js';
 import { findActiveCredential } from '../../src/projections/credentials/credentials.js';
 import type { ReadModelDb } from '../../src/projections/runner/read-model-db.js';
-import { waitFor } from './relay-harness.js';
+import { isSendingDomain } from '../../src/projections/sending-domains/sending-domains.js';
+import { type TestRelay, waitFor } from './relay-harness.js';
 
 /** Creates a credential the way `mailtrail credentials add` does, and waits until AUTH sees it. */
 export const addCredential = async (
@@ -26,4 +30,19 @@ export const streamEvents = async (store: EventStore, stream: string): Promise<R
   const out: RecordedEvent[] = [];
   for await (const e of store.readStream(stream)) out.push(e);
   return out;
+};
+
+/** Onboards a sending domain (no credential) and waits until acceptance sees it. */
+export const onboardDomain = async (relay: TestRelay, domain: string): Promise<void> => {
+  await addSendingDomain(
+    {
+      store: relay.store,
+      readDb: relay.readDb,
+      keyStore: createFileKeyStore(dataPaths(relay.config).keys),
+      settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'bounces' },
+      now: Date.now,
+    },
+    { domain, credential: null },
+  );
+  await waitFor(() => isSendingDomain(relay.readDb, domain), `${domain} onboarded`);
 };

@@ -1,4 +1,5 @@
 import { SMTPServer } from 'smtp-server';
+import { listenSmtp } from '../smtp-in/listen-smtp.js';
 import { smtpError } from '../smtp-in/smtp-error.js';
 import { type FixedServerOptions, installSmtpServerFixes } from '../smtp-in/smtp-server-fixes.js';
 
@@ -70,16 +71,7 @@ export const createBounceListener = (
   };
   const server = new SMTPServer(serverOptions);
   return {
-    listen: (listenPort, host) =>
-      new Promise((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        server.server.once('error', onError);
-        server.listen(listenPort, host, () => {
-          server.server.off('error', onError);
-          const address = server.server.address();
-          resolve({ port: typeof address === 'object' && address ? address.port : listenPort });
-        });
-      }),
+    listen: (listenPort, host) => listenSmtp(server, listenPort, host),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 };

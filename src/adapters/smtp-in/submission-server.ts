@@ -1,4 +1,5 @@
 import { SMTPServer } from 'smtp-server';
+import { listenSmtp } from './listen-smtp.js';
 import { createAuthHandler } from './on-auth.js';
 import { createDataHandler } from './on-data.js';
 import { createEnvelopeHandlers } from './on-envelope.js';
@@ -74,16 +75,7 @@ export const createSubmissionServer = (
   const server = new SMTPServer(serverOptions);
   server.on('error', (error) => options.logger?.warn({ err: error }, 'smtp connection error'));
   return {
-    listen: (listenPort, host) =>
-      new Promise((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        server.server.once('error', onError);
-        server.listen(listenPort, host, () => {
-          server.server.off('error', onError);
-          const address = server.server.address();
-          resolve({ port: typeof address === 'object' && address ? address.port : listenPort });
-        });
-      }),
+    listen: (listenPort, host) => listenSmtp(server, listenPort, host),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 };
