@@ -1,10 +1,15 @@
 /**
  * Reply rules that act beyond one queue's pace: a policy block takes an egress source out
  * of a site's rotation, and a site whose queue is bounced gets nothing more until the
- * bounce ends. Smart sinks on their own loopback addresses play the sites.
+ * bounce ends; and each site's TLS policy. Smart sinks on their own loopback addresses play
+ * the sites.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loadOrCreateTls } from '../src/adapters/tls/self-signed.js';
 import { type Sink, startSink, submit, type TestRelay, waitFor } from './support/relay-harness.js';
 import { eventsOf, firstEvent, startShapedRelay } from './support/shaped-relay.js';
 
@@ -147,5 +152,59 @@ describe('reply rules: bounce-queue', () => {
       0,
       'nothing sent during the bounce',
     );
+  });
+});
+
+describe('TLS policy per site', () => {
+  let relay: TestRelay;
+  let plain: Sink; // 127.0.0.35: offers no STARTTLS
+  let secure: Sink; // 127.0.0.36: offers STARTTLS
+
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailtrail-tls-policy-'));
+    const tls = await loadOrCreateTls({}, join(dir, 'tls'), 'mx.secure.test');
+    plain = await startSink('127.0.0.35');
+    secure = await startSink('127.0.0.36', { tls });
+    relay = await startShapedRelay(
+      [
+        'domains:',
+        '  strict.test: { tls: required, retry: [1h] }',
+        '  clear.test: { tls: off }',
+        '  secure.test: { tls: opportunistic }',
+      ],
+      {
+        'strict.test': { host: '127.0.0.35', sink: plain },
+        'clear.test': { host: '127.0.0.36', sink: secure },
+        'secure.test': { host: '127.0.0.36', sink: secure },
+      },
+    );
+  });
+  after(async () => {
+    await relay.cleanup();
+    await plain.close();
+    await secure.close();
+  });
+
+  it('required defers rather than send in clear; off never starts TLS; opportunistic does when offered', async () => {
+    await submit(relay.smtpPort, ['ann@strict.test']);
+    await submit(relay.smtpPort, ['bob@clear.test']);
+    await submit(relay.smtpPort, ['cy@secure.test']);
+    const deferred = await firstEvent(relay, 'DeliveryDeferred');
+    assert.equal((deferred.data as { recipient: string }).recipient, 'ann@strict.test');
+    const reply = (deferred.data as { reply: { code: number; enhancedCode: string; text: string } })
+      .reply;
+    assert.deepEqual([reply.code, reply.enhancedCode], [451, '4.7.10']);
+    assert.match(reply.text, /STARTTLS/);
+    assert.equal(plain.transactions.length, 0, 'nothing sent in clear');
+    const clear = await waitFor(
+      () => secure.transactions.find((t) => t.to.includes('bob@clear.test')),
+      'clear.test delivered',
+    );
+    assert.equal(clear.tls, false);
+    const opportunistic = await waitFor(
+      () => secure.transactions.find((t) => t.to.includes('cy@secure.test')),
+      'secure.test delivered',
+    );
+    assert.equal(opportunistic.tls, true);
   });
 });

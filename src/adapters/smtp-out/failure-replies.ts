@@ -27,6 +27,8 @@ export const connectFailureReply = (error: ErrorLike): SmtpReply => {
   if (error.category === 'dns' && !error.temporary) return local(550, '5.1.2', text);
   if (error.category === 'dns') return local(451, '4.4.3', text);
   if (error.category === 'policy') return local(451, '4.4.4', text);
+  // STARTTLS refused or failed where the site's policy requires it (RFC 5248: encryption needed).
+  if (error.code === 'ETLS') return local(451, '4.7.10', text);
   return local(451, '4.4.1', text);
 };
 

@@ -70,7 +70,9 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
     name: 'mailtrail-sink',
     banner: 'mailtrail smart sink',
     authOptional: true,
-    disabledCommands: ['AUTH'],
+    // Without a certificate the sink plays a site with no TLS at all: stock smtp-server
+    // would still take a STARTTLS it does not advertise (with its own certificate).
+    disabledCommands: options.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     hideENHANCEDSTATUSCODES: false,
     disableReverseLookup: true,
     greetingDelayMs: 0,
