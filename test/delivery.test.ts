@@ -241,6 +241,7 @@ describe('delivery to the recipients MX hosts', () => {
           lane: 'transactional',
           pool: null,
           returnPathDomain: null,
+          recipientHeadersRef: null,
         },
       },
       { newEventId: () => randomUUID(), blobs: [{ key: `body-${messageId}`, bytes: body }] },

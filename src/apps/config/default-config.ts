@@ -77,6 +77,10 @@ shaping:
 bounces:
   files: []                  # bounce rules tried before the built-in ones (bounces classify)
   listen: "0.0.0.0:25"       # DSNs and complaint reports for bounces.<domain>; null: off
+  # fallbackDomain: bounces.<hostname>   # return path for senders not onboarded; null: theirs
+
+unsubscribe:
+  baseUrl: null              # https://mail.example.com/unsubscribe: one-click links on bulk mail
 
 dkim:
   enabled: true              # sign mail for onboarded domains (mailtrail domains add)

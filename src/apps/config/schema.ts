@@ -178,8 +178,33 @@ export const ConfigSchema = z
       .object({
         /** Bounce rule files consulted before the built-in one, in order (first match wins). */
         files: z.array(z.string().min(1)).default([]),
+        /**
+         * The return-path domain for mail from domains we do not send for (not onboarded):
+         * `bounces.<hostname>` unless set; publish its MX pointing here. null: such mail keeps
+         * the sender's own envelope address, and its bounces go there.
+         */
+        fallbackDomain: z.string().min(3).nullable().optional(),
         /** Where bounce and complaint reports come in (the bounces.<domain> MX); null: off. */
         listen: listen.nullable().prefault('0.0.0.0:25'),
+      })
+      .prefault({}),
+    unsubscribe: z
+      .object({
+        /**
+         * Where one-click unsubscribe links point (RFC 8058): the public https address that
+         * reaches this relay's /unsubscribe (http.listen); null: bulk mail gets no
+         * List-Unsubscribe from us.
+         */
+        baseUrl: z
+          .string()
+          .url('expected an https URL, e.g. https://mail.example.com/unsubscribe')
+          .refine(
+            (u) => u.startsWith('https://') || u.startsWith('http://'),
+            'expected an http(s) URL',
+          )
+          .transform((u) => u.replace(/\/+$/, ''))
+          .nullable()
+          .default(null),
       })
       .prefault({}),
     dkim: z

@@ -17,10 +17,11 @@ import {
   type SuppressionScope,
   scopesFor,
 } from '../../domain/suppression/suppression.js';
+import { targetToken } from '../../domain/verp/verp.js';
 import type { SignOutgoing } from './message-signing.js';
 import type { SenderAuthorization } from './sender-authorization.js';
 
-const CONTROL_HEADERS = ['X-Mailtrail-Pool', 'X-Mailtrail-Lane'];
+const CONTROL_HEADERS = ['X-Mailtrail-Pool', 'X-Mailtrail-Lane', 'X-Mailtrail-Unsubscribe'];
 
 export interface AcceptDeps {
   readonly store: EventStore;
@@ -36,6 +37,8 @@ export interface AcceptDeps {
   readonly poolOf: (credentialId: string) => string | null;
   /** The return-path domain for mail from this envelope domain, if we send for it. */
   readonly returnPathDomainFor: (envelopeDomain: string) => string | null;
+  /** One-click unsubscribe links (RFC 8058): their base URL and token key; null: none. */
+  readonly unsubscribe: { readonly baseUrl: string; readonly key: Uint8Array } | null;
   /** The first of these suppression lists the address is on, if any. */
   readonly suppressionOf: (
     address: string,
@@ -86,12 +89,41 @@ export const createAcceptMessage =
     // Our own control headers steer this relay and go no further.
     const content = withoutHeaderFields(submission.body, CONTROL_HEADERS);
     const unsigned = Buffer.concat([Buffer.from(prefix, 'latin1'), content]);
-    const signed = deps.sign ? await deps.sign(unsigned, senders[0] ?? null, at) : null;
-    const body = signed
-      ? Buffer.concat([Buffer.from(signed.headers, 'latin1'), unsigned])
-      : unsigned;
     const bodyRef = `body-${messageId}`;
     const envelopeDomain = submission.envelope.from.split('@')[1]?.toLowerCase() ?? null;
+    const returnPathDomain = envelopeDomain ? deps.returnPathDomainFor(envelopeDomain) : null;
+    const unsubscribe =
+      deps.unsubscribe &&
+      (headers.unsubscribe === 'on' ||
+        (headers.unsubscribe === 'default' && headers.lane === 'bulk'))
+        ? deps.unsubscribe
+        : null;
+    // With one-click unsubscribe each recipient gets its own List-Unsubscribe (its token)
+    // and a DKIM signature over it, kept apart from the shared body and sent before it;
+    // otherwise the whole message is signed once.
+    const perRecipient = unsubscribe
+      ? await Promise.all(
+          submission.envelope.to.map(async (_, recipientIndex) => {
+            const token = targetToken(unsubscribe.key, { messageId, recipientIndex });
+            const lines =
+              `List-Unsubscribe: <${unsubscribe.baseUrl}/${token}>${returnPathDomain ? `, <mailto:u+${token}@${returnPathDomain}>` : ''}\r\n` +
+              'List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n';
+            const own = Buffer.concat([Buffer.from(lines, 'latin1'), unsigned]);
+            const signedOwn = deps.sign ? await deps.sign(own, senders[0] ?? null, at) : null;
+            return { headers: `${signedOwn?.headers ?? ''}${lines}`, signed: signedOwn };
+          }),
+        )
+      : null;
+    const signed = perRecipient
+      ? (perRecipient[0]?.signed ?? null)
+      : deps.sign
+        ? await deps.sign(unsigned, senders[0] ?? null, at)
+        : null;
+    const body =
+      signed && !perRecipient
+        ? Buffer.concat([Buffer.from(signed.headers, 'latin1'), unsigned])
+        : unsigned;
+    const recipientHeadersRef = perRecipient ? `headers-${messageId}` : null;
     const data: MessageAccepted['data'] = {
       messageId,
       acceptedAt: at,
@@ -113,7 +145,8 @@ export const createAcceptMessage =
       jobId: headers.jobId,
       lane: headers.lane,
       pool,
-      returnPathDomain: envelopeDomain ? deps.returnPathDomainFor(envelopeDomain) : null,
+      returnPathDomain,
+      recipientHeadersRef,
     };
     // Suppressed recipients are recorded as such and never attempted; the others go on.
     const scopes = scopesFor(submission.credential?.name ?? null, senders[0] ?? envelopeDomain);
@@ -133,7 +166,17 @@ export const createAcceptMessage =
       },
       {
         newEventId: () => randomUUID(),
-        blobs: [{ key: bodyRef, bytes: body }],
+        blobs: [
+          { key: bodyRef, bytes: body },
+          ...(perRecipient && recipientHeadersRef
+            ? [
+                {
+                  key: recipientHeadersRef,
+                  bytes: Buffer.from(JSON.stringify(perRecipient.map((p) => p.headers))),
+                },
+              ]
+            : []),
+        ],
         // A fresh id: nothing to read. `no_stream` still guards against a collision.
         loaded: { state: messageDecider.initialState, revision: 'no_stream' },
         retries: 0,

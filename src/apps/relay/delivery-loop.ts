@@ -134,23 +134,30 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
 
   /**
    * The SMTP transactions for these recipients: one for all of them with the sender's own
-   * envelope address, or, when the message has a return-path domain, one per recipient,
-   * each with its own VERP return path (so a bounce names its recipient).
+   * envelope address; or one per recipient when the message has a return-path domain (each
+   * with its own VERP return path, so a bounce names its recipient) or per-recipient header
+   * lines (its List-Unsubscribe and the signature over it, sent before the shared body).
    */
   const transactions = (
     accepted: MessageAccepted['data'],
     messageId: string,
     recipients: readonly string[],
-  ): Array<{ readonly from: string; readonly to: readonly string[] }> => {
+    recipientHeaders: readonly string[] | null,
+  ): Array<{ readonly from: string; readonly to: readonly string[]; readonly prefix: string }> => {
     const { envelope, returnPathDomain } = accepted;
-    if (!returnPathDomain || envelope.from === '') return [{ from: envelope.from, to: recipients }];
-    return recipients.map((recipient) => ({
-      from: `${verpLocalPart(deps.verpKey, {
-        messageId,
-        recipientIndex: envelope.to.findIndex((t) => t.address === recipient),
-      })}@${returnPathDomain}`,
-      to: [recipient],
-    }));
+    if (!recipientHeaders && (!returnPathDomain || envelope.from === ''))
+      return [{ from: envelope.from, to: recipients, prefix: '' }];
+    return recipients.map((recipient) => {
+      const recipientIndex = envelope.to.findIndex((t) => t.address === recipient);
+      return {
+        from:
+          returnPathDomain && envelope.from !== ''
+            ? `${verpLocalPart(deps.verpKey, { messageId, recipientIndex })}@${returnPathDomain}`
+            : envelope.from,
+        to: [recipient],
+        prefix: recipientHeaders?.[recipientIndex] ?? '',
+      };
+    });
   };
 
   const send = async (job: Extract<Job, { kind: 'send' }>): Promise<GlobalPosition | undefined> => {
@@ -169,7 +176,19 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     // A backoff in force replaces the queue's limits; a suspension holds everything back.
     const limits = reactions.limitsFor(shaped.queue, shaped.values);
     const results: AttemptResult[] = [];
-    for (const { from, to } of transactions(state.accepted, job.messageId, recipients)) {
+    const headersRef = state.accepted.recipientHeadersRef;
+    const headersBlob = headersRef ? await deps.store.readBlob(headersRef) : null;
+    if (headersRef && !headersBlob)
+      throw new Error(`recipient headers ${headersRef} of ${job.messageId} are missing`);
+    const recipientHeaders = headersBlob
+      ? (JSON.parse(Buffer.from(headersBlob).toString('utf8')) as string[])
+      : null;
+    for (const { from, to, prefix } of transactions(
+      state.accepted,
+      job.messageId,
+      recipients,
+      recipientHeaders,
+    )) {
       // Wait for the queue (a free connection, its message rate) only around the
       // transaction itself: recording the outcome must not hold the site's connection.
       const release = await gates.admit(shaped.queue, limits, job.lane);
@@ -180,7 +199,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
             domain: job.domain,
             from,
             recipients: to,
-            body,
+            body: prefix ? Buffer.concat([Buffer.from(prefix, 'latin1'), body]) : body,
             ...(source ? { source } : {}),
             site: {
               key: shaped.queue,

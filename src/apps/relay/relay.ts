@@ -8,6 +8,7 @@ import { createSubmissionServer } from '../../adapters/smtp-in/submission-server
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { organizationalDomain } from '../../domain/sending-domain/organizational-domain.js';
+import { derivedKey } from '../../domain/verp/verp.js';
 import {
   credentialsProjection,
   findCredentialById,
@@ -27,7 +28,7 @@ import type { Config } from '../config/schema.js';
 import { loadShapingRules } from '../shaping/shaping-rules.js';
 import { createAcceptMessage } from './accept-message.js';
 import { createAuthenticate } from './authenticate.js';
-import { startBounceIntake } from './bounce-intake.js';
+import { fallbackReturnPathDomain, startBounceIntake } from './bounce-intake.js';
 import { dataPaths } from './data-paths.js';
 import { createHttpServer } from './http-server.js';
 import { createMessageSigning } from './message-signing.js';
@@ -56,6 +57,8 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   const bounceRules = loadBounceRules(config.bounces.files);
   // Made here, once, before the delivery thread reads it.
   const verpKey = loadOrCreateVerpKey(paths.keys);
+  const unsubscribeKey = derivedKey(verpKey, 'unsubscribe');
+  const fallbackReturnPath = fallbackReturnPathDomain(config);
   // One writer thread commits every append of the process, from both threads below.
   const writer = await startSqliteWriter(paths.events, {
     onFailure: (error) => {
@@ -97,12 +100,15 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
         pools: new Set(Object.keys(config.egress.pools)),
         poolOf: (id) => findCredentialById(readDb, id)?.pool ?? null,
         suppressionOf: (address, scopes) => findSuppression(readDb, address, scopes, Date.now()),
+        unsubscribe: config.unsubscribe.baseUrl
+          ? { baseUrl: config.unsubscribe.baseUrl, key: unsubscribeKey }
+          : null,
         returnPathDomainFor: (domain) => {
           // The domain itself, or the organizational domain it belongs to, when we send for it.
           const ours = [domain, organizationalDomain(domain)].find((d) =>
             isSendingDomain(readDb, d),
           );
-          return ours ? `${config.domains.returnPathPrefix}.${ours}` : null;
+          return ours ? `${config.domains.returnPathPrefix}.${ours}` : fallbackReturnPath;
         },
       }),
     },
@@ -122,7 +128,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       logger: log,
     },
   );
-  const http = createHttpServer(readDb, delivery);
+  const http = createHttpServer(readDb, delivery, { store, key: unsubscribeKey });
   let smtpPort: number;
   let httpPort: number;
   try {
@@ -146,6 +152,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     store,
     readDb,
     verpKey,
+    unsubscribeKey,
     rules: bounceRules,
     log,
   });

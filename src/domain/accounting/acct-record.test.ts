@@ -28,6 +28,7 @@ const facts = factsFromAccepted({
   lane: 'bulk',
   pool: null,
   returnPathDomain: null,
+  recipientHeadersRef: null,
 });
 const remote = {
   mx: 'mx.r.test',

@@ -9,6 +9,12 @@ export interface HeaderSummary {
   readonly lane: 'transactional' | 'bulk';
   /** `X-Mailtrail-Pool`: the egress pool the sender asks for. */
   readonly pool: string | null;
+  /**
+   * Whether we add one-click unsubscribe headers: not when the sender wrote its own
+   * List-Unsubscribe, nor when it says `X-Mailtrail-Unsubscribe: off`; `on` asks for them
+   * on transactional mail too (bulk mail gets them by default).
+   */
+  readonly unsubscribe: 'on' | 'off' | 'default';
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -56,6 +62,13 @@ export const summarizeHeaders = (
       /^(bulk|list)$/i.test(get('precedence') ?? '')
         ? 'bulk'
         : 'transactional',
+    unsubscribe: get('list-unsubscribe')
+      ? 'off'
+      : /^off$/i.test(get('x-mailtrail-unsubscribe') ?? '')
+        ? 'off'
+        : /^on$/i.test(get('x-mailtrail-unsubscribe') ?? '')
+          ? 'on'
+          : 'default',
   };
 };
 

@@ -62,6 +62,7 @@ const accepted: MessageAccepted = {
     lane: 'transactional',
     pool: null,
     returnPathDomain: null,
+    recipientHeadersRef: null,
   },
 };
 

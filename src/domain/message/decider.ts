@@ -24,6 +24,8 @@ export interface RecipientState {
   readonly lastReply: SmtpReply | null;
   /** A complaint came back about this recipient. */
   readonly complained?: boolean;
+  /** The recipient unsubscribed from this sender. */
+  readonly unsubscribed?: boolean;
 }
 
 export type MessageState =
@@ -99,6 +101,13 @@ export type MessageCommand =
       readonly recipient: string;
       readonly feedbackType: string;
       readonly userAgent: string | null;
+    }
+  | {
+      /** The recipient asked to hear no more from this sender. */
+      readonly type: 'RecordUnsubscribe';
+      readonly at: number;
+      readonly recipient: string;
+      readonly method: 'one-click' | 'mailto';
     };
 
 export type MessageErrorCode = 'MessageAlreadyAccepted' | 'MessageNotAccepted';
@@ -242,6 +251,19 @@ export const decide = (command: MessageCommand, state: MessageState): MessageEve
         },
       ];
     }
+    case 'RecordUnsubscribe': {
+      if (state.status !== 'accepted')
+        throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
+      const r = state.recipients[command.recipient];
+      // Mail clients may post twice (and scanners follow links): once is enough.
+      if (!r || r.unsubscribed) return [];
+      return [
+        {
+          type: 'Unsubscribed',
+          data: { recipient: r.address, at: command.at, method: command.method },
+        },
+      ];
+    }
     case 'RecordComplaint': {
       if (state.status !== 'accepted')
         throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
@@ -308,6 +330,8 @@ export const evolve = (state: MessageState, event: MessageEvent): MessageState =
         attempts: event.data.attempt,
         lastReply: event.data.reply,
       }));
+    case 'Unsubscribed':
+      return withRecipient(state, event.data.recipient, (r) => ({ ...r, unsubscribed: true }));
     case 'ComplaintReceived':
       return withRecipient(state, event.data.recipient, (r) => ({ ...r, complained: true }));
     case 'RecipientSuppressed':

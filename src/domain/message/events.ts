@@ -75,6 +75,11 @@ export const MessageAcceptedSchema = z.object({
    * sender's own envelope address is kept (a domain we do not send for, or `<>`).
    */
   returnPathDomain: z.string().nullable().default(null),
+  /**
+   * The blob holding each recipient's own header lines (List-Unsubscribe with its token, and
+   * the DKIM signature over them), sent before the body; null: one body for all.
+   */
+  recipientHeadersRef: z.string().nullable().default(null),
 });
 
 /** The DKIM signatures put on the message at acceptance (once: retries send the same bytes). */
@@ -157,6 +162,13 @@ export const ComplaintReceivedSchema = z.object({
   userAgent: z.string().nullable(),
 });
 
+/** The recipient asked to hear no more from this sender (RFC 8058 one-click, or mailto). */
+export const UnsubscribedSchema = z.object({
+  recipient: z.string(),
+  at: z.number().int(),
+  method: z.enum(['one-click', 'mailto']),
+});
+
 export const MESSAGE_EVENT_SCHEMAS = {
   MessageAccepted: MessageAcceptedSchema,
   MessageSigned: MessageSignedSchema,
@@ -165,6 +177,7 @@ export const MESSAGE_EVENT_SCHEMAS = {
   MessageBounced: MessageBouncedSchema,
   RecipientSuppressed: RecipientSuppressedSchema,
   ComplaintReceived: ComplaintReceivedSchema,
+  Unsubscribed: UnsubscribedSchema,
 } as const;
 
 export type MessageAccepted = {
@@ -189,7 +202,9 @@ export type ComplaintReceived = {
   type: 'ComplaintReceived';
   data: z.infer<typeof ComplaintReceivedSchema>;
 };
+export type Unsubscribed = { type: 'Unsubscribed'; data: z.infer<typeof UnsubscribedSchema> };
 export type MessageEvent =
+  | Unsubscribed
   | ComplaintReceived
   | RecipientSuppressed
   | MessageAccepted

@@ -21,20 +21,25 @@ const mac = (key: Uint8Array, target: VerpTarget): string =>
     .digest('hex')
     .slice(0, 16);
 
+/**
+ * A token naming a message's recipient: `<message id>.<recipient index>.<mac>`, lower case.
+ * VERP return paths carry it after `b+`; unsubscribe links carry it under their own key.
+ */
+export const targetToken = (key: Uint8Array, target: VerpTarget): string =>
+  `${target.messageId.toLowerCase()}.${target.recipientIndex.toString(36)}.${mac(key, target)}`;
+
 export const verpLocalPart = (key: Uint8Array, target: VerpTarget): string =>
-  `${VERP_PREFIX}${target.messageId.toLowerCase()}.${target.recipientIndex.toString(36)}.${mac(key, target)}`;
+  `${VERP_PREFIX}${targetToken(key, target)}`;
 
 export type VerpParse =
   | { readonly ok: true; readonly target: VerpTarget }
   | { readonly ok: false; readonly code: 'NotVerp' | 'Malformed' | 'Forged' };
 
-const TOKEN = /^b\+([0-9a-z]{26})\.([0-9a-z]{1,4})\.([0-9a-f]{16})$/;
+const TOKEN = /^([0-9a-z]{26})\.([0-9a-z]{1,4})\.([0-9a-f]{16})$/;
 
-/** Reads a local part back; `Forged` when the mac does not match. */
-export const parseVerpLocalPart = (key: Uint8Array, localPart: string): VerpParse => {
-  const lower = localPart.toLowerCase();
-  if (!lower.startsWith(VERP_PREFIX)) return { ok: false, code: 'NotVerp' };
-  const m = TOKEN.exec(lower);
+/** Reads a token back; `Forged` when the mac does not match. */
+export const parseTargetToken = (key: Uint8Array, token: string): VerpParse => {
+  const m = TOKEN.exec(token.toLowerCase());
   if (!m) return { ok: false, code: 'Malformed' };
   const target = {
     messageId: (m[1] as string).toUpperCase(),
@@ -44,3 +49,13 @@ export const parseVerpLocalPart = (key: Uint8Array, localPart: string): VerpPars
   const given = Buffer.from(m[3] as string, 'latin1');
   return timingSafeEqual(expected, given) ? { ok: true, target } : { ok: false, code: 'Forged' };
 };
+
+/** Reads a return path's local part back; `NotVerp` when it is not one of ours. */
+export const parseVerpLocalPart = (key: Uint8Array, localPart: string): VerpParse =>
+  localPart.toLowerCase().startsWith(VERP_PREFIX)
+    ? parseTargetToken(key, localPart.slice(VERP_PREFIX.length))
+    : { ok: false, code: 'NotVerp' };
+
+/** A key for another purpose (unsubscribe links) derived from the VERP key. */
+export const derivedKey = (key: Uint8Array, purpose: string): Buffer =>
+  createHmac('sha256', key).update(`mailtrail ${purpose}`).digest();

@@ -40,7 +40,8 @@ export const accountingProjection: Projection = {
       if (
         event.type === 'MessageSigned' ||
         event.type === 'RecipientSuppressed' ||
-        event.type === 'ComplaintReceived'
+        event.type === 'ComplaintReceived' ||
+        event.type === 'Unsubscribed'
       )
         continue;
       const row = selectFacts.get(messageId) as { facts: string } | undefined;

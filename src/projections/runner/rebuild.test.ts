@@ -50,6 +50,7 @@ const writeMessage = async (store: EventStore): Promise<void> => {
         lane: 'transactional',
         pool: null,
         returnPathDomain: null,
+        recipientHeadersRef: null,
       },
     },
     { newEventId: () => randomUUID() },

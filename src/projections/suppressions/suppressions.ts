@@ -20,13 +20,13 @@ import { type ReadModelDb, statement } from '../runner/read-model-db.js';
  */
 export const suppressionsProjection: Projection = {
   name: 'suppressions',
-  version: 1,
+  version: 2,
   filter: { streamPrefixes: [MESSAGE_STREAM_PREFIX, SUPPRESSION_STREAM_PREFIX] },
   tables: {
     entries: `scope TEXT NOT NULL, address TEXT NOT NULL, reason TEXT NOT NULL,
       added_at INTEGER NOT NULL, expires_at INTEGER, source TEXT,
       PRIMARY KEY (address, scope)`,
-    senders: 'message_id TEXT PRIMARY KEY, credential TEXT',
+    senders: 'message_id TEXT PRIMARY KEY, credential TEXT, from_domain TEXT',
   },
   indexes: { by_scope: 'entries (scope, address)' },
   apply: (db, t, events) => {
@@ -37,8 +37,11 @@ export const suppressionsProjection: Projection = {
          added_at = excluded.added_at, expires_at = excluded.expires_at, source = excluded.source`,
     );
     const remove = statement(db, `DELETE FROM ${t('entries')} WHERE address = ? AND scope = ?`);
-    const addSender = statement(db, `INSERT OR IGNORE INTO ${t('senders')} VALUES (?, ?)`);
-    const senderOf = statement(db, `SELECT credential FROM ${t('senders')} WHERE message_id = ?`);
+    const addSender = statement(db, `INSERT OR IGNORE INTO ${t('senders')} VALUES (?, ?, ?)`);
+    const senderOf = statement(
+      db,
+      `SELECT credential, from_domain AS fromDomain FROM ${t('senders')} WHERE message_id = ?`,
+    );
     for (const recorded of events) {
       if (recorded.streamName.startsWith(SUPPRESSION_STREAM_PREFIX)) {
         const scope = recorded.streamName.slice(SUPPRESSION_STREAM_PREFIX.length);
@@ -58,12 +61,31 @@ export const suppressionsProjection: Projection = {
       }
       const messageId = recorded.streamName.slice(MESSAGE_STREAM_PREFIX.length);
       const event = recorded as unknown as RecordedEvent & MessageEvent;
+      const sender = () =>
+        senderOf.get(messageId) as
+          | { credential: string | null; fromDomain: string | null }
+          | undefined;
       const scopeOf = () => {
-        const sender = senderOf.get(messageId) as { credential: string | null } | undefined;
-        return sender?.credential ? `credential:${sender.credential}` : 'global';
+        const credential = sender()?.credential;
+        return credential ? `credential:${credential}` : 'global';
       };
       if (event.type === 'MessageAccepted') {
-        addSender.run(messageId, event.data.credential?.name ?? null);
+        addSender.run(
+          messageId,
+          event.data.credential?.name ?? null,
+          fromDomainOf(event.data.headers.from) ?? event.data.envelope.from.split('@')[1] ?? null,
+        );
+      } else if (event.type === 'Unsubscribed') {
+        // The recipient left this sender's mail: the From: domain's list (RFC 8058).
+        const domain = sender()?.fromDomain;
+        upsert.run(
+          domain ? `domain:${domain.toLowerCase()}` : scopeOf(),
+          normalizeAddress(event.data.recipient),
+          'unsubscribe',
+          event.data.at,
+          null,
+          `message ${messageId}: ${event.data.method}`,
+        );
       } else if (event.type === 'ComplaintReceived') {
         upsert.run(
           scopeOf(),
@@ -93,6 +115,10 @@ export const suppressionsProjection: Projection = {
 };
 
 const t = liveTables(suppressionsProjection);
+
+/** The domain of the first address in a From: header value. */
+const fromDomainOf = (from: string | null): string | null =>
+  /@([^\s>,;]+)/.exec(from ?? '')?.[1]?.toLowerCase() ?? null;
 
 /** The first of these lists the address is on now (an expired entry no longer counts). */
 export const findSuppression = (

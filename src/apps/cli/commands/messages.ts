@@ -44,6 +44,8 @@ const describe = (event: MessageEvent): [string, string, string] => {
         event.data.recipient,
         `${formatSmtpReply(event.data.reply)}\n${event.data.remote.mx ?? '-'} ${event.data.remote.ip ?? ''}${event.data.remote.tls ? ' · TLS' : ''} · ${event.data.queuedMs} ms in queue`,
       ];
+    case 'Unsubscribed':
+      return ['unsubscribed', event.data.recipient, `by ${event.data.method}`];
     case 'ComplaintReceived':
       return [
         'complaint',
