@@ -9,10 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dkimVerify } from 'mailauth';
+import nodemailer from 'nodemailer';
 import { createFileKeyStore } from '../src/adapters/dkim-keys/file-key-store.js';
+import { createCredential } from '../src/apps/credentials/create-credential.js';
 import { addSendingDomain } from '../src/apps/domains/sending-domains.js';
 import { dataPaths } from '../src/apps/relay/data-paths.js';
 import { derivedKey, targetToken } from '../src/domain/verp/verp.js';
+import { findActiveCredential } from '../src/projections/credentials/credentials.js';
 import { activeSigningKeys } from '../src/projections/sending-domains/sending-domains.js';
 import {
   type Sink,
@@ -215,6 +218,51 @@ describe('List-Unsubscribe on bulk mail', () => {
       'latin1',
     );
     assert.doesNotMatch(plain.split('\r\n\r\n')[0] as string, /List-Unsubscribe/);
+  });
+
+  it('a credential can turn the headers on for all its mail or off for all of it; the message header wins', async () => {
+    const PASS = 'correct horse battery staple';
+    for (const [name, unsubscribe] of [
+      ['always', 'on'],
+      ['never', 'off'],
+    ] as const)
+      await createCredential(relay.store, {
+        name,
+        domain: 'sender.test',
+        password: PASS,
+        unsubscribe,
+      });
+    await waitFor(
+      () =>
+        findActiveCredential(relay.readDb, 'always@sender.test') &&
+        findActiveCredential(relay.readDb, 'never@sender.test'),
+      'the credentials',
+    );
+    const send = (user: string, to: string, headers: Record<string, string> = {}) =>
+      nodemailer
+        .createTransport({
+          host: '127.0.0.1',
+          port: relay.smtpPort,
+          requireTLS: true,
+          auth: { user, pass: PASS },
+          tls: { rejectUnauthorized: false },
+        })
+        .sendMail({ from: 'news@sender.test', to, text: 'x', headers });
+    await send('always@sender.test', 'transactional@example.com');
+    await send('never@sender.test', 'bulk@example.com', { Precedence: 'bulk' });
+    await send('never@sender.test', 'asked@example.com', {
+      Precedence: 'bulk',
+      'X-Mailtrail-Unsubscribe': 'on',
+    });
+    const head = async (rcpt: string) => {
+      const t = await waitFor(() => sink.transactions.find((x) => x.to[0] === rcpt), rcpt);
+      return readFileSync(t.file as string, 'latin1').split('\r\n\r\n')[0] as string;
+    };
+    assert.match(await head('transactional@example.com'), /List-Unsubscribe-Post:/);
+    assert.doesNotMatch(await head('bulk@example.com'), /List-Unsubscribe/);
+    const asked = await head('asked@example.com');
+    assert.match(asked, /List-Unsubscribe-Post:/);
+    assert.doesNotMatch(asked, /X-Mailtrail-Unsubscribe/, 'the control header goes no further');
   });
 
   it('a mail to the mailto address unsubscribes too', async () => {

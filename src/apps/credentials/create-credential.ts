@@ -28,6 +28,8 @@ export const createCredential = async (
     readonly password?: string;
     /** The egress pool its mail leaves from; none: the default pool. */
     readonly pool?: string | null;
+    /** One-click unsubscribe headers: on, off, or (none) on bulk mail only. */
+    readonly unsubscribe?: 'on' | 'off' | null;
   },
 ): Promise<NewCredential> => {
   const id = ulid();
@@ -47,6 +49,7 @@ export const createCredential = async (
         passwordHash: await hashPassword(password),
         domains: [domain],
         pool: input.pool ?? null,
+        unsubscribe: input.unsubscribe ?? null,
         createdAt: Date.now(),
       },
     },

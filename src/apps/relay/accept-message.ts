@@ -35,6 +35,8 @@ export interface AcceptDeps {
   /** The configured egress pools, and each credential's pool. */
   readonly pools: ReadonlySet<string>;
   readonly poolOf: (credentialId: string) => string | null;
+  /** The credential's one-click unsubscribe setting: on, off, or null (bulk mail only). */
+  readonly unsubscribeOf: (credentialId: string) => 'on' | 'off' | null;
   /** The return-path domain for mail from this envelope domain, if we send for it. */
   readonly returnPathDomainFor: (envelopeDomain: string) => string | null;
   /** One-click unsubscribe links (RFC 8058): their base URL and token key; null: none. */
@@ -92,12 +94,13 @@ export const createAcceptMessage =
     const bodyRef = `body-${messageId}`;
     const envelopeDomain = submission.envelope.from.split('@')[1]?.toLowerCase() ?? null;
     const returnPathDomain = envelopeDomain ? deps.returnPathDomainFor(envelopeDomain) : null;
-    const unsubscribe =
-      deps.unsubscribe &&
-      (headers.unsubscribe === 'on' ||
-        (headers.unsubscribe === 'default' && headers.lane === 'bulk'))
-        ? deps.unsubscribe
-        : null;
+    // The message says, else its credential, else: bulk mail gets the headers.
+    const setting =
+      headers.unsubscribe !== 'default'
+        ? headers.unsubscribe
+        : ((submission.credential ? deps.unsubscribeOf(submission.credential.id) : null) ??
+          (headers.lane === 'bulk' ? 'on' : 'off'));
+    const unsubscribe = setting === 'on' ? deps.unsubscribe : null;
     // With one-click unsubscribe each recipient gets its own List-Unsubscribe (its token)
     // and a DKIM signature over it, kept apart from the shared body and sent before it;
     // otherwise the whole message is signed once.

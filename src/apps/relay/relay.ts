@@ -99,6 +99,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
         sign,
         pools: new Set(Object.keys(config.egress.pools)),
         poolOf: (id) => findCredentialById(readDb, id)?.pool ?? null,
+        unsubscribeOf: (id) => findCredentialById(readDb, id)?.unsubscribe ?? null,
         suppressionOf: (address, scopes) => findSuppression(readDb, address, scopes, Date.now()),
         unsubscribe: config.unsubscribe.baseUrl
           ? { baseUrl: config.unsubscribe.baseUrl, key: unsubscribeKey }

@@ -17,6 +17,7 @@ const created: CredentialCreated = {
     passwordHash: 'scrypt$x',
     domains: ['sender.test'],
     pool: null,
+    unsubscribe: null,
     createdAt: 1,
   },
 };

@@ -10,6 +10,11 @@ export const CredentialCreatedSchema = z.object({
   domains: z.array(z.string().min(1)).min(1),
   /** The egress pool its mail leaves from; null (and older events): the default pool. */
   pool: z.string().min(1).nullable().default(null),
+  /**
+   * One-click unsubscribe headers on its mail: `on` for all of it, `off` for none; null
+   * (and older events): bulk mail only. A message's X-Mailtrail-Unsubscribe still wins.
+   */
+  unsubscribe: z.enum(['on', 'off']).nullable().default(null),
   createdAt: z.number().int(),
 });
 

@@ -7,7 +7,7 @@ import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 /** SMTP AUTH looks credentials up here by username. */
 export const credentialsProjection: Projection = {
   name: 'credentials',
-  version: 2,
+  version: 3,
   filter: { streamPrefixes: [CREDENTIAL_STREAM_PREFIX] },
   tables: {
     credentials: `
@@ -18,7 +18,8 @@ export const credentialsProjection: Projection = {
       domains TEXT NOT NULL,
       status TEXT NOT NULL,
       created_at INTEGER NOT NULL,
-      pool TEXT`,
+      pool TEXT,
+      unsubscribe TEXT`,
   },
   indexes: { by_username: 'credentials (username)' },
   apply: (db, t, events) => {
@@ -28,7 +29,7 @@ export const credentialsProjection: Projection = {
         const d = event.data;
         statement(
           db,
-          `INSERT OR REPLACE INTO ${t('credentials')} VALUES (?, ?, ?, ?, ?, 'active', ?, ?)`,
+          `INSERT OR REPLACE INTO ${t('credentials')} VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)`,
         ).run(
           d.credentialId,
           d.name,
@@ -37,6 +38,7 @@ export const credentialsProjection: Projection = {
           JSON.stringify(d.domains),
           d.createdAt,
           d.pool ?? null,
+          d.unsubscribe ?? null,
         );
       } else if (event.type === 'CredentialRevoked') {
         statement(
@@ -57,6 +59,7 @@ export interface CredentialRow {
   readonly status: 'active' | 'revoked';
   readonly createdAt: number;
   readonly pool: string | null;
+  readonly unsubscribe: 'on' | 'off' | null;
 }
 
 interface Row {
@@ -68,6 +71,7 @@ interface Row {
   status: 'active' | 'revoked';
   created_at: number;
   pool: string | null;
+  unsubscribe: 'on' | 'off' | null;
 }
 
 const t = liveTables(credentialsProjection);
@@ -80,6 +84,7 @@ const toCredential = (r: Row): CredentialRow => ({
   status: r.status,
   createdAt: r.created_at,
   pool: r.pool,
+  unsubscribe: r.unsubscribe,
 });
 
 export const findActiveCredential = (db: ReadModelDb, username: string): CredentialRow | null => {

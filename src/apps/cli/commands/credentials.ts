@@ -11,6 +11,13 @@ import {
 import { createCredential, credentialUsername } from '../../credentials/create-credential.js';
 import { fail, openContext, toJson } from '../cli-context.js';
 
+const unsubscribeOption = (value: string | undefined): 'on' | 'off' | null =>
+  value === undefined
+    ? null
+    : value === 'on' || value === 'off'
+      ? value
+      : fail(`--unsubscribe: expected on or off, not ${value}`);
+
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
 export const credentialsCommand = (program: Command): void => {
@@ -23,33 +30,45 @@ export const credentialsCommand = (program: Command): void => {
     .description('create a credential and print its username and password (shown once)')
     .requiredOption('--domain <domain>', 'sending domain the credential belongs to')
     .option('--pool <name>', 'egress pool its mail leaves from (egress.pools)')
+    .option(
+      '--unsubscribe <on|off>',
+      'one-click unsubscribe headers on all its mail (on) or none (off); default: bulk mail only',
+    )
     .option('--json', 'print {"id","username","password"}')
-    .action(async (name: string, opts: { domain: string; pool?: string; json?: boolean }) => {
-      if (!DOMAIN.test(opts.domain)) fail(`--domain: "${opts.domain}" is not a domain name`);
-      if (!/^[A-Za-z0-9._@+-]{1,64}$/.test(name))
-        fail('name: use letters, digits and . _ @ + - (64 at most)');
-      const ctx = await openContext(program.opts().config, [credentialsProjection]);
-      try {
-        const username = credentialUsername(name, opts.domain);
-        if (findActiveCredential(ctx.readDb, username))
-          fail(`a credential with username ${username} exists`);
-        if (opts.pool && !(opts.pool in ctx.config.egress.pools))
-          fail(`--pool: no egress pool named ${opts.pool} in the config`);
-        const { id, password } = await createCredential(ctx.store, {
-          name,
-          domain: opts.domain,
-          pool: opts.pool ?? null,
-        });
-        if (opts.json) process.stdout.write(`${JSON.stringify({ id, username, password })}\n`);
-        else {
-          const table = new Table();
-          table.push({ id }, { username }, { password }, { domain: opts.domain.toLowerCase() });
-          process.stdout.write(`${table.toString()}\nThe password is shown once; store it now.\n`);
+    .action(
+      async (
+        name: string,
+        opts: { domain: string; pool?: string; unsubscribe?: string; json?: boolean },
+      ) => {
+        if (!DOMAIN.test(opts.domain)) fail(`--domain: "${opts.domain}" is not a domain name`);
+        if (!/^[A-Za-z0-9._@+-]{1,64}$/.test(name))
+          fail('name: use letters, digits and . _ @ + - (64 at most)');
+        const ctx = await openContext(program.opts().config, [credentialsProjection]);
+        try {
+          const username = credentialUsername(name, opts.domain);
+          if (findActiveCredential(ctx.readDb, username))
+            fail(`a credential with username ${username} exists`);
+          if (opts.pool && !(opts.pool in ctx.config.egress.pools))
+            fail(`--pool: no egress pool named ${opts.pool} in the config`);
+          const { id, password } = await createCredential(ctx.store, {
+            name,
+            domain: opts.domain,
+            pool: opts.pool ?? null,
+            unsubscribe: unsubscribeOption(opts.unsubscribe),
+          });
+          if (opts.json) process.stdout.write(`${JSON.stringify({ id, username, password })}\n`);
+          else {
+            const table = new Table();
+            table.push({ id }, { username }, { password }, { domain: opts.domain.toLowerCase() });
+            process.stdout.write(
+              `${table.toString()}\nThe password is shown once; store it now.\n`,
+            );
+          }
+        } finally {
+          await ctx.close();
         }
-      } finally {
-        await ctx.close();
-      }
-    });
+      },
+    );
 
   credentials
     .command('list')
