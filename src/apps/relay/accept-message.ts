@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { SignedHeaders } from '../../adapters/dkim/dkim-signer.js';
 import { fromDomains } from '../../adapters/mime/from-addresses.js';
 import { type Submission, SubmissionRefused } from '../../adapters/smtp-in/submission-port.js';
 import { handleCommand } from '../../domain/command-handling/handle-command.js';
@@ -104,19 +105,20 @@ export const createAcceptMessage =
     // With one-click unsubscribe each recipient gets its own List-Unsubscribe (its token)
     // and a DKIM signature over it, kept apart from the shared body and sent before it;
     // otherwise the whole message is signed once.
-    const perRecipient = unsubscribe
-      ? await Promise.all(
-          submission.envelope.to.map(async (_, recipientIndex) => {
-            const token = targetToken(unsubscribe.key, { messageId, recipientIndex });
-            const lines =
-              `List-Unsubscribe: <${unsubscribe.baseUrl}/${token}>${returnPathDomain ? `, <mailto:u+${token}@${returnPathDomain}>` : ''}\r\n` +
-              'List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n';
-            const own = Buffer.concat([Buffer.from(lines, 'latin1'), unsigned]);
-            const signedOwn = deps.sign ? await deps.sign(own, senders[0] ?? null, at) : null;
-            return { headers: `${signedOwn?.headers ?? ''}${lines}`, signed: signedOwn };
-          }),
-        )
-      : null;
+    // One recipient at a time: each signing holds a copy of the message.
+    let perRecipient: Array<{ headers: string; signed: SignedHeaders | null }> | null = null;
+    if (unsubscribe) {
+      perRecipient = [];
+      for (const recipientIndex of submission.envelope.to.keys()) {
+        const token = targetToken(unsubscribe.key, { messageId, recipientIndex });
+        const lines =
+          `List-Unsubscribe: <${unsubscribe.baseUrl}/${token}>${returnPathDomain ? `, <mailto:u+${token}@${returnPathDomain}>` : ''}\r\n` +
+          'List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n';
+        const own = Buffer.concat([Buffer.from(lines, 'latin1'), unsigned]);
+        const signedOwn = deps.sign ? await deps.sign(own, senders[0] ?? null, at) : null;
+        perRecipient.push({ headers: `${signedOwn?.headers ?? ''}${lines}`, signed: signedOwn });
+      }
+    }
     const signed = perRecipient
       ? (perRecipient[0]?.signed ?? null)
       : deps.sign
