@@ -14,9 +14,10 @@ import { createFileKeyStore } from '../src/adapters/dkim-keys/file-key-store.js'
 import { createCredential } from '../src/apps/credentials/create-credential.js';
 import { addSendingDomain } from '../src/apps/domains/sending-domains.js';
 import { dataPaths } from '../src/apps/relay/data-paths.js';
-import { derivedKey, targetToken } from '../src/domain/verp/verp.js';
+import { targetToken } from '../src/domain/verp/verp.js';
 import { findActiveCredential } from '../src/projections/credentials/credentials.js';
 import { activeSigningKeys } from '../src/projections/sending-domains/sending-domains.js';
+import { relayKeys } from './support/fixtures.js';
 import {
   type Sink,
   startSink,
@@ -48,16 +49,7 @@ describe('one-click unsubscribe', () => {
   });
 
   const token = (recipientIndex: number) =>
-    targetToken(
-      derivedKey(
-        Buffer.from(
-          readFileSync(join(dataPaths(relay.config).keys, 'verp.key'), 'utf8').trim(),
-          'hex',
-        ),
-        'unsubscribe',
-      ),
-      { messageId, recipientIndex },
-    );
+    targetToken(relayKeys(relay).unsubscribe, { messageId, recipientIndex });
   const url = (t: string) => `http://127.0.0.1:${relay.httpPort}/unsubscribe/${t}`;
   const unsubscribes = async () => {
     const found = [];
@@ -173,13 +165,7 @@ describe('List-Unsubscribe on bulk mail', () => {
     });
     await submit(relay.smtpPort, ['cy@example.com'], { from: 'app@sender.test' });
     await waitFor(() => sink.transactions.length === 3, 'three transactions');
-    const key = derivedKey(
-      Buffer.from(
-        readFileSync(join(dataPaths(relay.config).keys, 'verp.key'), 'utf8').trim(),
-        'hex',
-      ),
-      'unsubscribe',
-    );
+    const key = relayKeys(relay).unsubscribe;
     for (const [recipientIndex, rcpt] of to.entries()) {
       const t = sink.transactions.find((x) => x.to[0] === rcpt);
       const bytes = readFileSync(t?.file as string);
@@ -271,13 +257,7 @@ describe('List-Unsubscribe on bulk mail', () => {
       headers: { Precedence: 'bulk' },
     });
     await waitFor(() => sink.transactions.some((x) => x.to[0] === 'dee@example.com'), 'sent');
-    const key = derivedKey(
-      Buffer.from(
-        readFileSync(join(dataPaths(relay.config).keys, 'verp.key'), 'utf8').trim(),
-        'hex',
-      ),
-      'unsubscribe',
-    );
+    const key = relayKeys(relay).unsubscribe;
     const token = targetToken(key, { messageId: id, recipientIndex: 0 });
     const smtp = await rawSmtp(relay.bouncePort as number);
     await smtp.read();

@@ -5,12 +5,9 @@
  * domain (`bounces.<hostname>`); `<>` stays `<>`.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dataPaths } from '../src/apps/relay/data-paths.js';
 import { parseVerpLocalPart } from '../src/domain/verp/verp.js';
-import { onboardDomain } from './support/fixtures.js';
+import { onboardDomain, relayKeys } from './support/fixtures.js';
 import {
   type Sink,
   startSink,
@@ -37,8 +34,7 @@ describe('VERP return paths', () => {
     await sink.close();
   });
 
-  const key = () =>
-    Buffer.from(readFileSync(join(dataPaths(relay.config).keys, 'verp.key'), 'utf8').trim(), 'hex');
+  const key = () => relayKeys(relay).verp;
 
   it('each recipient of mail from an onboarded domain gets its own return path, naming it', async () => {
     const to = ['ann@example.com', 'bob@example.com', 'cy@example.net'];

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createFileKeyStore } from '../../src/adapters/dkim-keys/file-key-store.js';
 import { createCredential } from '../../src/apps/credentials/create-credential.js';
 import { addSendingDomain } from '../../src/apps/domains/sending-domains.js';
 import { dataPaths } from '../../src/apps/relay/data-paths.js';
 import type { EventStore, RecordedEvent } from '../../src/domain/event-store/event-store.js';
+import { derivedKey } from '../../src/domain/verp/verp.js';
 import { findActiveCredential } from '../../src/projections/credentials/credentials.js';
 import type { ReadModelDb } from '../../src/projections/runner/read-model-db.js';
 import { isSendingDomain } from '../../src/projections/sending-domains/sending-domains.js';
@@ -45,4 +48,13 @@ export const onboardDomain = async (relay: TestRelay, domain: string): Promise<v
     { domain, credential: null },
   );
   await waitFor(() => isSendingDomain(relay.readDb, domain), `${domain} onboarded`);
+};
+
+/** The relay's VERP key (data/keys/verp.key) and the unsubscribe key derived from it. */
+export const relayKeys = (relay: TestRelay): { verp: Buffer; unsubscribe: Buffer } => {
+  const verp = Buffer.from(
+    readFileSync(join(dataPaths(relay.config).keys, 'verp.key'), 'utf8').trim(),
+    'hex',
+  );
+  return { verp, unsubscribe: derivedKey(verp, 'unsubscribe') };
 };

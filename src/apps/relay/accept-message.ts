@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SignedHeaders } from '../../adapters/dkim/dkim-signer.js';
-import { fromDomains } from '../../adapters/mime/from-addresses.js';
 import { type Submission, SubmissionRefused } from '../../adapters/smtp-in/submission-port.js';
+import { fromDomains } from '../../domain/address/from-domains.js';
 import { handleCommand } from '../../domain/command-handling/handle-command.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { messageDecider } from '../../domain/message/decider.js';

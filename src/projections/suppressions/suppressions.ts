@@ -1,3 +1,4 @@
+import { fromDomains } from '../../domain/address/from-domains.js';
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { MESSAGE_STREAM_PREFIX, type MessageEvent } from '../../domain/message/events.js';
 import {
@@ -73,7 +74,7 @@ export const suppressionsProjection: Projection = {
         addSender.run(
           messageId,
           event.data.credential?.name ?? null,
-          fromDomainOf(event.data.headers.from) ?? event.data.envelope.from.split('@')[1] ?? null,
+          fromDomains(event.data.headers.from)[0] ?? event.data.envelope.from.split('@')[1] ?? null,
         );
       } else if (event.type === 'Unsubscribed') {
         // The recipient left this sender's mail: the From: domain's list (RFC 8058).
@@ -115,10 +116,6 @@ export const suppressionsProjection: Projection = {
 };
 
 const t = liveTables(suppressionsProjection);
-
-/** The domain of the first address in a From: header value. */
-const fromDomainOf = (from: string | null): string | null =>
-  /@([^\s>,;]+)/.exec(from ?? '')?.[1]?.toLowerCase() ?? null;
 
 /** The first of these lists the address is on now (an expired entry no longer counts). */
 export const findSuppression = (
