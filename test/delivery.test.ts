@@ -11,7 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { loadOrCreateTls } from '../src/adapters/tls/self-signed.js';
 import { handleCommand } from '../src/domain/command-handling/handle-command.js';
 import { messageDecider } from '../src/domain/message/decider.js';
-import { type MessageEvent, messageStream } from '../src/domain/message/events.js';
+import {
+  type MessageEvent,
+  messageStream,
+  NO_SUBMISSION_OPTIONS,
+} from '../src/domain/message/events.js';
 import { inspectLineEndings, isClean } from '../src/domain/message-body/line-endings.js';
 import { accountingProjection, acctRecords } from '../src/projections/accounting/accounting.js';
 import { catchUpProjection } from '../src/projections/runner/run-projection.js';
@@ -242,6 +246,7 @@ describe('delivery to the recipients MX hosts', () => {
           pool: null,
           returnPathDomain: null,
           recipientHeadersRef: null,
+          ...NO_SUBMISSION_OPTIONS,
         },
       },
       { newEventId: () => randomUUID(), blobs: [{ key: `body-${messageId}`, bytes: body }] },

@@ -10,7 +10,11 @@ import {
 } from '../../domain/message-body/line-endings.js';
 import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
-import { connectFailureReply, transactionFailureReply } from './failure-replies.js';
+import {
+  connectFailureReply,
+  tlsRequiredReply,
+  transactionFailureReply,
+} from './failure-replies.js';
 import { installNodemailerFixes, markCanonical } from './nodemailer-fixes.js';
 import { type ConnectOptions, openConnection, type Route } from './open-connection.js';
 
@@ -107,6 +111,12 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         );
       } catch (error) {
         return everyone(connectFailureReply(error as SendError), noRemote);
+      }
+      // Opportunistic sites upgrade wherever the server offers STARTTLS; a connection
+      // without it cannot carry a message that requires TLS, and stays for others.
+      if (job.requireTls && !pooled.remote.tls) {
+        pool.release(pooled, true);
+        return everyone(tlsRequiredReply(pooled.remote.mx), pooled.remote);
       }
       const reused = pooled.sent > 0;
       try {

@@ -5,9 +5,14 @@ import { fromDomains } from '../../domain/address/from-domains.js';
 import { handleCommand } from '../../domain/command-handling/handle-command.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { messageDecider } from '../../domain/message/decider.js';
-import type { MessageAccepted } from '../../domain/message/events.js';
-import { messageStream } from '../../domain/message/events.js';
 import {
+  type MessageAccepted,
+  messageStream,
+  NO_SUBMISSION_OPTIONS,
+  type SubmissionOptions,
+} from '../../domain/message/events.js';
+import {
+  type HeaderSummary,
   parseHeaderFields,
   summarizeHeaders,
   withoutHeaderFields,
@@ -50,6 +55,32 @@ export interface AcceptDeps {
 }
 
 /**
+ * Why a submission is refused for what it says (its sender, its pool), before anything is
+ * stored; null when it may go on. Batches check every message first, so a request is
+ * taken whole or not at all.
+ */
+export const submissionRefusal = (
+  deps: Pick<AcceptDeps, 'authorization' | 'pools'>,
+  submission: Submission,
+  headers: Pick<HeaderSummary, 'from' | 'pool'>,
+): SubmissionRefused | null => {
+  if (submission.credential) {
+    const refusal = deps.authorization.checkSender(
+      submission.credential,
+      submission.envelope.from,
+      fromDomains(headers.from),
+    );
+    if (refusal) return new SubmissionRefused('SenderNotAuthorized', refusal);
+  }
+  if (headers.pool !== null && !deps.pools.has(headers.pool))
+    return new SubmissionRefused(
+      'UnknownPool',
+      `X-Mailtrail-Pool: no egress pool named ${headers.pool} (${[...deps.pools].join(', ') || 'none configured'})`,
+    );
+  return null;
+};
+
+/**
  * Stores a submitted message: MessageAccepted (and MessageSigned) and the body in one
  * append, so one commit (and one fsync, shared with whatever else commits with it) makes
  * them durable. We add a Received: line, and Message-ID and Date when the client left them
@@ -57,24 +88,19 @@ export interface AcceptDeps {
  */
 export const createAcceptMessage =
   (deps: AcceptDeps) =>
-  async (submission: Submission, source: MessageAccepted['data']['source'] = 'smtp') => {
-    const messageId = deps.newMessageId();
+  async (
+    submission: Submission,
+    source: MessageAccepted['data']['source'] = 'smtp',
+    options: SubmissionOptions = NO_SUBMISSION_OPTIONS,
+    /** Set when the caller already named the message (an HTTP API composing it). */
+    givenMessageId: string | null = null,
+  ): Promise<{ readonly messageId: string; readonly suppressed: readonly string[] }> => {
+    const messageId = givenMessageId ?? deps.newMessageId();
     const at = deps.now();
     const headers = summarizeHeaders(parseHeaderFields(submission.body));
     const senders = fromDomains(headers.from);
-    if (submission.credential) {
-      const refusal = deps.authorization.checkSender(
-        submission.credential,
-        submission.envelope.from,
-        senders,
-      );
-      if (refusal) throw new SubmissionRefused('SenderNotAuthorized', refusal);
-    }
-    if (headers.pool !== null && !deps.pools.has(headers.pool))
-      throw new SubmissionRefused(
-        'UnknownPool',
-        `X-Mailtrail-Pool: no egress pool named ${headers.pool} (${[...deps.pools].join(', ') || 'none configured'})`,
-      );
+    const refusal = submissionRefusal(deps, submission, headers);
+    if (refusal) throw refusal;
     const pool =
       headers.pool ?? (submission.credential ? deps.poolOf(submission.credential.id) : null);
     const prefix =
@@ -152,6 +178,7 @@ export const createAcceptMessage =
       pool,
       returnPathDomain,
       recipientHeadersRef,
+      ...options,
     };
     // Suppressed recipients are recorded as such and never attempted; the others go on.
     const scopes = scopesFor(submission.credential?.name ?? null, senders[0] ?? envelopeDomain);
@@ -187,5 +214,5 @@ export const createAcceptMessage =
         retries: 0,
       },
     );
-    return { messageId };
+    return { messageId, suppressed: suppressed.map((s) => s.recipient) };
   };

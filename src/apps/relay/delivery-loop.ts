@@ -201,6 +201,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
             recipients: to,
             body: prefix ? Buffer.concat([Buffer.from(prefix, 'latin1'), body]) : body,
             ...(source ? { source } : {}),
+            ...(state.accepted.requireTls ? { requireTls: true } : {}),
             site: {
               key: shaped.queue,
               maxConnections: limits.maxConnections,

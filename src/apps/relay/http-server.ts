@@ -1,4 +1,8 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ApiRouteDeps } from '../../adapters/http-api/api-routes.js';
+import { mailgunRoutes } from '../../adapters/http-api/mailgun/mailgun-routes.js';
+import { postmarkRoutes } from '../../adapters/http-api/postmark/postmark-routes.js';
+import { sendgridRoutes } from '../../adapters/http-api/sendgrid/sendgrid-routes.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { countByStatus } from '../../projections/delivery-queue/queries.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
@@ -9,19 +13,31 @@ const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
- * Health and queue status for operators and load balancers, and the RFC 8058 unsubscribe
- * endpoint; the provider APIs come later.
+ * The relay's HTTP server: health and queue status for operators and load balancers, the
+ * Mailgun, SendGrid and Postmark sending APIs, and the RFC 8058 unsubscribe endpoint. Each
+ * group is its own plugin, with its own body parsers and its own error shapes.
  */
 export const createHttpServer = (
   readDb: ReadModelDb,
   live: { readonly throttleWindows: () => Promise<readonly WindowRow[]> },
   unsubscribe: { readonly store: EventStore; readonly key: Uint8Array },
+  api: Omit<ApiRouteDeps, 'log'>,
 ) => {
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/status', async () => ({ recipients: countByStatus(readDb) }));
   app.get('/shaping/status', async () => ({ windows: await live.throttleWindows() }));
+  app.register(async (scope) => mailgunRoutes(scope, { ...api, log: scope.log }));
+  app.register(async (scope) => sendgridRoutes(scope, { ...api, log: scope.log }));
+  app.register(async (scope) => postmarkRoutes(scope, { ...api, log: scope.log }));
+  app.register(async (scope) => unsubscribeRoutes(scope, unsubscribe));
+  return app;
+};
 
+const unsubscribeRoutes = async (
+  app: FastifyInstance,
+  unsubscribe: { readonly store: EventStore; readonly key: Uint8Array },
+) => {
   // One-click POSTs come form-encoded or multipart (RFC 8058 §3.2); the body says nothing
   // the token does not, so it is read and set aside.
   app.addContentTypeParser(
@@ -45,5 +61,4 @@ export const createHttpServer = (
       ? 'You are unsubscribed.\n'
       : reply.code(404).send('This unsubscribe link is not valid.\n');
   });
-  return app;
 };

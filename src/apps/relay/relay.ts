@@ -25,6 +25,7 @@ import {
 } from '../../projections/suppressions/suppressions.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
 import type { Config } from '../config/schema.js';
+import { createApiSubmission } from '../http-submission/api-submission.js';
 import { loadShapingRules } from '../shaping/shaping-rules.js';
 import { createAcceptMessage } from './accept-message.js';
 import { createAuthenticate } from './authenticate.js';
@@ -86,32 +87,32 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
         log,
       })
     : null;
+  const pools = new Set(Object.keys(config.egress.pools));
+  const accept = createAcceptMessage({
+    store,
+    hostname: config.hostname,
+    now: Date.now,
+    newMessageId,
+    authorization,
+    sign,
+    pools,
+    poolOf: (id) => findCredentialById(readDb, id)?.pool ?? null,
+    unsubscribeOf: (id) => findCredentialById(readDb, id)?.unsubscribe ?? null,
+    suppressionOf: (address, scopes) => findSuppression(readDb, address, scopes, Date.now()),
+    unsubscribe: config.unsubscribe.baseUrl
+      ? { baseUrl: config.unsubscribe.baseUrl, key: unsubscribeKey }
+      : null,
+    returnPathDomainFor: (domain) => {
+      // The domain itself, or the organizational domain it belongs to, when we send for it.
+      const ours = [domain, organizationalDomain(domain)].find((d) => isSendingDomain(readDb, d));
+      return ours ? `${config.domains.returnPathPrefix}.${ours}` : fallbackReturnPath;
+    },
+  });
   const submission = createSubmissionServer(
     {
       authenticate: createAuthenticate(readDb),
       checkMailFrom: authorization.checkMailFrom,
-      accept: createAcceptMessage({
-        store,
-        hostname: config.hostname,
-        now: Date.now,
-        newMessageId,
-        authorization,
-        sign,
-        pools: new Set(Object.keys(config.egress.pools)),
-        poolOf: (id) => findCredentialById(readDb, id)?.pool ?? null,
-        unsubscribeOf: (id) => findCredentialById(readDb, id)?.unsubscribe ?? null,
-        suppressionOf: (address, scopes) => findSuppression(readDb, address, scopes, Date.now()),
-        unsubscribe: config.unsubscribe.baseUrl
-          ? { baseUrl: config.unsubscribe.baseUrl, key: unsubscribeKey }
-          : null,
-        returnPathDomainFor: (domain) => {
-          // The domain itself, or the organizational domain it belongs to, when we send for it.
-          const ours = [domain, organizationalDomain(domain)].find((d) =>
-            isSendingDomain(readDb, d),
-          );
-          return ours ? `${config.domains.returnPathPrefix}.${ours}` : fallbackReturnPath;
-        },
-      }),
+      accept,
     },
     {
       hostname: config.hostname,
@@ -129,7 +130,25 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       logger: log,
     },
   );
-  const http = createHttpServer(readDb, delivery, { store, key: unsubscribeKey });
+  const http = createHttpServer(
+    readDb,
+    delivery,
+    { store, key: unsubscribeKey },
+    {
+      port: createApiSubmission({
+        readDb,
+        accept,
+        authorization,
+        pools,
+        newMessageId,
+        hostname: config.hostname,
+        now: Date.now,
+        maxMessageSize: config.smtp.maxMessageSize,
+      }),
+      now: Date.now,
+      newBatchId: newMessageId,
+    },
+  );
   let smtpPort: number;
   let httpPort: number;
   try {

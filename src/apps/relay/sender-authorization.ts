@@ -43,6 +43,7 @@ export const createSenderAuthorization = (db: ReadModelDb) => {
     ...domainsOfCredential(db, credential.id),
   ];
   return {
+    allowedDomains,
     /** At MAIL FROM, so a foreign sender is refused before any data is sent. */
     checkMailFrom: (credential: AuthenticatedCredential, address: string): SenderRefusal | null =>
       mailFromRefusal(credential, allowedDomains(credential), address),

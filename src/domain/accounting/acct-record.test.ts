@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { NO_SUBMISSION_OPTIONS } from '../message/events.js';
 import { parseSmtpReply } from '../smtp-reply/smtp-reply.js';
 import {
   ACCT_FIELDS,
@@ -29,6 +30,7 @@ const facts = factsFromAccepted({
   pool: null,
   returnPathDomain: null,
   recipientHeadersRef: null,
+  ...NO_SUBMISSION_OPTIONS,
 });
 const remote = {
   mx: 'mx.r.test',

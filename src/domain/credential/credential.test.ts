@@ -50,3 +50,44 @@ describe('credential decider', () => {
     );
   });
 });
+
+describe('credential API keys', () => {
+  const key = {
+    credentialId: 'c1',
+    keyId: 'k1',
+    keyHash: 'a'.repeat(64),
+    hint: 'wxyz',
+    createdAt: 3,
+  };
+  const keyCreated = { type: 'ApiKeyCreated', data: key } as const;
+
+  it('adds a key to an active credential only', () => {
+    assert.deepEqual(decideCredential({ type: 'CreateApiKey', data: key }, fold([created])), [
+      keyCreated,
+    ]);
+    const revoked = {
+      type: 'CredentialRevoked',
+      data: { credentialId: 'c1', revokedAt: 2 },
+    } as const;
+    assert.throws(
+      () => decideCredential({ type: 'CreateApiKey', data: key }, fold([created, revoked])),
+      (e) => e instanceof CredentialError && e.code === 'CredentialRevoked',
+    );
+    assert.throws(
+      () => decideCredential({ type: 'CreateApiKey', data: key }, fold([])),
+      (e) => e instanceof CredentialError && e.code === 'CredentialNotFound',
+    );
+  });
+
+  it('revokes a key in force, and refuses one it does not have', () => {
+    const revoke = { type: 'RevokeApiKey', credentialId: 'c1', keyId: 'k1', at: 4 } as const;
+    const events = decideCredential(revoke, fold([created, keyCreated]));
+    assert.deepEqual(events, [
+      { type: 'ApiKeyRevoked', data: { credentialId: 'c1', keyId: 'k1', revokedAt: 4 } },
+    ]);
+    assert.throws(
+      () => decideCredential(revoke, fold([created, keyCreated, ...events])),
+      (e) => e instanceof CredentialError && e.code === 'ApiKeyNotFound',
+    );
+  });
+});

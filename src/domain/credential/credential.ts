@@ -23,6 +23,27 @@ export const CredentialRevokedSchema = z.object({
   revokedAt: z.number().int(),
 });
 
+/**
+ * An HTTP API key for the credential. Keys are long random strings, so a SHA-256 of the
+ * key is as safe to store as a slow password hash and lets every request look it up in
+ * one index probe; the key itself is shown once and never stored.
+ */
+export const ApiKeyCreatedSchema = z.object({
+  credentialId: z.string().min(1),
+  keyId: z.string().min(1),
+  /** SHA-256 of the key, hex. */
+  keyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The key's last four characters, so operators can tell keys apart in a listing. */
+  hint: z.string(),
+  createdAt: z.number().int(),
+});
+
+export const ApiKeyRevokedSchema = z.object({
+  credentialId: z.string().min(1),
+  keyId: z.string().min(1),
+  revokedAt: z.number().int(),
+});
+
 export type CredentialCreated = {
   type: 'CredentialCreated';
   data: z.infer<typeof CredentialCreatedSchema>;
@@ -31,11 +52,15 @@ export type CredentialRevoked = {
   type: 'CredentialRevoked';
   data: z.infer<typeof CredentialRevokedSchema>;
 };
-export type CredentialEvent = CredentialCreated | CredentialRevoked;
+export type ApiKeyCreated = { type: 'ApiKeyCreated'; data: z.infer<typeof ApiKeyCreatedSchema> };
+export type ApiKeyRevoked = { type: 'ApiKeyRevoked'; data: z.infer<typeof ApiKeyRevokedSchema> };
+export type CredentialEvent = CredentialCreated | CredentialRevoked | ApiKeyCreated | ApiKeyRevoked;
 
 export const CREDENTIAL_EVENT_SCHEMAS = {
   CredentialCreated: CredentialCreatedSchema,
   CredentialRevoked: CredentialRevokedSchema,
+  ApiKeyCreated: ApiKeyCreatedSchema,
+  ApiKeyRevoked: ApiKeyRevokedSchema,
 } as const;
 
 export const CREDENTIAL_STREAM_PREFIX = 'credential-';
@@ -43,15 +68,31 @@ export const credentialStream = (id: string): string => `${CREDENTIAL_STREAM_PRE
 
 export type CredentialState =
   | { readonly status: 'absent' }
-  | { readonly status: 'active' | 'revoked'; readonly created: CredentialCreated['data'] };
+  | {
+      readonly status: 'active' | 'revoked';
+      readonly created: CredentialCreated['data'];
+      /** Its API keys still in force, by key id. */
+      readonly apiKeys: ReadonlySet<string>;
+    };
 
 export type CredentialCommand =
   | { readonly type: 'CreateCredential'; readonly data: CredentialCreated['data'] }
-  | { readonly type: 'RevokeCredential'; readonly credentialId: string; readonly at: number };
+  | { readonly type: 'RevokeCredential'; readonly credentialId: string; readonly at: number }
+  | { readonly type: 'CreateApiKey'; readonly data: ApiKeyCreated['data'] }
+  | {
+      readonly type: 'RevokeApiKey';
+      readonly credentialId: string;
+      readonly keyId: string;
+      readonly at: number;
+    };
 
 export class CredentialError extends Error {
   constructor(
-    readonly code: 'CredentialExists' | 'CredentialNotFound',
+    readonly code:
+      | 'CredentialExists'
+      | 'CredentialNotFound'
+      | 'CredentialRevoked'
+      | 'ApiKeyNotFound',
     message: string,
   ) {
     super(message);
@@ -79,6 +120,32 @@ export const decideCredential = (
           data: { credentialId: command.credentialId, revokedAt: command.at },
         },
       ];
+    case 'CreateApiKey':
+      if (state.status === 'absent')
+        throw new CredentialError(
+          'CredentialNotFound',
+          `no credential ${command.data.credentialId}`,
+        );
+      if (state.status === 'revoked')
+        throw new CredentialError(
+          'CredentialRevoked',
+          `credential ${command.data.credentialId} is revoked`,
+        );
+      return [{ type: 'ApiKeyCreated', data: command.data }];
+    case 'RevokeApiKey':
+      if (state.status === 'absent')
+        throw new CredentialError('CredentialNotFound', `no credential ${command.credentialId}`);
+      if (!state.apiKeys.has(command.keyId))
+        throw new CredentialError(
+          'ApiKeyNotFound',
+          `credential ${command.credentialId} has no API key ${command.keyId} in force`,
+        );
+      return [
+        {
+          type: 'ApiKeyRevoked',
+          data: { credentialId: command.credentialId, keyId: command.keyId, revokedAt: command.at },
+        },
+      ];
   }
 };
 
@@ -88,9 +155,17 @@ export const evolveCredential = (
 ): CredentialState => {
   switch (event.type) {
     case 'CredentialCreated':
-      return { status: 'active', created: event.data };
+      return { status: 'active', created: event.data, apiKeys: new Set() };
     case 'CredentialRevoked':
       return state.status === 'absent' ? state : { ...state, status: 'revoked' };
+    case 'ApiKeyCreated':
+      return state.status === 'absent'
+        ? state
+        : { ...state, apiKeys: new Set([...state.apiKeys, event.data.keyId]) };
+    case 'ApiKeyRevoked':
+      return state.status === 'absent'
+        ? state
+        : { ...state, apiKeys: new Set([...state.apiKeys].filter((k) => k !== event.data.keyId)) };
   }
 };
 

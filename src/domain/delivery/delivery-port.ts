@@ -12,6 +12,8 @@ export interface DeliveryJob {
   readonly site?: DeliverySite;
   /** The egress source to send from; without it, the deliverer's own address and name. */
   readonly source?: EgressSource;
+  /** The message goes over TLS or not at all, whatever the site's TLS policy. */
+  readonly requireTls?: boolean;
 }
 
 export interface EgressSource {

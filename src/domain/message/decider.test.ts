@@ -13,7 +13,7 @@ import {
   MessageError,
   pendingRecipients,
 } from './decider.js';
-import type { MessageAccepted, MessageEvent } from './events.js';
+import { type MessageAccepted, type MessageEvent, NO_SUBMISSION_OPTIONS } from './events.js';
 
 /** Emmett-style specification: given past events, when a command, then new events. */
 const given = (events: readonly MessageEvent[]) => ({
@@ -63,6 +63,7 @@ const accepted: MessageAccepted = {
     pool: null,
     returnPathDomain: null,
     recipientHeadersRef: null,
+    ...NO_SUBMISSION_OPTIONS,
   },
 };
 
@@ -326,5 +327,32 @@ describe('message decider', () => {
         ['b@example.com', T0 + 5 * MIN, 1],
       ],
     );
+  });
+
+  it('a scheduled message is due at its time, and its queue age counts from then', () => {
+    const later = T0 + 120 * MIN;
+    const scheduled: MessageAccepted = {
+      ...accepted,
+      data: { ...accepted.data, scheduledAt: later },
+    };
+    assert.deepEqual(
+      pendingRecipients(fold([scheduled])).map((r) => r.dueAt),
+      [later, later],
+    );
+    // Two hours after acceptance is past the one-hour max age, but not past the schedule's.
+    const deferred = decide(
+      attempt(later + MIN, result('a@example.com', '451 4.3.0 later')),
+      fold([scheduled]),
+    );
+    assert.equal(deferred[0]?.type, 'DeliveryDeferred');
+  });
+
+  it('a test-mode message is on record and never pending', () => {
+    const test: MessageAccepted = { ...accepted, data: { ...accepted.data, testMode: true } };
+    const state = fold([test]);
+    assert.deepEqual(pendingRecipients(state), []);
+    given([test])
+      .when(attempt(T0, result('a@example.com', '250 2.0.0 ok')))
+      .thenEmits([]);
   });
 });

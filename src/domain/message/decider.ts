@@ -13,7 +13,8 @@ import {
   type Remote,
 } from './events.js';
 
-export type RecipientStatus = 'pending' | 'delivered' | 'bounced' | 'suppressed';
+/** `test`: accepted in test mode, recorded and never attempted. */
+export type RecipientStatus = 'pending' | 'delivered' | 'bounced' | 'suppressed' | 'test';
 
 export interface RecipientState {
   readonly address: string;
@@ -160,7 +161,7 @@ const decideAttempt = (
       command.policy,
       attempt,
       command.at,
-      state.accepted.acceptedAt,
+      firstDue(state.accepted),
       command.random,
     );
     if (next === null)
@@ -295,6 +296,10 @@ const withRecipient = (
   return { ...state, recipients: { ...state.recipients, [address]: change(current) } };
 };
 
+/** When a message's first attempt is due, and its queue age counts from: a scheduled time. */
+export const firstDue = (accepted: MessageAccepted['data']): number =>
+  Math.max(accepted.acceptedAt, accepted.scheduledAt ?? accepted.acceptedAt);
+
 export const evolve = (state: MessageState, event: MessageEvent): MessageState => {
   switch (event.type) {
     case 'MessageAccepted':
@@ -306,9 +311,9 @@ export const evolve = (state: MessageState, event: MessageEvent): MessageState =
             to.address,
             {
               address: to.address,
-              status: 'pending',
+              status: event.data.testMode ? 'test' : 'pending',
               attempts: 0,
-              dueAt: event.data.acceptedAt,
+              dueAt: firstDue(event.data),
               lastReply: null,
             } satisfies RecipientState,
           ]),

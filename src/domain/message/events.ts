@@ -80,6 +80,23 @@ export const MessageAcceptedSchema = z.object({
    * the DKIM signature over them), sent before the body; null: one body for all.
    */
   recipientHeadersRef: z.string().nullable().default(null),
+  /** The request it came in with over HTTP (Mailgun's id, SendGrid's X-Message-Id). */
+  batchId: z.string().nullable().default(null),
+  /** Tags (Mailgun `o:tag`, SendGrid categories, Postmark Tag), for webhooks and stats. */
+  tags: z.array(z.string()).default([]),
+  /** The application's own data (`v:`, `custom_args`, `Metadata`), returned in webhooks. */
+  metadata: z.record(z.string(), z.string()).default({}),
+  /** Held until then (`o:deliverytime`, `send_at`); null: sent at once. */
+  scheduledAt: z.number().int().nullable().default(null),
+  /** Test mode (`o:testmode`, sandbox_mode): accepted and recorded, never delivered. */
+  testMode: z.boolean().default(false),
+  /** Deliver only over TLS (`o:require-tls`), whatever the site's policy says. */
+  requireTls: z.boolean().default(false),
+  /** Open and click tracking put into the message at acceptance. */
+  tracking: z.object({ opens: z.boolean(), clicks: z.boolean() }).default({
+    opens: false,
+    clicks: false,
+  }),
 });
 
 /** The DKIM signatures put on the message at acceptance (once: retries send the same bytes). */
@@ -183,6 +200,23 @@ export const MESSAGE_EVENT_SCHEMAS = {
 export type MessageAccepted = {
   type: 'MessageAccepted';
   data: z.infer<typeof MessageAcceptedSchema>;
+};
+
+/** What the submitter may ask of a message beyond its content: the HTTP APIs' options. */
+export type SubmissionOptions = Pick<
+  MessageAccepted['data'],
+  'batchId' | 'tags' | 'metadata' | 'scheduledAt' | 'testMode' | 'requireTls' | 'tracking'
+>;
+
+/** A message submitted with no options: over SMTP, or with none of them set. */
+export const NO_SUBMISSION_OPTIONS: SubmissionOptions = {
+  batchId: null,
+  tags: [],
+  metadata: {},
+  scheduledAt: null,
+  testMode: false,
+  requireTls: false,
+  tracking: { opens: false, clicks: false },
 };
 export type MessageSigned = { type: 'MessageSigned'; data: z.infer<typeof MessageSignedSchema> };
 export type DeliveryDeferred = {

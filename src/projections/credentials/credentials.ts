@@ -4,10 +4,10 @@ import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { liveTables, type Projection } from '../runner/projection.js';
 import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 
-/** SMTP AUTH looks credentials up here by username. */
+/** SMTP AUTH looks credentials up here by username; the HTTP APIs by API key hash. */
 export const credentialsProjection: Projection = {
   name: 'credentials',
-  version: 3,
+  version: 4,
   filter: { streamPrefixes: [CREDENTIAL_STREAM_PREFIX] },
   tables: {
     credentials: `
@@ -20,8 +20,18 @@ export const credentialsProjection: Projection = {
       created_at INTEGER NOT NULL,
       pool TEXT,
       unsubscribe TEXT`,
+    api_keys: `
+      key_hash TEXT PRIMARY KEY,
+      key_id TEXT NOT NULL,
+      credential_id TEXT NOT NULL,
+      hint TEXT NOT NULL,
+      status TEXT NOT NULL,
+      created_at INTEGER NOT NULL`,
   },
-  indexes: { by_username: 'credentials (username)' },
+  indexes: {
+    by_username: 'credentials (username)',
+    keys_by_credential: 'api_keys (credential_id)',
+  },
   apply: (db, t, events) => {
     for (const recorded of events) {
       const event = recorded as unknown as RecordedEvent & CredentialEvent;
@@ -45,6 +55,17 @@ export const credentialsProjection: Projection = {
           db,
           `UPDATE ${t('credentials')} SET status = 'revoked' WHERE credential_id = ?`,
         ).run(event.data.credentialId);
+      } else if (event.type === 'ApiKeyCreated') {
+        const d = event.data;
+        statement(
+          db,
+          `INSERT OR REPLACE INTO ${t('api_keys')} VALUES (?, ?, ?, ?, 'active', ?)`,
+        ).run(d.keyHash, d.keyId, d.credentialId, d.hint, d.createdAt);
+      } else if (event.type === 'ApiKeyRevoked') {
+        statement(
+          db,
+          `UPDATE ${t('api_keys')} SET status = 'revoked' WHERE key_id = ? AND credential_id = ?`,
+        ).run(event.data.keyId, event.data.credentialId);
       }
     }
   },
@@ -106,3 +127,45 @@ export const findCredentialById = (db: ReadModelDb, id: string): CredentialRow |
     | undefined;
   return row ? toCredential(row) : null;
 };
+
+/** The active credential an active API key (by its SHA-256) belongs to. */
+export const findCredentialByApiKeyHash = (
+  db: ReadModelDb,
+  keyHash: string,
+): CredentialRow | null => {
+  const row = statement(
+    db,
+    `SELECT c.* FROM ${t('api_keys')} k JOIN ${t('credentials')} c USING (credential_id)
+     WHERE k.key_hash = ? AND k.status = 'active' AND c.status = 'active'`,
+  ).get(keyHash) as Row | undefined;
+  return row ? toCredential(row) : null;
+};
+
+export interface ApiKeyRow {
+  readonly keyId: string;
+  readonly credentialId: string;
+  readonly hint: string;
+  readonly status: 'active' | 'revoked';
+  readonly createdAt: number;
+}
+
+export const listApiKeys = (db: ReadModelDb, credentialId?: string): ApiKeyRow[] =>
+  (
+    statement(
+      db,
+      `SELECT key_id, credential_id, hint, status, created_at FROM ${t('api_keys')}
+       WHERE ? IS NULL OR credential_id = ? ORDER BY created_at`,
+    ).all(credentialId ?? null, credentialId ?? null) as Array<{
+      key_id: string;
+      credential_id: string;
+      hint: string;
+      status: 'active' | 'revoked';
+      created_at: number;
+    }>
+  ).map((r) => ({
+    keyId: r.key_id,
+    credentialId: r.credential_id,
+    hint: r.hint,
+    status: r.status,
+    createdAt: r.created_at,
+  }));

@@ -1,5 +1,6 @@
 import { domainOf } from '../../domain/address/address.js';
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
+import { firstDue } from '../../domain/message/decider.js';
 import type { MessageEvent } from '../../domain/message/events.js';
 import { MESSAGE_STREAM_PREFIX } from '../../domain/message/events.js';
 import type { Projection } from '../runner/projection.js';
@@ -11,7 +12,7 @@ import { statement } from '../runner/read-model-db.js';
  */
 export const deliveryQueueProjection: Projection = {
   name: 'delivery_queue',
-  version: 3,
+  version: 4,
   filter: { streamPrefixes: [MESSAGE_STREAM_PREFIX] },
   tables: {
     recipients: `
@@ -44,7 +45,7 @@ export const deliveryQueueProjection: Projection = {
       db,
       `INSERT OR IGNORE INTO ${t('recipients')} (message_id, recipient, domain, status, attempts,
        due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply, lane, pool)
-       VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
+       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
     );
     const update = statement(
       db,
@@ -62,7 +63,9 @@ export const deliveryQueueProjection: Projection = {
               messageId,
               to.address,
               domainOf(to.address),
-              d.acceptedAt,
+              // Test mode: on record, never due.
+              d.testMode ? 'test' : 'queued',
+              firstDue(d),
               d.acceptedAt,
               d.acceptedAt,
               d.envelope.from,

@@ -8,7 +8,7 @@ import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-e
 import { handleCommand } from '../../domain/command-handling/handle-command.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { messageDecider } from '../../domain/message/decider.js';
-import { messageStream } from '../../domain/message/events.js';
+import { messageStream, NO_SUBMISSION_OPTIONS } from '../../domain/message/events.js';
 import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { PROJECTIONS } from '../registry.js';
 import { liveTables, type Projection } from './projection.js';
@@ -51,6 +51,7 @@ const writeMessage = async (store: EventStore): Promise<void> => {
         pool: null,
         returnPathDomain: null,
         recipientHeadersRef: null,
+        ...NO_SUBMISSION_OPTIONS,
       },
     },
     { newEventId: () => randomUUID() },

@@ -4,10 +4,14 @@ import type { Command } from 'commander';
 import { handleCommand } from '../../../domain/command-handling/handle-command.js';
 import { credentialDecider, credentialStream } from '../../../domain/credential/credential.js';
 import {
+  type CredentialRow,
   credentialsProjection,
   findActiveCredential,
+  listApiKeys,
   listCredentials,
 } from '../../../projections/credentials/credentials.js';
+import type { ReadModelDb } from '../../../projections/runner/read-model-db.js';
+import { createApiKey } from '../../credentials/create-api-key.js';
 import { createCredential, credentialUsername } from '../../credentials/create-credential.js';
 import { fail, openContext, toJson } from '../cli-context.js';
 
@@ -18,12 +22,16 @@ const unsubscribeOption = (value: string | undefined): 'on' | 'off' | null =>
       ? value
       : fail(`--unsubscribe: expected on or off, not ${value}`);
 
+const credentialNamed = (db: ReadModelDb, key: string): CredentialRow =>
+  listCredentials(db).find((c) => c.id === key || c.username === key) ??
+  fail(`no credential ${key}`);
+
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
 export const credentialsCommand = (program: Command): void => {
   const credentials = program
     .command('credentials')
-    .description('SMTP AUTH credentials: create, list, revoke');
+    .description('SMTP AUTH credentials and HTTP API keys: create, list, revoke');
 
   credentials
     .command('add <name>')
@@ -34,11 +42,18 @@ export const credentialsCommand = (program: Command): void => {
       '--unsubscribe <on|off>',
       'one-click unsubscribe headers on all its mail (on) or none (off); default: bulk mail only',
     )
-    .option('--json', 'print {"id","username","password"}')
+    .option('--api-key', 'also create an HTTP API key (Mailgun, SendGrid, Postmark APIs)')
+    .option('--json', 'print {"id","username","password"} (and "apiKey" with --api-key)')
     .action(
       async (
         name: string,
-        opts: { domain: string; pool?: string; unsubscribe?: string; json?: boolean },
+        opts: {
+          domain: string;
+          pool?: string;
+          unsubscribe?: string;
+          apiKey?: boolean;
+          json?: boolean;
+        },
       ) => {
         if (!DOMAIN.test(opts.domain)) fail(`--domain: "${opts.domain}" is not a domain name`);
         if (!/^[A-Za-z0-9._@+-]{1,64}$/.test(name))
@@ -56,12 +71,15 @@ export const credentialsCommand = (program: Command): void => {
             pool: opts.pool ?? null,
             unsubscribe: unsubscribeOption(opts.unsubscribe),
           });
-          if (opts.json) process.stdout.write(`${JSON.stringify({ id, username, password })}\n`);
+          const apiKey = opts.apiKey ? (await createApiKey(ctx.store, id)).apiKey : undefined;
+          if (opts.json)
+            process.stdout.write(`${JSON.stringify({ id, username, password, apiKey })}\n`);
           else {
             const table = new Table();
             table.push({ id }, { username }, { password }, { domain: opts.domain.toLowerCase() });
+            if (apiKey) table.push({ 'api key': apiKey });
             process.stdout.write(
-              `${table.toString()}\nThe password is shown once; store it now.\n`,
+              `${table.toString()}\nThe password${apiKey ? ' and API key are' : ' is'} shown once; store ${apiKey ? 'them' : 'it'} now.\n`,
             );
           }
         } finally {
@@ -103,16 +121,87 @@ export const credentialsCommand = (program: Command): void => {
     .action(async (key: string) => {
       const ctx = await openContext(program.opts().config, [credentialsProjection]);
       try {
-        const match = listCredentials(ctx.readDb).find((c) => c.id === key || c.username === key);
-        if (!match) fail(`no credential ${key}`);
+        const match = credentialNamed(ctx.readDb, key);
         await handleCommand(
           ctx.store,
-          credentialStream(match!.id),
+          credentialStream(match.id),
           credentialDecider,
-          { type: 'RevokeCredential', credentialId: match!.id, at: Date.now() },
+          { type: 'RevokeCredential', credentialId: match.id, at: Date.now() },
           { newEventId: () => randomUUID() },
         );
-        process.stdout.write(`revoked ${match!.username} (${match!.id})\n`);
+        process.stdout.write(`revoked ${match.username} (${match.id})\n`);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  const key = credentials
+    .command('key')
+    .description('HTTP API keys: the password of the Mailgun, SendGrid and Postmark APIs');
+
+  key
+    .command('create <idOrUsername>')
+    .description('create an API key for a credential and print it (shown once)')
+    .option('--json', 'print {"credentialId","keyId","apiKey"}')
+    .action(async (ref: string, opts: { json?: boolean }) => {
+      const ctx = await openContext(program.opts().config, [credentialsProjection]);
+      try {
+        const credential = credentialNamed(ctx.readDb, ref);
+        if (credential.status !== 'active') fail(`credential ${ref} is revoked`);
+        const { keyId, apiKey } = await createApiKey(ctx.store, credential.id);
+        if (opts.json)
+          return void process.stdout.write(
+            `${JSON.stringify({ credentialId: credential.id, keyId, apiKey })}\n`,
+          );
+        const table = new Table();
+        table.push({ credential: credential.username }, { 'key id': keyId }, { 'api key': apiKey });
+        process.stdout.write(`${table.toString()}\nThe API key is shown once; store it now.\n`);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  key
+    .command('list [idOrUsername]')
+    .description('list API keys (their last four characters, never the keys)')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string | undefined, opts: { json?: boolean }) => {
+      const ctx = await openContext(program.opts().config, [credentialsProjection]);
+      try {
+        const byId = new Map(listCredentials(ctx.readDb).map((c) => [c.id, c]));
+        const rows = listApiKeys(ctx.readDb, ref ? credentialNamed(ctx.readDb, ref).id : undefined);
+        if (opts.json) return void process.stdout.write(`${toJson(rows)}\n`);
+        const table = new Table({ head: ['key id', 'credential', 'ends in', 'status', 'created'] });
+        for (const r of rows)
+          table.push([
+            r.keyId,
+            byId.get(r.credentialId)?.username ?? r.credentialId,
+            `…${r.hint}`,
+            r.status,
+            new Date(r.createdAt).toISOString(),
+          ]);
+        process.stdout.write(`${table.toString()}\n`);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  key
+    .command('revoke <keyId>')
+    .description("revoke an API key: requests with it get the provider's auth error from now on")
+    .action(async (keyId: string) => {
+      const ctx = await openContext(program.opts().config, [credentialsProjection]);
+      try {
+        const found = listApiKeys(ctx.readDb).find((k) => k.keyId === keyId);
+        if (!found) fail(`no API key ${keyId}`);
+        await handleCommand(
+          ctx.store,
+          credentialStream(found!.credentialId),
+          credentialDecider,
+          { type: 'RevokeApiKey', credentialId: found!.credentialId, keyId, at: Date.now() },
+          { newEventId: () => randomUUID() },
+        );
+        process.stdout.write(`revoked API key ${keyId}\n`);
       } finally {
         await ctx.close();
       }

@@ -1,0 +1,137 @@
+import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthenticatedCredential } from '../../smtp-in/submission-port.js';
+import { type ApiRouteDeps, basicCredentials, clientErrorStatus } from '../api-routes.js';
+import type { ApiSubmitResult } from '../api-submission-port.js';
+import {
+  type MailgunFile,
+  type MailgunForm,
+  parseMailgunMessages,
+  parseMailgunMime,
+} from './mailgun-request.js';
+
+/** Mailgun's own limit, and its own words for it. */
+const MAX_REQUEST_BYTES = 52.4 * 1024 * 1024;
+const TOO_LARGE = 'request size exceeds 52.4MiB limit';
+
+class RequestTooLarge extends Error {
+  readonly statusCode = 413;
+}
+
+/** Multipart or form-encoded, into Mailgun's view of a form: repeated fields and files. */
+const readForm = async (
+  request: FastifyRequest,
+): Promise<{ form: MailgunForm; files: MailgunFile[] }> => {
+  const form = new Map<string, string[]>();
+  const add = (name: string, value: string) => form.set(name, [...(form.get(name) ?? []), value]);
+  const files: MailgunFile[] = [];
+  if (!request.isMultipart()) {
+    for (const [name, value] of Object.entries((request.body ?? {}) as Record<string, unknown>))
+      for (const v of Array.isArray(value) ? value : [value]) add(name, String(v));
+    return { form, files };
+  }
+  let bytes = 0;
+  for await (const part of request.parts()) {
+    if (part.type === 'file') {
+      const content = await part.toBuffer();
+      bytes += content.length;
+      files.push({
+        field: part.fieldname,
+        filename: part.filename || 'file',
+        contentType: part.mimetype || null,
+        content,
+      });
+    } else {
+      if (part.valueTruncated) throw new RequestTooLarge(TOO_LARGE);
+      const value = String(part.value ?? '');
+      bytes += value.length;
+      add(part.fieldname, value);
+    }
+    if (bytes > MAX_REQUEST_BYTES) throw new RequestTooLarge(TOO_LARGE);
+  }
+  return { form, files };
+};
+
+/**
+ * Mailgun's sending API: `POST /v3/:domain/messages` (multipart or form-encoded) and
+ * `/messages.mime` (multipart), HTTP Basic with user `api` and an API key. Answers as
+ * Mailgun does: 200 `{id, message: "Queued. Thank you."}`, 4xx `{message}`, and a plain
+ * `Forbidden` for a bad key, which is what mailgun.js and other clients parse.
+ */
+export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): Promise<void> => {
+  await app.register(formbody, { bodyLimit: MAX_REQUEST_BYTES });
+  await app.register(multipart, {
+    limits: { fileSize: MAX_REQUEST_BYTES, fieldSize: MAX_REQUEST_BYTES, files: 1000 },
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = clientErrorStatus(error);
+    if (status === 413) return reply.code(413).send({ message: TOO_LARGE });
+    if (status === 415)
+      return reply.code(400).send({
+        message: `Invalid request content type. Expecting 'multipart/form-data' or 'application/x-www-form-urlencoded' but got '${request.headers['content-type'] ?? ''}'`,
+      });
+    if (status !== null) return reply.code(status).send({ message: error.message });
+    request.log.error({ err: error }, 'mailgun API request failed');
+    return reply.code(500).send({ message: 'Internal Server Error' });
+  });
+
+  const authenticate = (
+    request: FastifyRequest<{ Params: { domain: string } }>,
+    reply: FastifyReply,
+  ): AuthenticatedCredential | null => {
+    const basic = basicCredentials(request.headers.authorization);
+    const credential =
+      basic && basic.user === 'api' ? deps.port.authenticateKey(basic.password) : null;
+    if (!credential) {
+      reply.code(401).type('text/plain; charset=utf-8').send('Forbidden');
+      return null;
+    }
+    const domain = request.params.domain.toLowerCase();
+    if (!deps.port.domainsOf(credential).includes(domain)) {
+      reply.code(404).send({ message: `Domain not found: ${request.params.domain}` });
+      return null;
+    }
+    return credential;
+  };
+
+  const answer = (reply: FastifyReply, results: ApiSubmitResult[]) => {
+    const [result] = results;
+    if (!result?.ok)
+      return result?.code === 'TooLarge'
+        ? reply.code(413).send({ message: TOO_LARGE })
+        : reply.code(400).send({ message: result?.message ?? 'no message' });
+    return reply.send({ id: result.messageIdHeader, message: 'Queued. Thank you.' });
+  };
+
+  type Route = FastifyRequest<{ Params: { domain: string } }>;
+  const handle = (kind: 'messages' | 'mime') => async (request: Route, reply: FastifyReply) => {
+    const credential = authenticate(request, reply);
+    if (!credential) return reply;
+    if (kind === 'mime' && !request.isMultipart())
+      return reply.code(400).send({
+        message: `Invalid request content type. Expecting 'multipart/form-data' but got '${request.headers['content-type'] ?? ''}'`,
+      });
+    const { form, files } = await readForm(request);
+    const batchId = deps.newBatchId();
+    const now = deps.now();
+    const parsed =
+      kind === 'messages'
+        ? parseMailgunMessages(form, files, {
+            domain: request.params.domain.toLowerCase(),
+            batchId,
+            now,
+          })
+        : parseMailgunMime(form, files, { now });
+    if (!parsed.ok) return reply.code(parsed.status).send({ message: parsed.message });
+    const results = await deps.port.submit(
+      { source: 'mailgun', credential, clientAddress: request.ip, batchId },
+      parsed.messages,
+    );
+    return answer(reply, results);
+  };
+
+  app.post('/v3/:domain/messages', handle('messages'));
+  app.post('/v3/:domain/messages.mime', handle('mime'));
+};

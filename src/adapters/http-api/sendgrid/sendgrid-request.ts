@@ -1,0 +1,250 @@
+import { z } from 'zod';
+import { type Mailbox, mailbox } from '../../../domain/address/mailbox.js';
+import { customHeaders, DEFAULT_API_OPTIONS, takeMessageId } from '../api-fields.js';
+import type { ApiAttachment, ApiMessage } from '../api-submission-port.js';
+
+/** One entry of SendGrid's `errors` array. */
+export interface SendGridError {
+  readonly message: string;
+  readonly field: string | null;
+  readonly help: string | null;
+}
+
+export type SendGridParse =
+  | { readonly ok: true; readonly messages: readonly ApiMessage[]; readonly sandbox: boolean }
+  | { readonly ok: false; readonly errors: readonly SendGridError[] };
+
+const MAX_PERSONALIZATIONS = 1000;
+const MAX_RECIPIENTS = 1000;
+const MAX_SCHEDULE_MS = 72 * 3600_000;
+
+const email = z.object({ email: z.string(), name: z.string().optional() });
+const strings = z.record(z.string(), z.string());
+const enable = z.object({ enable: z.boolean().optional() }).passthrough();
+
+const personalization = z.object({
+  to: z.array(email).min(1),
+  cc: z.array(email).optional(),
+  bcc: z.array(email).optional(),
+  from: email.optional(),
+  subject: z.string().optional(),
+  headers: strings.optional(),
+  substitutions: strings.optional(),
+  dynamic_template_data: z.unknown().optional(),
+  custom_args: strings.optional(),
+  send_at: z.number().int().nonnegative().optional(),
+});
+
+/** The Mail Send v3 body (the fields mailtrail reads; others are accepted and ignored). */
+const mailSend = z.object({
+  personalizations: z.array(personalization).min(1).max(MAX_PERSONALIZATIONS),
+  from: email,
+  reply_to: email.optional(),
+  reply_to_list: z.array(email).optional(),
+  subject: z.string().min(1).optional(),
+  content: z.array(z.object({ type: z.string().min(1), value: z.string().min(1) })).optional(),
+  attachments: z
+    .array(
+      z.object({
+        content: z.string().min(1),
+        filename: z.string(),
+        type: z.string().optional(),
+        disposition: z.enum(['attachment', 'inline']).optional(),
+        content_id: z.string().optional(),
+      }),
+    )
+    .optional(),
+  template_id: z.string().optional(),
+  headers: strings.optional(),
+  categories: z.array(z.string().max(255)).max(10).optional(),
+  custom_args: strings.optional(),
+  send_at: z.number().int().nonnegative().optional(),
+  batch_id: z.string().optional(),
+  ip_pool_name: z.string().min(2).max(64).optional(),
+  mail_settings: z.object({ sandbox_mode: enable.optional() }).passthrough().optional(),
+  tracking_settings: z
+    .object({ click_tracking: enable.optional(), open_tracking: enable.optional() })
+    .passthrough()
+    .optional(),
+});
+
+type MailSend = z.infer<typeof mailSend>;
+
+const error = (message: string, field: string | null = null): SendGridError => ({
+  message,
+  field,
+  help: null,
+});
+
+const fail = (...errors: SendGridError[]): SendGridParse => ({ ok: false, errors });
+
+const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
+
+const replaceAll = (text: string, pairs: Readonly<Record<string, string>>): string => {
+  let out = text;
+  for (const [key, value] of Object.entries(pairs)) out = out.split(key).join(value);
+  return out;
+};
+
+/**
+ * A Mail Send v3 body as the messages it asks for, one per personalization, with its
+ * substitutions, headers and custom args applied over the message's own. Errors come in
+ * SendGrid's `{message, field, help}` shape, with the field path SendGrid uses.
+ */
+export const parseSendGridMail = (body: unknown, now: number): SendGridParse => {
+  const parsed = mailSend.safeParse(body);
+  if (!parsed.success)
+    return fail(
+      ...parsed.error.issues.slice(0, 10).map((issue) => {
+        const field = issue.path.join('.') || null;
+        if (issue.path[0] === 'personalizations' && issue.code === 'too_big')
+          return error(
+            `The personalizations field may not have more than ${MAX_PERSONALIZATIONS} items`,
+            'personalizations',
+          );
+        return error(
+          issue.code === 'invalid_type' && issue.input === undefined
+            ? `The ${field} field is required.`
+            : `${field ?? 'body'}: ${issue.message}`,
+          field,
+        );
+      }),
+    );
+  const m: MailSend = parsed.data;
+  if (m.template_id)
+    return fail(error('Templates are not supported by this server: send content', 'template_id'));
+  const content = m.content ?? [];
+  if (content.length === 0)
+    return fail(
+      error(
+        'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.',
+        'content',
+      ),
+    );
+  if (!m.subject && m.personalizations.some((p) => !p.subject))
+    return fail(
+      error(
+        'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.',
+        'subject',
+      ),
+    );
+  const total = m.personalizations.reduce(
+    (n, p) => n + p.to.length + (p.cc?.length ?? 0) + (p.bcc?.length ?? 0),
+    0,
+  );
+  if (total > MAX_RECIPIENTS)
+    return fail(
+      error(
+        `The total number of recipients must be no more than ${MAX_RECIPIENTS}.`,
+        'personalizations',
+      ),
+    );
+
+  const one = (value: { email: string; name?: string | undefined }, field: string) => {
+    const parsedBox = mailbox(value.email, value.name ?? null);
+    return parsedBox.ok
+      ? (parsedBox.mailboxes[0] as Mailbox)
+      : error('Does not contain a valid address.', field);
+  };
+  const isError = (v: Mailbox | SendGridError): v is SendGridError => 'field' in v;
+  const from = one(m.from, 'from.email');
+  if (isError(from)) return fail(from);
+  const replyTo: Mailbox[] = [];
+  for (const [i, r] of [
+    ...(m.reply_to ? [m.reply_to] : []),
+    ...(m.reply_to_list ?? []),
+  ].entries()) {
+    const box = one(r, m.reply_to ? 'reply_to.email' : `reply_to_list.${i}.email`);
+    if (isError(box)) return fail(box);
+    replyTo.push(box);
+  }
+
+  const attachments: ApiAttachment[] = [];
+  for (const [i, a] of (m.attachments ?? []).entries()) {
+    if (!BASE64.test(a.content))
+      return fail(
+        error('The attachment content must be base64 encoded.', `attachments.${i}.content`),
+      );
+    if (a.disposition === 'inline' && !a.content_id)
+      return fail(
+        error(
+          'The content_id parameter is required for inline attachments.',
+          `attachments.${i}.content_id`,
+        ),
+      );
+    attachments.push({
+      filename: a.filename,
+      contentType: a.type ?? null,
+      content: Buffer.from(a.content, 'base64'),
+      contentId: a.disposition === 'inline' ? (a.content_id ?? null) : null,
+    });
+  }
+
+  const text = content.find((c) => c.type === 'text/plain')?.value ?? null;
+  const html = content.find((c) => c.type === 'text/html')?.value ?? null;
+  const ampHtml = content.find((c) => c.type === 'text/x-amp-html')?.value ?? null;
+  const tracking = m.tracking_settings;
+  const messages: ApiMessage[] = [];
+  for (const [i, p] of m.personalizations.entries()) {
+    const seen = new Set<string>();
+    const lists: Record<'to' | 'cc' | 'bcc', Mailbox[]> = { to: [], cc: [], bcc: [] };
+    for (const kind of ['to', 'cc', 'bcc'] as const)
+      for (const [j, r] of (p[kind] ?? []).entries()) {
+        const box = one(r, `personalizations.${i}.${kind}.${j}.email`);
+        if (isError(box)) return fail(box);
+        const key = box.address.toLowerCase();
+        if (seen.has(key))
+          return fail(
+            error(
+              'Each email address in the personalization block should be unique between to, cc, and bcc. We found the first duplicate instance of [' +
+                box.address +
+                '] in the personalizations.' +
+                i +
+                '.' +
+                kind +
+                ' field.',
+              `personalizations.${i}.${kind}`,
+            ),
+          );
+        seen.add(key);
+        lists[kind].push(box);
+      }
+    const pFrom = p.from ? one(p.from, `personalizations.${i}.from.email`) : from;
+    if (isError(pFrom)) return fail(pFrom);
+    const sendAtSeconds = p.send_at ?? m.send_at;
+    const sendAt = sendAtSeconds === undefined ? null : sendAtSeconds * 1000;
+    if (sendAt !== null && sendAt - now > MAX_SCHEDULE_MS)
+      return fail(error('The send_at parameter must be within 72 hours of now.', 'send_at'));
+    const substitutions = p.substitutions ?? {};
+    const pool = m.ip_pool_name ? [['X-Mailtrail-Pool', m.ip_pool_name] as const] : [];
+    const headers = customHeaders([
+      ...Object.entries({ ...m.headers, ...p.headers }).map(
+        ([k, v]) => [k, replaceAll(v, substitutions)] as const,
+      ),
+      ...pool,
+    ]);
+    if (!headers.ok) return fail(error(headers.message, 'headers'));
+    const own = takeMessageId(headers.headers);
+    messages.push({
+      kind: 'fields',
+      ...DEFAULT_API_OPTIONS,
+      from: pFrom,
+      ...lists,
+      replyTo,
+      subject: replaceAll(p.subject ?? m.subject ?? '', substitutions),
+      text: text === null ? null : replaceAll(text, substitutions),
+      html: html === null ? null : replaceAll(html, substitutions),
+      ampHtml,
+      headers: own.headers,
+      attachments,
+      messageIdHeader: own.messageId,
+      tags: m.categories ?? [],
+      metadata: { ...m.custom_args, ...p.custom_args },
+      sendAt,
+      testMode: m.mail_settings?.sandbox_mode?.enable === true,
+      trackOpens: tracking?.open_tracking?.enable ?? null,
+      trackClicks: tracking?.click_tracking?.enable ?? null,
+    });
+  }
+  return { ok: true, messages, sandbox: m.mail_settings?.sandbox_mode?.enable === true };
+};

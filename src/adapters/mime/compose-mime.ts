@@ -1,0 +1,59 @@
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import type { Mailbox } from '../../domain/address/mailbox.js';
+import type { ComposedApiMessage } from '../http-api/api-submission-port.js';
+
+// MailComposer passes text through as given; SMTP needs CRLF and no NUL (the same canon the
+// SMTP front enforces), so bodies are put right before they are composed.
+const canonical = (text: string | null): string | undefined =>
+  text === null ? undefined : text.replace(/\r\n|\r|\n/g, '\r\n').replace(/\0/g, '');
+
+const toAddress = (m: Mailbox) => ({ name: m.name ?? '', address: m.address });
+
+/**
+ * The RFC 5322 message for an API submission, built by nodemailer's MailComposer: it
+ * encodes non-ASCII names and subjects, picks transfer encodings, and lays out the
+ * alternative, related and mixed parts. Bcc never appears in the headers.
+ */
+export const composeMime = (
+  message: ComposedApiMessage,
+  messageIdHeader: string,
+  date: Date,
+): Promise<Buffer> =>
+  new MailComposer({
+    from: toAddress(message.from),
+    to: message.to.map(toAddress),
+    cc: message.cc.map(toAddress),
+    replyTo: message.replyTo.map(toAddress),
+    subject: message.subject ?? undefined,
+    text: canonical(message.text),
+    html: canonical(message.html),
+    amp: canonical(message.ampHtml),
+    headers: message.headers.map(([key, value]) => ({ key, value })),
+    messageId: messageIdHeader,
+    date,
+    attachments: message.attachments.map((a) => ({
+      filename: a.filename,
+      content: a.content,
+      ...(a.contentType ? { contentType: a.contentType } : {}),
+      ...(a.contentId ? { cid: a.contentId, contentDisposition: 'inline' as const } : {}),
+    })),
+  })
+    .compile()
+    .build();
+
+/** Every envelope recipient of a composed message, To, Cc and Bcc, each once. */
+export const envelopeRecipients = (message: {
+  readonly to: readonly Mailbox[];
+  readonly cc?: readonly Mailbox[];
+  readonly bcc?: readonly Mailbox[];
+}): string[] => {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const m of [...message.to, ...(message.cc ?? []), ...(message.bcc ?? [])]) {
+    const key = m.address.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(m.address);
+  }
+  return out;
+};
