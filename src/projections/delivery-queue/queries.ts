@@ -6,7 +6,14 @@ import { deliveryQueueProjection } from './delivery-queue.js';
 
 const t = liveTables(deliveryQueueProjection);
 
-export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'bounced' | 'suppressed';
+/** `test`: accepted in test mode, never sent. */
+export type RecipientStatus =
+  | 'queued'
+  | 'deferred'
+  | 'delivered'
+  | 'bounced'
+  | 'suppressed'
+  | 'test';
 
 export interface RecipientRow {
   readonly messageId: string;
@@ -153,6 +160,7 @@ export const countByStatus = (db: ReadModelDb): Record<RecipientStatus, number> 
     delivered: 0,
     bounced: 0,
     suppressed: 0,
+    test: 0,
   };
   for (const row of statement(
     db,

@@ -62,7 +62,14 @@ const readForm = async (
 export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): Promise<void> => {
   await app.register(formbody, { bodyLimit: MAX_REQUEST_BYTES });
   await app.register(multipart, {
-    limits: { fileSize: MAX_REQUEST_BYTES, fieldSize: MAX_REQUEST_BYTES, files: 1000 },
+    // A 1,000-recipient batch repeats `to` a thousand times, beside its other fields.
+    limits: {
+      fileSize: MAX_REQUEST_BYTES,
+      fieldSize: MAX_REQUEST_BYTES,
+      files: 1000,
+      fields: 10_000,
+      parts: 11_000,
+    },
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {

@@ -18,11 +18,17 @@ const describe = (event: MessageEvent): [string, string, string] => {
     case 'MessageAccepted': {
       const d = event.data;
       const who = d.credential ? `credential ${d.credential.name}` : 'trusted network';
-      return [
-        'accepted',
-        d.envelope.to.map((t) => t.address).join('\n'),
-        `from <${d.envelope.from}> via ${d.source} (${who}, ${d.client.address}${d.client.tls ? ', TLS' : ''}), ${d.size} bytes${d.headers.subject ? `\nsubject: ${d.headers.subject}` : ''}`,
+      const lines = [
+        `from <${d.envelope.from}> via ${d.source} (${who}, ${d.client.address}${d.client.tls ? ', TLS' : ''}), ${d.size} bytes`,
+        ...(d.headers.subject ? [`subject: ${d.headers.subject}`] : []),
+        ...(d.scheduledAt !== null ? [`scheduled for ${at(d.scheduledAt)}`] : []),
+        ...(d.testMode ? ['test mode: recorded, never delivered'] : []),
+        ...(d.requireTls ? ['requires TLS'] : []),
+        ...(d.tags.length > 0 ? [`tags: ${d.tags.join(', ')}`] : []),
+        ...(Object.keys(d.metadata).length > 0 ? [`metadata: ${JSON.stringify(d.metadata)}`] : []),
+        ...(d.batchId ? [`request ${d.batchId}`] : []),
       ];
+      return ['accepted', d.envelope.to.map((t) => t.address).join('\n'), lines.join('\n')];
     }
     case 'MessageSigned':
       return [
@@ -100,7 +106,7 @@ export const messagesCommand = (program: Command): void => {
     .command('list')
     .description('recipients of recent messages with their status, newest first')
     .option('--recipient <address>', 'only this recipient')
-    .option('--status <status>', 'queued | deferred | delivered | bounced | suppressed')
+    .option('--status <status>', 'queued | deferred | delivered | bounced | suppressed | test')
     .option('--since <time>', 'accepted since: an ISO time, or a duration ago (1h, 2d)')
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'machine-readable output')
@@ -112,7 +118,7 @@ export const messagesCommand = (program: Command): void => {
         limit: string;
         json?: boolean;
       }) => {
-        const statuses = ['queued', 'deferred', 'delivered', 'bounced', 'suppressed'];
+        const statuses = ['queued', 'deferred', 'delivered', 'bounced', 'suppressed', 'test'];
         if (opts.status && !statuses.includes(opts.status))
           fail(`--status: expected one of ${statuses.join(', ')}`);
         const limit = Number(opts.limit);

@@ -1,0 +1,317 @@
+/**
+ * The Mailgun front door driven by the official SDK (mailgun.js with form-data), pointed at
+ * the real fastify server: what it sends arrives at the sink signed, with the headers,
+ * bodies and attachments asked for; batches, scheduling, test mode and require-tls do what
+ * Mailgun's do; errors come back as mailgun.js parses them.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import FormData from 'form-data';
+import Mailgun from 'mailgun.js';
+import type { MessageAccepted } from '../../src/domain/message/events.js';
+import { listRecipients } from '../../src/projections/delivery-queue/queries.js';
+import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
+import { acceptedMessages, streamEvents } from '../support/fixtures.js';
+import { waitFor } from '../support/relay-harness.js';
+import { BIN, REPO } from '../support/relay-process.js';
+
+type Accepted = MessageAccepted['data'];
+
+describe('Mailgun API with mailgun.js', () => {
+  let api: ApiRelay;
+  let mg: ReturnType<Mailgun['client']>;
+
+  before(async () => {
+    api = await startApiRelay('127.0.0.61');
+    mg = new Mailgun(FormData as never).client({
+      username: 'api',
+      key: api.apiKey,
+      url: api.baseUrl,
+    });
+  });
+  after(async () => api.close());
+
+  const acceptedFor = async (messageIdHeader: string): Promise<Accepted[]> =>
+    (await acceptedMessages(api.relay.store))
+      .map((e) => e.data as Accepted)
+      .filter((d) => d.headers.messageId === messageIdHeader);
+
+  it('sends one message with names, cc, bcc, both bodies, an attachment, an inline image and custom headers', async () => {
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    const result = await mg.messages.create(api.domain, {
+      from: 'Shop Team <team@shop.test>',
+      to: ['Ann Example <ann@example.com>'],
+      cc: 'cat@example.com',
+      bcc: 'bea@example.com',
+      subject: 'Your order ✓',
+      text: 'Thanks for your order.',
+      html: '<p>Thanks! <img src="cid:logo.png"></p>',
+      'h:X-Order': '1234',
+      'h:Reply-To': 'help@shop.test',
+      'o:tag': ['orders', 'Receipts'],
+      'v:order-id': '1234',
+      attachment: [
+        { data: Buffer.from('a,b\n1,2\n'), filename: 'order.csv', contentType: 'text/csv' },
+      ],
+      inline: [{ data: png, filename: 'logo.png', contentType: 'image/png' }],
+    });
+    assert.equal(result.status, 200);
+    assert.equal(result.message, 'Queued. Thank you.');
+    assert.match(result.id ?? '', /^<[0-9A-Z]{26}@shop\.test>$/);
+
+    const bytes = await api.receivedBytes('ann@example.com');
+    const mail = await api.received('ann@example.com');
+    assert.equal(mail.from?.value[0]?.name, 'Shop Team');
+    assert.equal(mail.subject, 'Your order ✓');
+    assert.equal(mail.messageId, result.id);
+    assert.equal(mail.headers.get('x-order'), '1234');
+    assert.equal((mail.headers.get('reply-to') as { text: string }).text, 'help@shop.test');
+    assert.equal(mail.headers.has('bcc'), false, 'Bcc never shows');
+    assert.equal(mail.text?.trim(), 'Thanks for your order.');
+    // mailparser inlines cid: images as data URIs; the raw message keeps the reference.
+    assert.match(bytes.toString('latin1'), /<img src=3D"cid:logo\.png">|<img src="cid:logo\.png">/);
+    const csv = mail.attachments.find((a) => a.filename === 'order.csv');
+    assert.equal(csv?.content.toString(), 'a,b\n1,2\n');
+    const logo = mail.attachments.find((a) => a.contentId === '<logo.png>');
+    assert.ok(logo?.content.equals(png), 'the inline image, by its cid');
+    const dkim = await api.dkim(bytes);
+    assert.ok(dkim.length > 0);
+    for (const r of dkim) assert.deepEqual([r.domain, r.result], ['shop.test', 'pass']);
+    // Cc and Bcc are envelope recipients of the same message.
+    await api.receivedBytes('cat@example.com');
+    await api.receivedBytes('bea@example.com');
+
+    const [accepted] = await acceptedFor(result.id as string);
+    assert.equal(accepted?.source, 'mailgun');
+    assert.deepEqual(accepted?.tags, ['orders', 'receipts']);
+    assert.deepEqual(accepted?.metadata, { 'order-id': '1234' });
+    assert.deepEqual(accepted?.envelope.to.map((t) => t.address).sort(), [
+      'ann@example.com',
+      'bea@example.com',
+      'cat@example.com',
+    ]);
+  });
+
+  it('batch sending: each To gets its own message with its %recipient.x% values, all under one id', async () => {
+    const to = ['dan@example.com', 'eve@example.com', 'fay@example.com'];
+    const result = await mg.messages.create(api.domain, {
+      from: 'team@shop.test',
+      to,
+      subject: 'Hello %recipient.first%',
+      text: 'Your code is %recipient.code%.',
+      'v:code': '%recipient.code%',
+      'recipient-variables': JSON.stringify({
+        'dan@example.com': { first: 'Dan', code: 'D1' },
+        'eve@example.com': { first: 'Eve', code: 'E2' },
+        'fay@example.com': { first: 'Fay', code: 'F3' },
+      }),
+    });
+    const accepted = await acceptedFor(result.id as string);
+    assert.equal(accepted.length, 3, 'one message per recipient');
+    assert.equal(new Set(accepted.map((a) => a.batchId)).size, 1);
+    for (const address of to) {
+      const mail = await api.received(address);
+      const first = address[0]?.toUpperCase() + address.slice(1, 3);
+      assert.equal(mail.subject, `Hello ${first}`);
+      assert.equal((mail.to as { text: string }).text, address, 'nobody sees the others');
+      const code = `${address[0]?.toUpperCase()}${to.indexOf(address) + 1}`;
+      assert.equal(mail.text?.trim(), `Your code is ${code}.`);
+      const own = accepted.find((a) => a.envelope.to[0]?.address === address);
+      assert.deepEqual(own?.metadata, { code });
+    }
+  });
+
+  it('takes form-encoded posts as Mailgun does', async () => {
+    const response = await fetch(`${api.baseUrl}/v3/${api.domain}/messages`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`api:${api.apiKey}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams([
+        ['from', 'team@shop.test'],
+        ['to', 'gus@example.com'],
+        ['to', 'hal@example.com'],
+        ['subject', 'form'],
+        ['text', 'encoded'],
+      ]),
+    });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { id: string; message: string };
+    assert.equal(body.message, 'Queued. Thank you.');
+    assert.equal((await api.received('hal@example.com')).subject, 'form');
+    assert.equal((await acceptedFor(body.id))[0]?.envelope.to.length, 2);
+  });
+
+  it('messages.mime sends the client MIME as built, to the envelope it names', async () => {
+    const mime = [
+      'From: Shop <team@shop.test>',
+      'To: ivy@example.com',
+      'Subject: prebuilt',
+      'Message-ID: <prebuilt-1@shop.test>',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'built by the client',
+      '',
+    ].join('\r\n');
+    const result = await mg.messages.create(api.domain, {
+      to: ['ivy@example.com', 'jon@example.com'],
+      message: Buffer.from(mime),
+    });
+    assert.equal(result.id, '<prebuilt-1@shop.test>');
+    const mail = await api.received('jon@example.com');
+    assert.equal(mail.subject, 'prebuilt');
+    assert.equal(mail.text?.trim(), 'built by the client');
+    assert.equal((await api.dkim(await api.receivedBytes('ivy@example.com')))[0]?.result, 'pass');
+  });
+
+  it('o:deliverytime holds the message until then, and messages show says so', async () => {
+    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3000);
+    const result = await mg.messages.create(api.domain, {
+      from: 'team@shop.test',
+      to: 'kim@example.com',
+      subject: 'later',
+      text: 'scheduled',
+      'o:deliverytime': at.toUTCString().replace('GMT', '+0000'),
+    });
+    const [accepted] = await acceptedFor(result.id as string);
+    assert.equal(accepted?.scheduledAt, at.getTime());
+    const config = join(api.relay.dir, 'mailtrail.yaml');
+    writeFileSync(config, `dataDir: ${api.relay.config.dataDir}\n`);
+    const shown = spawnSync(
+      process.execPath,
+      [BIN, 'messages', 'show', accepted?.messageId as string, '--config', config],
+      { cwd: REPO, encoding: 'utf8' },
+    );
+    assert.match(shown.stdout, /scheduled for \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    await api.receivedBytes('kim@example.com');
+    const delivered = api.sink.transactions.find((t) => t.to.includes('kim@example.com'));
+    assert.ok(
+      Date.parse(delivered?.at as string) >= at.getTime(),
+      `delivered at ${delivered?.at}, not before ${at.toISOString()}`,
+    );
+  });
+
+  it('o:testmode: accepted and recorded, never delivered', async () => {
+    const result = await mg.messages.create(api.domain, {
+      from: 'team@shop.test',
+      to: 'lea@example.com',
+      subject: 'test mode',
+      text: 'not for delivery',
+      'o:testmode': 'yes',
+    });
+    assert.equal(result.message, 'Queued. Thank you.');
+    const [accepted] = await acceptedFor(result.id as string);
+    assert.equal(accepted?.testMode, true);
+    await waitFor(
+      () =>
+        listRecipients(api.relay.readDb, { recipient: 'lea@example.com' })[0]?.status === 'test',
+      'the recipient on record in test mode',
+    );
+    // A message sent after it arrives first: the test-mode one was never going to.
+    await mg.messages.create(api.domain, {
+      from: 'team@shop.test',
+      to: 'max@example.com',
+      text: 'after',
+    });
+    await api.receivedBytes('max@example.com');
+    assert.equal(
+      api.sink.transactions.some((t) => t.to.includes('lea@example.com')),
+      false,
+    );
+  });
+
+  it('o:require-tls: a server without STARTTLS gets nothing, 451 4.7.10 is recorded', async () => {
+    const result = await mg.messages.create(api.domain, {
+      from: 'team@shop.test',
+      to: 'ned@example.com',
+      text: 'secret',
+      'o:require-tls': true,
+    });
+    const [accepted] = await acceptedFor(result.id as string);
+    const deferred = await waitFor(async () => {
+      const events = await streamEvents(api.relay.store, `message-${accepted?.messageId}`);
+      return events.find((e) => e.type === 'DeliveryDeferred');
+    }, 'a deferral');
+    const reply = (deferred.data as { reply: { code: number; enhancedCode: string } }).reply;
+    assert.deepEqual([reply.code, reply.enhancedCode], [451, '4.7.10']);
+    assert.equal(
+      api.sink.transactions.some((t) => t.to.includes('ned@example.com')),
+      false,
+    );
+  });
+
+  it('errors come back as mailgun.js reads them', async () => {
+    const reject = async (
+      client: ReturnType<Mailgun['client']>,
+      domain: string,
+      data: Record<string, unknown>,
+    ) => {
+      try {
+        await client.messages.create(domain, data as never);
+      } catch (error) {
+        return error as { status: number; details: string };
+      }
+      assert.fail('expected the API to refuse');
+    };
+    const before = (await acceptedMessages(api.relay.store)).length;
+    const wrongKey = new Mailgun(FormData as never).client({
+      username: 'api',
+      key: 'mt_not-a-key',
+      url: api.baseUrl,
+    });
+    const message = { from: 'team@shop.test', to: 'oz@example.com', text: 'x' };
+    const unauthorized = await reject(wrongKey, api.domain, message);
+    assert.deepEqual([unauthorized.status, unauthorized.details], [401, 'Forbidden']);
+    const cases: Array<[string, Record<string, unknown>, number, RegExp]> = [
+      [api.domain, { to: 'oz@example.com', text: 'x' }, 400, /^from parameter is missing$/],
+      [api.domain, { from: 'team@shop.test', text: 'x' }, 400, /^to parameter is missing$/],
+      [
+        api.domain,
+        { ...message, to: 'oz@example..com' },
+        400,
+        /^to parameter is not a valid address/,
+      ],
+      [
+        api.domain,
+        { from: 'team@shop.test', to: 'oz@example.com' },
+        400,
+        /at least one of 'text' or 'html'/,
+      ],
+      [
+        api.domain,
+        { ...message, to: 'a@example.com', 'recipient-variables': '{not json' },
+        400,
+        /'recipient-variables' parameter is not a valid JSON/,
+      ],
+      [
+        api.domain,
+        { ...message, to: Array.from({ length: 1001 }, (_, i) => `r${i}@example.com`) },
+        400,
+        /Too many recipients, max is 1000/,
+      ],
+      [api.domain, { ...message, 'o:deliverytime': 'soon' }, 400, /not an RFC-2822 compliant date/],
+      [
+        api.domain,
+        { ...message, from: 'team@elsewhere.test' },
+        400,
+        /may not send as elsewhere\.test/,
+      ],
+      [api.domain, { ...message, 'h:X-Evil': 'a\r\nBcc: victim@example.com' }, 400, /CR or LF/],
+      ['elsewhere.test', message, 404, /^Domain not found: elsewhere\.test$/],
+    ];
+    for (const [domain, data, status, details] of cases) {
+      const error = await reject(mg, domain, data);
+      assert.equal(error.status, status, `${JSON.stringify(data).slice(0, 80)}: ${error.details}`);
+      assert.match(error.details, details);
+    }
+    assert.equal((await acceptedMessages(api.relay.store)).length, before, 'nothing was queued');
+  });
+});
