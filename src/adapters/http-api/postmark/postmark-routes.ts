@@ -49,7 +49,8 @@ const outcome = (
       status: 422,
       body: {
         ErrorCode: POSTMARK.inactiveRecipient,
-        Message: `You tried to send to a recipient that has been marked as inactive.\nFound inactive addresses: ${result.suppressed.join(', ')}.\n${INACTIVE_WHY}`,
+        // One line: postmark.js reads the addresses with /Found inactive addresses: (.+?)\.? Inactive/.
+        Message: `You tried to send to a recipient that has been marked as inactive. Found inactive addresses: ${result.suppressed.join(', ')}. ${INACTIVE_WHY}`,
       },
     };
   return {
