@@ -82,6 +82,9 @@ bounces:
 unsubscribe:
   baseUrl: null              # https://mail.example.com/unsubscribe: one-click links on bulk mail
 
+tracking:
+  baseUrl: null              # https://track.example.com/t: open pixel and click redirects (HTTP APIs)
+
 dkim:
   enabled: true              # sign mail for onboarded domains (mailtrail domains add)
   operatorDomain: null       # also sign everything with this onboarded domain

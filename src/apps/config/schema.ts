@@ -207,6 +207,25 @@ export const ConfigSchema = z
           .default(null),
       })
       .prefault({}),
+    tracking: z
+      .object({
+        /**
+         * Where open pixels and click redirects point: the public address that reaches this
+         * relay's /t (http.listen), e.g. https://track.example.com/t; null: messages are sent
+         * untracked, whatever the API asked.
+         */
+        baseUrl: z
+          .string()
+          .url('expected an https URL, e.g. https://track.example.com/t')
+          .refine(
+            (u) => u.startsWith('https://') || u.startsWith('http://'),
+            'expected an http(s) URL',
+          )
+          .transform((u) => u.replace(/\/+$/, ''))
+          .nullable()
+          .default(null),
+      })
+      .prefault({}),
     dkim: z
       .object({
         /** Off only to measure what signing costs (the bench); mail should be signed. */

@@ -13,6 +13,7 @@ import {
   isClean,
   normalizeLineEndings,
 } from '../../domain/message-body/line-endings.js';
+import { instrumentHtml } from '../../domain/tracking/tracking-links.js';
 import { findCredentialByApiKeyHash } from '../../projections/credentials/credentials.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
 import {
@@ -32,6 +33,8 @@ export interface ApiSubmissionDeps {
   readonly now: () => number;
   /** The same limit as SMTP's SIZE: a composed message larger than this is refused. */
   readonly maxMessageSize: number;
+  /** Open and click tracking: its public base URL and token key; null: never tracked. */
+  readonly tracking: { readonly baseUrl: string; readonly key: Uint8Array } | null;
 }
 
 type Refusal = Extract<ApiSubmitResult, { ok: false }>;
@@ -41,6 +44,7 @@ interface Prepared {
   readonly messageIdHeader: string;
   readonly submission: Submission;
   readonly message: ApiMessage;
+  readonly tracking: { readonly opens: boolean; readonly clicks: boolean };
 }
 
 const canonical = (bytes: Buffer): Buffer =>
@@ -52,79 +56,111 @@ const canonical = (bytes: Buffer): Buffer =>
  * suppression, DKIM, one durable append); only the MIME is built here.
  */
 export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort => {
-  /** The message as a submission, or why it cannot be one; nothing is stored yet. */
+  /**
+   * The message as submissions, or why it cannot be one; nothing is stored yet. A tracked
+   * message becomes one submission per recipient, each with its own pixel and links (a
+   * token names one recipient), all under the same Message-ID.
+   */
   const prepare = async (
     request: Parameters<ApiSubmissionPort['submit']>[0],
     message: ApiMessage,
-  ): Promise<Prepared | Refusal> => {
-    const messageId = deps.newMessageId();
-    let messageIdHeader = `<${messageId}@${deps.hostname}>`;
-    let body: Buffer;
-    let sender: string;
-    if (message.kind === 'fields') {
-      messageIdHeader = message.messageIdHeader ?? messageIdHeader;
-      body = canonical(await composeMime(message, messageIdHeader, new Date(deps.now())));
-      sender = message.from.address;
-    } else {
-      body = canonical(message.mime);
-      const { from } = summarizeHeaders(parseHeaderFields(body));
-      const parsed = from ? parseMailboxList(from) : null;
-      sender = parsed?.ok ? (parsed.mailboxes[0]?.address ?? '') : '';
-      if (!sender)
+  ): Promise<Prepared[] | Refusal> => {
+    const firstId = deps.newMessageId();
+    const recipients = envelopeRecipients(message);
+    const tracking =
+      deps.tracking && message.kind === 'fields' && message.html !== null
+        ? { opens: message.trackOpens === true, clicks: message.trackClicks === true }
+        : { opens: false, clicks: false };
+    const tracked = tracking.opens || tracking.clicks;
+    const groups = tracked ? recipients.map((r) => [r]) : [recipients];
+    let messageIdHeader = `<${firstId}@${deps.hostname}>`;
+    if (message.kind === 'fields') messageIdHeader = message.messageIdHeader ?? messageIdHeader;
+    const prepared: Prepared[] = [];
+    for (const [i, group] of groups.entries()) {
+      const messageId = i === 0 ? firstId : deps.newMessageId();
+      let body: Buffer;
+      let sender: string;
+      if (message.kind === 'fields') {
+        const html =
+          tracked && deps.tracking && message.html !== null
+            ? instrumentHtml(message.html, {
+                ...tracking,
+                ...deps.tracking,
+                target: { messageId, recipientIndex: 0 },
+              })
+            : message.html;
+        body = canonical(
+          await composeMime({ ...message, html }, messageIdHeader, new Date(deps.now())),
+        );
+        sender = message.from.address;
+      } else {
+        body = canonical(message.mime);
+        const { from } = summarizeHeaders(parseHeaderFields(body));
+        const parsed = from ? parseMailboxList(from) : null;
+        sender = parsed?.ok ? (parsed.mailboxes[0]?.address ?? '') : '';
+        if (!sender)
+          return {
+            ok: false,
+            code: 'SenderNotAuthorized',
+            message: 'the MIME message has no valid From: address',
+          };
+      }
+      const headers = summarizeHeaders(parseHeaderFields(body));
+      // Acceptance adds a Message-ID the client left out: this one.
+      messageIdHeader = headers.messageId ?? messageIdHeader;
+      if (body.length > deps.maxMessageSize)
         return {
           ok: false,
-          code: 'SenderNotAuthorized',
-          message: 'the MIME message has no valid From: address',
+          code: 'TooLarge',
+          message: `the message is ${body.length} bytes; the limit is ${deps.maxMessageSize}`,
         };
-    }
-    const headers = summarizeHeaders(parseHeaderFields(body));
-    // Acceptance adds a Message-ID the client left out: this one.
-    messageIdHeader = headers.messageId ?? messageIdHeader;
-    if (body.length > deps.maxMessageSize)
-      return {
-        ok: false,
-        code: 'TooLarge',
-        message: `the message is ${body.length} bytes; the limit is ${deps.maxMessageSize}`,
+      const submission: Submission = {
+        envelope: {
+          from: sender,
+          to: group.map((address) => ({ address, orcpt: null })),
+          envId: null,
+        },
+        body,
+        client: { address: request.clientAddress, helo: null, tls: false },
+        credential: request.credential,
       };
-    const submission: Submission = {
-      envelope: {
-        from: sender,
-        to: envelopeRecipients(message).map((address) => ({ address, orcpt: null })),
-        envId: null,
-      },
-      body,
-      client: { address: request.clientAddress, helo: null, tls: false },
-      credential: request.credential,
-    };
-    const refusal = submissionRefusal(deps, submission, headers);
-    if (refusal) return { ok: false, code: refusal.code, message: refusal.message };
-    return { messageId, messageIdHeader, submission, message };
+      const refusal = submissionRefusal(deps, submission, headers);
+      if (refusal) return { ok: false, code: refusal.code, message: refusal.message };
+      prepared.push({ messageId, messageIdHeader, submission, message, tracking });
+    }
+    return prepared;
   };
 
   const commit = async (
     request: Parameters<ApiSubmissionPort['submit']>[0],
     p: Prepared,
-  ): Promise<ApiSubmitResult> => {
-    const { message } = p;
-    const accepted = await deps.accept(
+  ): Promise<{ messageId: string; suppressed: readonly string[] }> =>
+    deps.accept(
       p.submission,
       request.source,
       {
         batchId: request.batchId,
-        tags: [...message.tags],
-        metadata: { ...message.metadata },
-        scheduledAt: message.sendAt,
-        testMode: message.testMode,
-        requireTls: message.requireTls,
-        tracking: { opens: false, clicks: false },
+        tags: [...p.message.tags],
+        metadata: { ...p.message.metadata },
+        scheduledAt: p.message.sendAt,
+        testMode: p.message.testMode,
+        requireTls: p.message.requireTls,
+        tracking: p.tracking,
       },
       p.messageId,
     );
+
+  /** One answer per API message, however many submissions it became. */
+  const commitAll = async (
+    request: Parameters<ApiSubmissionPort['submit']>[0],
+    parts: readonly Prepared[],
+  ): Promise<ApiSubmitResult> => {
+    const done = await Promise.all(parts.map((p) => commit(request, p)));
     return {
       ok: true,
-      messageId: accepted.messageId,
-      messageIdHeader: p.messageIdHeader,
-      suppressed: accepted.suppressed,
+      messageId: done[0]?.messageId ?? '',
+      messageIdHeader: parts[0]?.messageIdHeader ?? '',
+      suppressed: done.flatMap((d) => d.suppressed),
     };
   };
 
@@ -136,11 +172,11 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
     domainsOf: (credential) => deps.authorization.allowedDomains(credential),
     submit: async (request, messages, mode = 'whole') => {
       const prepared = await Promise.all(messages.map((m) => prepare(request, m)));
-      const refused = prepared.find((p): p is Refusal => 'ok' in p);
+      const refused = prepared.find((p): p is Refusal => !Array.isArray(p));
       // A whole request is taken or refused as one: nothing is stored when any part fails.
       if (mode === 'whole' && refused) return prepared.map(() => refused);
       // Together, so one group commit (one fsync) takes a whole batch.
-      return Promise.all(prepared.map((p) => ('ok' in p ? p : commit(request, p))));
+      return Promise.all(prepared.map((p) => (Array.isArray(p) ? commitAll(request, p) : p)));
     },
   };
 };

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ApiRouteDeps } from '../../adapters/http-api/api-routes.js';
 import { mailgunRoutes } from '../../adapters/http-api/mailgun/mailgun-routes.js';
 import { postmarkRoutes } from '../../adapters/http-api/postmark/postmark-routes.js';
@@ -6,6 +6,7 @@ import { sendgridRoutes } from '../../adapters/http-api/sendgrid/sendgrid-routes
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { countByStatus } from '../../projections/delivery-queue/queries.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
+import { type EngagementDeps, recordClick, recordOpen } from '../tracking/record-engagement.js';
 import { lookUpUnsubscribe, recordUnsubscribe } from '../unsubscribe/record-unsubscribe.js';
 import type { WindowRow } from './throttle-windows.js';
 
@@ -14,7 +15,8 @@ const escapeHtml = (text: string): string =>
 
 /**
  * The relay's HTTP server: health and queue status for operators and load balancers, the
- * Mailgun, SendGrid and Postmark sending APIs, and the RFC 8058 unsubscribe endpoint. Each
+ * Mailgun, SendGrid and Postmark sending APIs, open and click tracking, and the RFC 8058
+ * unsubscribe endpoint. Each
  * group is its own plugin, with its own body parsers and its own error shapes.
  */
 export const createHttpServer = (
@@ -22,6 +24,7 @@ export const createHttpServer = (
   live: { readonly throttleWindows: () => Promise<readonly WindowRow[]> },
   unsubscribe: { readonly store: EventStore; readonly key: Uint8Array },
   api: Omit<ApiRouteDeps, 'log'>,
+  tracking: EngagementDeps,
 ) => {
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -31,7 +34,34 @@ export const createHttpServer = (
   app.register(async (scope) => sendgridRoutes(scope, { ...api, log: scope.log }));
   app.register(async (scope) => postmarkRoutes(scope, { ...api, log: scope.log }));
   app.register(async (scope) => unsubscribeRoutes(scope, unsubscribe));
+  app.register(async (scope) => trackingRoutes(scope, tracking));
   return app;
+};
+
+// The smallest transparent GIF: what every tracking pixel serves.
+const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+
+/** Open pixels and click redirects (tracking.baseUrl points here, at /t). */
+const trackingRoutes = async (app: FastifyInstance, deps: EngagementDeps) => {
+  const requestOf = (request: FastifyRequest) => ({
+    userAgent: request.headers['user-agent'] ?? null,
+    ip: request.ip,
+    method: request.method,
+  });
+  app.get<{ Params: { token: string } }>('/t/o/:token', async (request, reply) => {
+    await recordOpen(deps, request.params.token, requestOf(request));
+    // A pixel whatever the token: a broken image tells a reader nothing useful.
+    return reply
+      .type('image/gif')
+      .header('cache-control', 'no-store, no-cache, must-revalidate, max-age=0')
+      .send(PIXEL);
+  });
+  app.get<{ Params: { token: string } }>('/t/c/:token', async (request, reply) => {
+    const url = await recordClick(deps, request.params.token, requestOf(request));
+    if (url === null)
+      return reply.code(404).type('text/plain; charset=utf-8').send('This link is not valid.\n');
+    return reply.header('cache-control', 'no-store').redirect(url, 302);
+  });
 };
 
 const unsubscribeRoutes = async (

@@ -59,6 +59,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   // Made here, once, before the delivery thread reads it.
   const verpKey = loadOrCreateVerpKey(paths.keys);
   const unsubscribeKey = derivedKey(verpKey, 'unsubscribe');
+  const trackingKey = derivedKey(verpKey, 'tracking');
   const fallbackReturnPath = fallbackReturnPathDomain(config);
   // One writer thread commits every append of the process, from both threads below.
   const writer = await startSqliteWriter(paths.events, {
@@ -144,10 +145,14 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
         hostname: config.hostname,
         now: Date.now,
         maxMessageSize: config.smtp.maxMessageSize,
+        tracking: config.tracking.baseUrl
+          ? { baseUrl: config.tracking.baseUrl, key: trackingKey }
+          : null,
       }),
       now: Date.now,
       newBatchId: newMessageId,
     },
+    { store, key: trackingKey, now: Date.now },
   );
   let smtpPort: number;
   let httpPort: number;

@@ -27,6 +27,9 @@ export interface RecipientState {
   readonly complained?: boolean;
   /** The recipient unsubscribed from this sender. */
   readonly unsubscribed?: boolean;
+  /** A tracking pixel or tracked link of this message was fetched for the recipient. */
+  readonly opened?: boolean;
+  readonly clicked?: boolean;
 }
 
 export type MessageState =
@@ -109,6 +112,16 @@ export type MessageCommand =
       readonly at: number;
       readonly recipient: string;
       readonly method: 'one-click' | 'mailto';
+    }
+  | {
+      /** A tracking pixel was fetched, or a tracked link followed (then `url` is set). */
+      readonly type: 'RecordEngagement';
+      readonly recipient: string;
+      readonly at: number;
+      readonly userAgent: string | null;
+      readonly ip: string | null;
+      readonly machine: 'apple' | 'gmail' | 'generic' | null;
+      readonly url: string | null;
     };
 
 export type MessageErrorCode = 'MessageAlreadyAccepted' | 'MessageNotAccepted';
@@ -265,6 +278,23 @@ export const decide = (command: MessageCommand, state: MessageState): MessageEve
         },
       ];
     }
+    case 'RecordEngagement': {
+      if (state.status !== 'accepted')
+        throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
+      const r = state.recipients[command.recipient];
+      if (!r) return [];
+      // Every open and click is on record (machines included, flagged): stats decide.
+      const base = {
+        recipient: r.address,
+        at: command.at,
+        userAgent: command.userAgent,
+        ip: command.ip,
+        machine: command.machine,
+      };
+      return command.url === null
+        ? [{ type: 'Opened', data: { ...base, first: !r.opened } }]
+        : [{ type: 'Clicked', data: { ...base, url: command.url, first: !r.clicked } }];
+    }
     case 'RecordComplaint': {
       if (state.status !== 'accepted')
         throw new MessageError('MessageNotAccepted', 'no MessageAccepted in this stream');
@@ -337,6 +367,10 @@ export const evolve = (state: MessageState, event: MessageEvent): MessageState =
       }));
     case 'Unsubscribed':
       return withRecipient(state, event.data.recipient, (r) => ({ ...r, unsubscribed: true }));
+    case 'Opened':
+      return withRecipient(state, event.data.recipient, (r) => ({ ...r, opened: true }));
+    case 'Clicked':
+      return withRecipient(state, event.data.recipient, (r) => ({ ...r, clicked: true }));
     case 'ComplaintReceived':
       return withRecipient(state, event.data.recipient, (r) => ({ ...r, complained: true }));
     case 'RecipientSuppressed':

@@ -186,6 +186,22 @@ export const UnsubscribedSchema = z.object({
   method: z.enum(['one-click', 'mailto']),
 });
 
+/** Who asked for a tracking URL, as the request told it; `machine` flags a non-person. */
+const engagementFields = {
+  recipient: z.string(),
+  at: z.number().int(),
+  userAgent: z.string().nullable(),
+  ip: z.string().nullable(),
+  /** apple: Mail Privacy Protection; gmail: its image proxy; generic: a scanner or bot. */
+  machine: z.enum(['apple', 'gmail', 'generic']).nullable(),
+  /** This recipient's first open (or click) of this message. */
+  first: z.boolean(),
+};
+
+export const OpenedSchema = z.object(engagementFields);
+
+export const ClickedSchema = z.object({ ...engagementFields, url: z.string() });
+
 export const MESSAGE_EVENT_SCHEMAS = {
   MessageAccepted: MessageAcceptedSchema,
   MessageSigned: MessageSignedSchema,
@@ -195,6 +211,8 @@ export const MESSAGE_EVENT_SCHEMAS = {
   RecipientSuppressed: RecipientSuppressedSchema,
   ComplaintReceived: ComplaintReceivedSchema,
   Unsubscribed: UnsubscribedSchema,
+  Opened: OpenedSchema,
+  Clicked: ClickedSchema,
 } as const;
 
 export type MessageAccepted = {
@@ -237,7 +255,11 @@ export type ComplaintReceived = {
   data: z.infer<typeof ComplaintReceivedSchema>;
 };
 export type Unsubscribed = { type: 'Unsubscribed'; data: z.infer<typeof UnsubscribedSchema> };
+export type Opened = { type: 'Opened'; data: z.infer<typeof OpenedSchema> };
+export type Clicked = { type: 'Clicked'; data: z.infer<typeof ClickedSchema> };
 export type MessageEvent =
+  | Opened
+  | Clicked
   | Unsubscribed
   | ComplaintReceived
   | RecipientSuppressed

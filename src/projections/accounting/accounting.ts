@@ -41,7 +41,9 @@ export const accountingProjection: Projection = {
         event.type === 'MessageSigned' ||
         event.type === 'RecipientSuppressed' ||
         event.type === 'ComplaintReceived' ||
-        event.type === 'Unsubscribed'
+        event.type === 'Unsubscribed' ||
+        event.type === 'Opened' ||
+        event.type === 'Clicked'
       )
         continue;
       const row = selectFacts.get(messageId) as { facts: string } | undefined;

@@ -52,6 +52,14 @@ const describe = (event: MessageEvent): [string, string, string] => {
       ];
     case 'Unsubscribed':
       return ['unsubscribed', event.data.recipient, `by ${event.data.method}`];
+    case 'Opened':
+    case 'Clicked': {
+      const d = event.data;
+      const who = `${d.userAgent ?? 'no user agent'} from ${d.ip ?? '?'}${d.machine ? ` (machine: ${d.machine})` : ''}`;
+      return event.type === 'Opened'
+        ? [d.first ? 'opened' : 'opened again', d.recipient, who]
+        : [d.first ? 'clicked' : 'clicked again', d.recipient, `${event.data.url}\n${who}`];
+    }
     case 'ComplaintReceived':
       return [
         'complaint',

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { handleCommand, loadState } from '../../domain/command-handling/handle-command.js';
+import type { EventStore } from '../../domain/event-store/event-store.js';
+import { messageDecider } from '../../domain/message/decider.js';
+import { messageStream } from '../../domain/message/events.js';
+import { machineKind } from '../../domain/tracking/machine-opens.js';
+import { parseClickToken, parseOpenToken } from '../../domain/tracking/tracking-links.js';
+import type { VerpTarget } from '../../domain/verp/verp.js';
+
+export interface EngagementDeps {
+  readonly store: EventStore;
+  readonly key: Uint8Array;
+  readonly now: () => number;
+}
+
+export interface EngagementRequest {
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+  readonly method: string;
+}
+
+const record = async (
+  deps: EngagementDeps,
+  target: VerpTarget,
+  request: EngagementRequest,
+  url: string | null,
+): Promise<boolean> => {
+  const stream = messageStream(target.messageId);
+  const { state } = await loadState(deps.store, stream, messageDecider);
+  if (state.status !== 'accepted') return false;
+  const recipient = state.accepted.envelope.to[target.recipientIndex]?.address;
+  if (!recipient) return false;
+  await handleCommand(
+    deps.store,
+    stream,
+    messageDecider,
+    {
+      type: 'RecordEngagement',
+      recipient,
+      at: deps.now(),
+      userAgent: request.userAgent,
+      ip: request.ip,
+      machine: machineKind(request),
+      url,
+    },
+    { newEventId: () => randomUUID(), retries: 3 },
+  );
+  return true;
+};
+
+/** Records an open for a pixel token; false when the token is not one we issued. */
+export const recordOpen = async (
+  deps: EngagementDeps,
+  token: string,
+  request: EngagementRequest,
+): Promise<boolean> => {
+  const target = parseOpenToken(deps.key, token);
+  return target ? record(deps, target, request, null) : false;
+};
+
+/**
+ * Records a click and gives the URL to send the reader to; null when the token is not ours
+ * (then nobody is redirected anywhere: no open redirect).
+ */
+export const recordClick = async (
+  deps: EngagementDeps,
+  token: string,
+  request: EngagementRequest,
+): Promise<string | null> => {
+  const parsed = parseClickToken(deps.key, token);
+  if (!parsed) return null;
+  return (await record(deps, parsed.target, request, parsed.url)) ? parsed.url : null;
+};

@@ -1,0 +1,87 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseTargetToken, targetToken, type VerpTarget } from '../verp/verp.js';
+
+/**
+ * Open and click tracking URLs: `<base>/o/<token>` for the pixel, `<base>/c/<token>` for a
+ * link. An open token is a recipient token (message id, recipient index, mac) under the
+ * tracking key; a click token adds the link itself, base64url, and a mac over all three,
+ * so nobody can turn our redirect into an open redirect to a URL we never sent.
+ */
+
+const linkMac = (key: Uint8Array, target: VerpTarget, url: string): string =>
+  createHmac('sha256', key)
+    .update(`${target.messageId.toUpperCase()}.${target.recipientIndex}.${url}`)
+    .digest('base64url')
+    .slice(0, 22);
+
+export const openToken = (key: Uint8Array, target: VerpTarget): string => targetToken(key, target);
+
+export const clickToken = (key: Uint8Array, target: VerpTarget, url: string): string =>
+  `${target.messageId.toLowerCase()}.${target.recipientIndex.toString(36)}.${Buffer.from(url).toString('base64url')}.${linkMac(key, target, url)}`;
+
+export const parseOpenToken = (key: Uint8Array, token: string): VerpTarget | null => {
+  const parsed = parseTargetToken(key, token);
+  return parsed.ok ? parsed.target : null;
+};
+
+const CLICK = /^([0-9a-z]{26})\.([0-9a-z]{1,4})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$/;
+
+export const parseClickToken = (
+  key: Uint8Array,
+  token: string,
+): { readonly target: VerpTarget; readonly url: string } | null => {
+  const m = CLICK.exec(token);
+  if (!m) return null;
+  const target = {
+    messageId: (m[1] as string).toUpperCase(),
+    recipientIndex: Number.parseInt(m[2] as string, 36),
+  };
+  const url = Buffer.from(m[3] as string, 'base64url').toString('utf8');
+  const expected = Buffer.from(linkMac(key, target, url));
+  const given = Buffer.from(m[4] as string);
+  return expected.length === given.length && timingSafeEqual(expected, given)
+    ? { target, url }
+    : null;
+};
+
+// The providers' own opt-outs, honoured whichever API the message came through.
+const NO_TRACK =
+  /\b(disable-tracking\s*=\s*["']?true|clicktracking\s*=\s*["']?off|data-pm-no-track)\b/i;
+const ANCHOR = /<a\b[^>]*>/gi;
+const HREF = /(\bhref\s*=\s*)(["'])(https?:\/\/[^"']+)\2/i;
+
+const decodeAmp = (url: string): string => url.replace(/&amp;/g, '&');
+const escapeAttr = (url: string): string => url.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+
+export interface Instrumentation {
+  readonly opens: boolean;
+  readonly clicks: boolean;
+  /** The public address of the tracking endpoints, without a trailing slash. */
+  readonly baseUrl: string;
+  readonly key: Uint8Array;
+  readonly target: VerpTarget;
+}
+
+/**
+ * The HTML with its http(s) links sent through the click redirect and a 1×1 pixel before
+ * `</body>` (or at the end). Links marked not to be tracked, and anything not http(s)
+ * (mailto:, tel:, #anchors), stay as they are.
+ */
+export const instrumentHtml = (html: string, t: Instrumentation): string => {
+  let out = html;
+  if (t.clicks)
+    out = out.replace(ANCHOR, (tag) => {
+      if (NO_TRACK.test(tag)) return tag;
+      return tag.replace(HREF, (_whole, prefix: string, quote: string, url: string) => {
+        const target = decodeAmp(url);
+        const tracked = `${t.baseUrl}/c/${clickToken(t.key, t.target, target)}`;
+        return `${prefix}${quote}${escapeAttr(tracked)}${quote}`;
+      });
+    });
+  if (t.opens) {
+    const pixel = `<img src="${t.baseUrl}/o/${openToken(t.key, t.target)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`;
+    const end = out.search(/<\/body\s*>/i);
+    out = end >= 0 ? `${out.slice(0, end)}${pixel}${out.slice(end)}` : `${out}${pixel}`;
+  }
+  return out;
+};

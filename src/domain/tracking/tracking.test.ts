@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { machineKind } from './machine-opens.js';
+import {
+  clickToken,
+  instrumentHtml,
+  openToken,
+  parseClickToken,
+  parseOpenToken,
+} from './tracking-links.js';
+
+const key = Buffer.alloc(32, 7);
+const target = { messageId: '01HZZZZZZZZZZZZZZZZZZZZZZZ', recipientIndex: 2 };
+
+describe('tracking links', () => {
+  it('click tokens carry their URL and refuse any change to it', () => {
+    const url = 'https://shop.test/order?id=1&x=2';
+    const token = clickToken(key, target, url);
+    assert.deepEqual(parseClickToken(key, token), { target, url });
+    const [id, index, , mac] = token.split('.');
+    const forged = [id, index, Buffer.from('https://evil.test/').toString('base64url'), mac].join(
+      '.',
+    );
+    assert.equal(parseClickToken(key, forged), null, 'another URL under the same mac');
+    assert.equal(parseClickToken(Buffer.alloc(32, 8), token), null, 'another key');
+    assert.deepEqual(parseOpenToken(key, openToken(key, target)), target);
+    assert.equal(parseOpenToken(key, `${openToken(key, target).slice(0, -1)}0`), null);
+  });
+
+  it('rewrites http(s) links, leaves opted-out and other links alone, and adds the pixel before </body>', () => {
+    const html =
+      '<html><body><a href="https://shop.test/a?x=1&amp;y=2">A</a> <a class="b" href=\'http://shop.test/b\'>B</a>' +
+      ' <a href="mailto:help@shop.test">mail</a> <a href="https://shop.test/c" disable-tracking=true>C</a>' +
+      ' <a data-pm-no-track href="https://shop.test/d">D</a></body></html>';
+    const out = instrumentHtml(html, {
+      opens: true,
+      clicks: true,
+      baseUrl: 'https://t.shop.test/t',
+      key,
+      target,
+    });
+    const hrefs = [...out.matchAll(/href=["']([^"']+)["']/g)].map((m) => m[1] as string);
+    const [a, b, mail, c, d] = hrefs;
+    assert.equal(
+      parseClickToken(key, (a as string).split('/c/')[1] as string)?.url,
+      'https://shop.test/a?x=1&y=2',
+    );
+    assert.equal(
+      parseClickToken(key, (b as string).split('/c/')[1] as string)?.url,
+      'http://shop.test/b',
+    );
+    assert.deepEqual(
+      [mail, c, d],
+      ['mailto:help@shop.test', 'https://shop.test/c', 'https://shop.test/d'],
+    );
+    assert.match(
+      out,
+      /<img src="https:\/\/t\.shop\.test\/t\/o\/[^"]+" width="1" height="1"[^>]*><\/body>/,
+    );
+    assert.equal(
+      instrumentHtml(html, { opens: false, clicks: false, baseUrl: 'x', key, target }),
+      html,
+    );
+  });
+});
+
+describe('machine opens', () => {
+  it('flags Apple Mail Privacy Protection, the Gmail proxy and scanners; people pass', () => {
+    assert.equal(machineKind({ userAgent: 'Mozilla/5.0', ip: '17.58.1.2' }), 'apple');
+    assert.equal(machineKind({ userAgent: 'Mozilla/5.0', ip: '203.0.113.9' }), 'apple');
+    assert.equal(
+      machineKind({
+        userAgent:
+          'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)',
+        ip: '66.249.1.1',
+      }),
+      'gmail',
+    );
+    assert.equal(
+      machineKind({ userAgent: 'Barracuda Sentinel (EE)', ip: '64.235.1.1' }),
+      'generic',
+    );
+    assert.equal(machineKind({ userAgent: null, ip: '198.51.100.1' }), 'generic');
+    assert.equal(
+      machineKind({ userAgent: 'Mozilla/5.0 (Macintosh)', ip: '198.51.100.1', method: 'HEAD' }),
+      'generic',
+    );
+    assert.equal(
+      machineKind({
+        userAgent:
+          'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
+        ip: '198.51.100.7',
+      }),
+      null,
+    );
+  });
+});

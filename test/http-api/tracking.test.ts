@@ -1,0 +1,156 @@
+/**
+ * Open and click tracking through an HTTP API: each recipient of a tracked message gets
+ * its own pixel and links (HMAC-signed), the pixel and the redirect record Opened and
+ * Clicked with user agent and IP, machines are flagged and kept, and a tampered link
+ * redirects nowhere.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as postmark from 'postmark';
+import type { MessageAccepted } from '../../src/domain/message/events.js';
+import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
+import { acceptedMessages, streamEvents } from '../support/fixtures.js';
+
+type Accepted = MessageAccepted['data'];
+interface Engagement {
+  recipient: string;
+  userAgent: string | null;
+  ip: string | null;
+  machine: string | null;
+  first: boolean;
+  url?: string;
+}
+const PUBLIC_BASE = 'https://track.shop.test/t';
+const BROWSER =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15';
+
+describe('open and click tracking', () => {
+  let api: ApiRelay;
+  let pm: postmark.ServerClient;
+
+  before(async () => {
+    api = await startApiRelay('127.0.0.64', { tracking: { baseUrl: PUBLIC_BASE } });
+    pm = new postmark.ServerClient(api.apiKey, {
+      useHttps: false,
+      requestHost: `127.0.0.1:${new URL(api.baseUrl).port}`,
+    });
+  });
+  after(async () => api.close());
+
+  /** The tracking URLs a received message carries, pointed at the test server. */
+  const trackingUrls = async (recipient: string) => {
+    const html = (await api.received(recipient)).html || '';
+    const local = (u: string) => u.replace(PUBLIC_BASE, `${api.baseUrl}/t`);
+    const pixel = /<img src="([^"]+\/o\/[^"]+)"/.exec(html)?.[1];
+    const link = /href="([^"]+\/c\/[^"]+)"/.exec(html)?.[1];
+    return { pixel: pixel && local(pixel), link: link && local(link.replace(/&amp;/g, '&')) };
+  };
+  const engagement = async (messageId: string) =>
+    (await streamEvents(api.relay.store, `message-${messageId}`))
+      .filter((e) => e.type === 'Opened' || e.type === 'Clicked')
+      .map((e) => ({ type: e.type, ...(e.data as Engagement) }));
+
+  let messages: Accepted[];
+
+  it('a tracked message gives each recipient its own pixel and links, under one Message-ID', async () => {
+    const response = await pm.sendEmail({
+      From: 'team@shop.test',
+      To: 'ann@example.com, bob@example.com',
+      Subject: 'Your order',
+      HtmlBody:
+        '<html><body><p><a href="https://shop.test/order?id=1&amp;x=2">Order</a> <a href="mailto:help@shop.test">help</a></p></body></html>',
+      TextBody: 'Your order: https://shop.test/order?id=1',
+      TrackOpens: true,
+      TrackLinks: 'HtmlOnly' as postmark.Models.LinkTrackingOptions,
+    });
+    assert.equal(response.ErrorCode, 0);
+    messages = (await acceptedMessages(api.relay.store))
+      .map((e) => e.data as Accepted)
+      .filter((d) => d.headers.subject === 'Your order');
+    assert.equal(messages.length, 2, 'one message per recipient');
+    assert.equal(new Set(messages.map((m) => m.headers.messageId)).size, 1);
+    assert.ok(messages.some((m) => m.messageId === response.MessageID));
+    for (const m of messages) assert.deepEqual(m.tracking, { opens: true, clicks: true });
+    const ann = await trackingUrls('ann@example.com');
+    const bob = await trackingUrls('bob@example.com');
+    assert.ok(ann.pixel && ann.link && bob.pixel && bob.link);
+    assert.notEqual(ann.pixel, bob.pixel);
+    assert.notEqual(ann.link, bob.link);
+    const html = (await api.received('ann@example.com')).html || '';
+    assert.match(html, /href="mailto:help@shop\.test"/, 'mailto: links are left alone');
+    for (const r of await api.dkim(await api.receivedBytes('ann@example.com')))
+      assert.equal(r.result, 'pass');
+  });
+
+  it('the pixel records Opened with user agent and IP; Apple Mail Privacy Protection is flagged', async () => {
+    const { pixel } = await trackingUrls('ann@example.com');
+    const person = await fetch(pixel as string, { headers: { 'user-agent': BROWSER } });
+    assert.equal(person.status, 200);
+    assert.equal(person.headers.get('content-type'), 'image/gif');
+    assert.match(person.headers.get('cache-control') ?? '', /no-store/);
+    await fetch(pixel as string, { headers: { 'user-agent': 'Mozilla/5.0' } });
+    const ann = messages.find((m) => m.envelope.to[0]?.address === 'ann@example.com');
+    const opens = await engagement(ann?.messageId as string);
+    assert.deepEqual(
+      opens.map((o) => [o.type, o.recipient, o.userAgent, o.machine, o.first]),
+      [
+        ['Opened', 'ann@example.com', BROWSER, null, true],
+        ['Opened', 'ann@example.com', 'Mozilla/5.0', 'apple', false],
+      ],
+    );
+    assert.match(String(opens[0]?.ip), /127\.0\.0\.1/);
+  });
+
+  it('a click redirects to the original URL and records Clicked; a scanner is flagged', async () => {
+    const { link } = await trackingUrls('bob@example.com');
+    const click = await fetch(link as string, {
+      redirect: 'manual',
+      headers: { 'user-agent': BROWSER },
+    });
+    assert.equal(click.status, 302);
+    assert.equal(click.headers.get('location'), 'https://shop.test/order?id=1&x=2');
+    const scan = await fetch(link as string, {
+      method: 'HEAD',
+      redirect: 'manual',
+      headers: { 'user-agent': 'Barracuda Sentinel (EE)' },
+    });
+    assert.equal(scan.status, 302);
+    const bob = messages.find((m) => m.envelope.to[0]?.address === 'bob@example.com');
+    const clicks = await engagement(bob?.messageId as string);
+    assert.deepEqual(
+      clicks.map((c) => [c.type, c.url, c.machine, c.first]),
+      [
+        ['Clicked', 'https://shop.test/order?id=1&x=2', null, true],
+        ['Clicked', 'https://shop.test/order?id=1&x=2', 'generic', false],
+      ],
+    );
+  });
+
+  it('a link whose URL was changed redirects nowhere and records nothing', async () => {
+    const { link } = await trackingUrls('bob@example.com');
+    const token = (link as string).split('/c/')[1] as string;
+    const [id, index, , mac] = token.split('.');
+    const forged = `${api.baseUrl}/t/c/${[id, index, Buffer.from('https://evil.test/').toString('base64url'), mac].join('.')}`;
+    const bob = messages.find((m) => m.envelope.to[0]?.address === 'bob@example.com');
+    const before = (await engagement(bob?.messageId as string)).length;
+    const response = await fetch(forged, { redirect: 'manual' });
+    assert.equal(response.status, 404);
+    assert.equal(response.headers.get('location'), null);
+    assert.equal((await engagement(bob?.messageId as string)).length, before);
+  });
+
+  it('untracked mail has no pixel and no rewritten links, and stays one message', async () => {
+    const response = await pm.sendEmail({
+      From: 'team@shop.test',
+      To: 'cy@example.com, di@example.com',
+      Subject: 'plain',
+      HtmlBody: '<p><a href="https://shop.test/x">x</a></p>',
+    });
+    const untracked = (await acceptedMessages(api.relay.store))
+      .map((e) => e.data as Accepted)
+      .filter((d) => d.messageId === response.MessageID);
+    assert.equal(untracked[0]?.envelope.to.length, 2);
+    const { pixel, link } = await trackingUrls('cy@example.com');
+    assert.deepEqual([pixel, link], [undefined, undefined]);
+  });
+});
