@@ -450,7 +450,7 @@ describe('mailtrail CLI', () => {
   it('projections rebuild rebuilds every projection; status shows none behind', () => {
     const r = run(['projections', 'rebuild', '--config', config]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /rebuilt delivery_queue@3 up to position \d+/);
+    assert.match(r.stdout, /rebuilt delivery_queue@4 up to position \d+/);
     assert.match(r.stdout, /rebuilt accounting@1/);
     const status = JSON.parse(run(['projections', 'status', '--json', '--config', config]).stdout);
     assert.ok(status.every((s: { behind: string }) => s.behind === '0'));

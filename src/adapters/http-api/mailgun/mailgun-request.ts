@@ -60,11 +60,15 @@ const deliveryTime = (value: string): number | null => {
 const toggle = (value: string | undefined): boolean | undefined =>
   value === undefined ? undefined : /^(yes|true|htmlonly)$/i.test(value.trim());
 
+/** A recipient variable as text: strings as they are, anything else as its JSON. */
+const textOf = (value: unknown): string =>
+  typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+
 const substitute = (text: string | null, vars: Readonly<Record<string, unknown>>): string | null =>
   text === null
     ? null
     : text.replace(/%recipient\.([A-Za-z0-9_.-]+)%/g, (whole, key: string) =>
-        key in vars ? String(vars[key]) : whole,
+        key in vars ? textOf(vars[key]) : whole,
       );
 
 /**

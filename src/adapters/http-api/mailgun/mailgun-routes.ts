@@ -72,6 +72,8 @@ export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): P
     },
   });
 
+  // Mailgun reads forms only: a JSON or text body is the wrong content type, not a form.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = clientErrorStatus(error);
     if (status === 413) return reply.code(413).send({ message: TOO_LARGE });
@@ -120,7 +122,19 @@ export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): P
       return reply.code(400).send({
         message: `Invalid request content type. Expecting 'multipart/form-data' but got '${request.headers['content-type'] ?? ''}'`,
       });
-    const { form, files } = await readForm(request);
+    let read: Awaited<ReturnType<typeof readForm>>;
+    try {
+      read = await readForm(request);
+    } catch (error) {
+      if (
+        error instanceof RequestTooLarge ||
+        clientErrorStatus(error as { statusCode?: number }) === 413
+      )
+        throw error;
+      // busboy's complaints about a truncated or boundary-less body are the client's.
+      return reply.code(400).send({ message: 'malformed multipart/form-data body' });
+    }
+    const { form, files } = read;
     const batchId = deps.newBatchId();
     const now = deps.now();
     const parsed =

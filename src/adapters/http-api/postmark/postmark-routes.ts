@@ -76,6 +76,8 @@ const outcome = (
  * the request, as postmark.js maps them to its error classes.
  */
 export const postmarkRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): Promise<void> => {
+  // JSON only: fastify's text/plain parser would hand a string to the validator.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const status = clientErrorStatus(error);
     if (status === 413)

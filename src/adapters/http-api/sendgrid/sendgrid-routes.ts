@@ -20,6 +20,8 @@ const plain = (message: string, field: string | null = null): SendGridError => (
  * errors as `{errors: [{message, field, help}]}`, which @sendgrid/mail's ResponseError reads.
  */
 export const sendgridRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): Promise<void> => {
+  // JSON only: fastify's text/plain parser would hand a string to the validator.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const status = clientErrorStatus(error);
     if (status === 413) return errors(reply, 413, plain('Payload Too Large'));
