@@ -69,6 +69,9 @@ export const takeMessageId = (
   const own = headers.find(([n]) => n.toLowerCase() === 'message-id')?.[1] ?? null;
   if (own === null) return { headers, messageId: null };
   const id = own.trim();
+  // A Message-ID the composer could not use is no Message-ID: the relay gives its own.
+  if (!/^<?[^<>\s@]+@[^<>\s@]+>?$/.test(id))
+    return { headers: headers.filter(([n]) => n.toLowerCase() !== 'message-id'), messageId: null };
   return {
     headers: headers.filter(([n]) => n.toLowerCase() !== 'message-id'),
     messageId: id.startsWith('<') ? id : `<${id}>`,

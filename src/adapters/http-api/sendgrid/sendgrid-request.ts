@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Mailbox, mailbox } from '../../../domain/address/mailbox.js';
+import { isSafeHeaderValue, type Mailbox, mailbox } from '../../../domain/address/mailbox.js';
 import { customHeaders, DEFAULT_API_OPTIONS, takeMessageId } from '../api-fields.js';
 import type { ApiAttachment, ApiMessage } from '../api-submission-port.js';
 
@@ -82,7 +82,8 @@ const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
 const replaceAll = (text: string, pairs: Readonly<Record<string, string>>): string => {
   let out = text;
-  for (const [key, value] of Object.entries(pairs)) out = out.split(key).join(value);
+  for (const [key, value] of Object.entries(pairs))
+    if (key !== '') out = out.split(key).join(value);
   return out;
 };
 
@@ -142,9 +143,10 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
 
   const one = (value: { email: string; name?: string | undefined }, field: string) => {
     const parsedBox = mailbox(value.email, value.name ?? null);
-    return parsedBox.ok
-      ? (parsedBox.mailboxes[0] as Mailbox)
-      : error('Does not contain a valid address.', field);
+    if (parsedBox.ok) return parsedBox.mailboxes[0] as Mailbox;
+    return isSafeHeaderValue(value.name ?? '')
+      ? error('Does not contain a valid address.', field)
+      : error('The name may not contain CR or LF.', field.replace(/email$/, 'name'));
   };
   const isError = (v: Mailbox | SendGridError): v is SendGridError => 'field' in v;
   const from = one(m.from, 'from.email');
@@ -172,6 +174,8 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
           `attachments.${i}.content_id`,
         ),
       );
+    if (!isSafeHeaderValue(`${a.filename}${a.type ?? ''}${a.content_id ?? ''}`))
+      return fail(error('Attachment fields may not contain CR or LF.', `attachments.${i}`));
     attachments.push({
       filename: a.filename,
       contentType: a.type ?? null,
