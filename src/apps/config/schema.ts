@@ -19,6 +19,16 @@ export interface ListenAddress {
 }
 
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
+/** The public http(s) address of one of the relay's HTTP endpoints, without a trailing slash. */
+const publicBaseUrl = (example: string) =>
+  z
+    .string()
+    .url(`expected an https URL, e.g. ${example}`)
+    .refine((u) => u.startsWith('https://') || u.startsWith('http://'), 'expected an http(s) URL')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .nullable()
+    .default(null);
+
 export const parseHostPort = (text: string): ListenAddress | undefined => {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
   if (!m) return undefined;
@@ -195,16 +205,7 @@ export const ConfigSchema = z
          * reaches this relay's /unsubscribe (http.listen); null: bulk mail gets no
          * List-Unsubscribe from us.
          */
-        baseUrl: z
-          .string()
-          .url('expected an https URL, e.g. https://mail.example.com/unsubscribe')
-          .refine(
-            (u) => u.startsWith('https://') || u.startsWith('http://'),
-            'expected an http(s) URL',
-          )
-          .transform((u) => u.replace(/\/+$/, ''))
-          .nullable()
-          .default(null),
+        baseUrl: publicBaseUrl('https://mail.example.com/unsubscribe'),
       })
       .prefault({}),
     tracking: z
@@ -214,16 +215,7 @@ export const ConfigSchema = z
          * relay's /t (http.listen), e.g. https://track.example.com/t; null: messages are sent
          * untracked, whatever the API asked.
          */
-        baseUrl: z
-          .string()
-          .url('expected an https URL, e.g. https://track.example.com/t')
-          .refine(
-            (u) => u.startsWith('https://') || u.startsWith('http://'),
-            'expected an http(s) URL',
-          )
-          .transform((u) => u.replace(/\/+$/, ''))
-          .nullable()
-          .default(null),
+        baseUrl: publicBaseUrl('https://track.example.com/t'),
       })
       .prefault({}),
     dkim: z
