@@ -18,7 +18,6 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
 /** The public http(s) address of one of the relay's HTTP endpoints, without a trailing slash. */
 const publicBaseUrl = (example: string) =>
   z
@@ -29,6 +28,7 @@ const publicBaseUrl = (example: string) =>
     .nullable()
     .default(null);
 
+/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
 export const parseHostPort = (text: string): ListenAddress | undefined => {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
   if (!m) return undefined;

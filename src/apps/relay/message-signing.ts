@@ -11,6 +11,7 @@ import {
   activeSigningKeys,
   type SigningKeyRow,
 } from '../../projections/sending-domains/sending-domains.js';
+import { cachedLookup } from './lookup-cache.js';
 
 export interface MessageSigningDeps {
   readonly readDb: ReadModelDb;
@@ -27,18 +28,13 @@ export interface MessageSigningDeps {
  */
 export const createMessageSigning = (deps: MessageSigningDeps) => {
   const warned = new Set<string>();
-  // Which keys sign for a set of domains, looked up at most once a second per set: a
-  // rotation or a new domain takes effect within that second.
-  const lookups = new Map<string, { readonly rows: SigningKeyRow[]; readonly until: number }>();
-  const signingKeys = (domains: readonly string[], at: number): SigningKeyRow[] => {
-    const key = domains.join(' ');
-    const hit = lookups.get(key);
-    if (hit && hit.until > at) return hit.rows;
-    if (lookups.size > 10_000) lookups.clear();
-    const rows = activeSigningKeys(deps.readDb, domains);
-    lookups.set(key, { rows, until: at + 1000 });
-    return rows;
-  };
+  // Which keys sign for a set of domains: a rotation or a new domain applies within a second.
+  const keysFor = cachedLookup(
+    (domains) => activeSigningKeys(deps.readDb, domains ? domains.split(' ') : []),
+    1000,
+    Date.now,
+  );
+  const signingKeys = (domains: readonly string[]): SigningKeyRow[] => keysFor(domains.join(' '));
   const keysOf = (rows: readonly SigningKeyRow[]): SigningKey[] =>
     rows.flatMap((row) => {
       const privateKey = deps.keyStore.load(row.domain, row.selector);
@@ -60,7 +56,7 @@ export const createMessageSigning = (deps: MessageSigningDeps) => {
   ): Promise<SignedHeaders | null> => {
     const candidates = fromDomain ? [fromDomain, organizationalDomain(fromDomain)] : [];
     const operator = deps.operatorDomain;
-    const rows = signingKeys([...new Set([...candidates, ...(operator ? [operator] : [])])], at);
+    const rows = signingKeys([...new Set([...candidates, ...(operator ? [operator] : [])])]);
     // The From: domain's own keys win over its organizational domain's.
     const own = candidates
       .map((d) => rows.filter((r) => r.domain === d))

@@ -32,6 +32,7 @@ import { createAuthenticate } from './authenticate.js';
 import { fallbackReturnPathDomain, startBounceIntake } from './bounce-intake.js';
 import { dataPaths } from './data-paths.js';
 import { createHttpServer } from './http-server.js';
+import { cachedLookup } from './lookup-cache.js';
 import { createMessageSigning } from './message-signing.js';
 import { createSenderAuthorization } from './sender-authorization.js';
 import { startDeliveryWorker } from './start-delivery-worker.js';
@@ -89,6 +90,9 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       })
     : null;
   const pools = new Set(Object.keys(config.egress.pools));
+  // Read for every message, changed rarely: looked up at most once a second.
+  const credentialOf = cachedLookup((id) => findCredentialById(readDb, id), 1000, Date.now);
+  const isOurs = cachedLookup((domain) => isSendingDomain(readDb, domain), 1000, Date.now);
   const accept = createAcceptMessage({
     store,
     hostname: config.hostname,
@@ -97,15 +101,15 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     authorization,
     sign,
     pools,
-    poolOf: (id) => findCredentialById(readDb, id)?.pool ?? null,
-    unsubscribeOf: (id) => findCredentialById(readDb, id)?.unsubscribe ?? null,
+    poolOf: (id) => credentialOf(id)?.pool ?? null,
+    unsubscribeOf: (id) => credentialOf(id)?.unsubscribe ?? null,
     suppressionOf: (address, scopes) => findSuppression(readDb, address, scopes, Date.now()),
     unsubscribe: config.unsubscribe.baseUrl
       ? { baseUrl: config.unsubscribe.baseUrl, key: unsubscribeKey }
       : null,
     returnPathDomainFor: (domain) => {
       // The domain itself, or the organizational domain it belongs to, when we send for it.
-      const ours = [domain, organizationalDomain(domain)].find((d) => isSendingDomain(readDb, d));
+      const ours = [domain, organizationalDomain(domain)].find(isOurs);
       return ours ? `${config.domains.returnPathPrefix}.${ours}` : fallbackReturnPath;
     },
   });

@@ -4,6 +4,7 @@ import { isAuthorizedSender } from '../../domain/sending-domain/sender-authoriza
 import { findCredentialById } from '../../projections/credentials/credentials.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
 import { domainsOfCredential } from '../../projections/sending-domains/sending-domains.js';
+import { cachedLookup } from './lookup-cache.js';
 
 /** Why a credential may not send this, in words for the client (the 550 5.7.1 text). */
 export type SenderRefusal = string;
@@ -36,12 +37,20 @@ const fromHeaderRefusal = (
 /**
  * A credential's domains: those it was created with and those added for it with
  * `domains add --credential`. It may use them and their subdomains in MAIL FROM and From:.
+ * Looked up at most once a second per credential: a domain added or taken away applies
+ * within that second.
  */
-export const createSenderAuthorization = (db: ReadModelDb) => {
-  const allowedDomains = (credential: AuthenticatedCredential): string[] => [
-    ...(findCredentialById(db, credential.id)?.domains ?? []),
-    ...domainsOfCredential(db, credential.id),
-  ];
+export const createSenderAuthorization = (db: ReadModelDb, now: () => number = Date.now) => {
+  const domainsOf = cachedLookup(
+    (id): readonly string[] => [
+      ...(findCredentialById(db, id)?.domains ?? []),
+      ...domainsOfCredential(db, id),
+    ],
+    1000,
+    now,
+  );
+  const allowedDomains = (credential: AuthenticatedCredential): readonly string[] =>
+    domainsOf(credential.id);
   return {
     allowedDomains,
     /** At MAIL FROM, so a foreign sender is refused before any data is sent. */

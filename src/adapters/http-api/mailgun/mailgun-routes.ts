@@ -24,7 +24,11 @@ const readForm = async (
   request: FastifyRequest,
 ): Promise<{ form: MailgunForm; files: MailgunFile[] }> => {
   const form = new Map<string, string[]>();
-  const add = (name: string, value: string) => form.set(name, [...(form.get(name) ?? []), value]);
+  const add = (name: string, value: string) => {
+    const values = form.get(name);
+    if (values) values.push(value);
+    else form.set(name, [value]);
+  };
   const files: MailgunFile[] = [];
   if (!request.isMultipart()) {
     for (const [name, value] of Object.entries((request.body ?? {}) as Record<string, unknown>))
@@ -45,7 +49,7 @@ const readForm = async (
     } else {
       if (part.valueTruncated) throw new RequestTooLarge(TOO_LARGE);
       const value = String(part.value ?? '');
-      bytes += value.length;
+      bytes += Buffer.byteLength(value);
       add(part.fieldname, value);
     }
     if (bytes > MAX_REQUEST_BYTES) throw new RequestTooLarge(TOO_LARGE);
