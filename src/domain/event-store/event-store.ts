@@ -6,6 +6,8 @@
  * increasing in commit order, and may have gaps: compare them with `>`, never assume +1.
  */
 
+import type { ChainedEvent } from '../audit/event-chain.js';
+
 export type StreamRevision = bigint;
 export type GlobalPosition = bigint;
 
@@ -94,6 +96,16 @@ export interface EventStore {
   readBlob(key: string): Promise<Uint8Array | undefined>;
   /** The position of the last committed event, 0n when the store is empty. */
   headPosition(): Promise<GlobalPosition>;
+  /**
+   * The log as stored, with its hash chains, from the first event recorded at or after
+   * `since` (epoch ms; default: the beginning), and the global hash just before it; or one
+   * stream's events (`start` is then null). For `audit verify` and `messages show`; a
+   * backend that keeps no chains leaves it out.
+   */
+  readChain?(options?: { readonly since?: number; readonly stream?: string }): Promise<{
+    readonly start: Uint8Array | null;
+    readonly events: AsyncIterable<ChainedEvent>;
+  }>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { chainHash } from '../../../domain/audit/event-chain.js';
 import {
   type AppendOptions,
   type AppendResult,
@@ -30,25 +31,33 @@ export const createGroupCommit = (
   onCommitted: (committed: readonly AppendRequest[]) => void,
 ) => {
   const selectStream = db
-    .prepare('SELECT revision FROM streams WHERE stream_name = ?')
+    .prepare('SELECT revision, hash FROM streams WHERE stream_name = ?')
     .safeIntegers(true);
+  const selectLastHash = db.prepare('SELECT hash FROM events ORDER BY position DESC LIMIT 1');
   const selectEventById = db
     .prepare('SELECT revision, position FROM events WHERE stream_name = ? AND event_id = ?')
     .safeIntegers(true);
   const insertEvent = db
     .prepare(
-      `INSERT INTO events (stream_name, revision, event_id, type, data, metadata, recorded_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events
+         (stream_name, revision, event_id, type, data, metadata, recorded_at, hash, stream_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .safeIntegers(true);
   const upsertStream = db.prepare(
-    `INSERT INTO streams (stream_name, revision) VALUES (?, ?)
-     ON CONFLICT (stream_name) DO UPDATE SET revision = excluded.revision`,
+    `INSERT INTO streams (stream_name, revision, hash) VALUES (?, ?, ?)
+     ON CONFLICT (stream_name) DO UPDATE SET revision = excluded.revision, hash = excluded.hash`,
   );
   const insertBlob = db.prepare('INSERT OR REPLACE INTO blobs (key, bytes) VALUES (?, ?)');
 
+  // The global chain's last hash, read at the start of each batch inside its write lock
+  // (other processes append to the same file too), carried from append to append.
+  let lastHash: Buffer | null = null;
+
   const appendOne = db.transaction((p: AppendRequest): AppendResult => {
-    const row = selectStream.get(p.streamName) as { revision: bigint } | undefined;
+    const row = selectStream.get(p.streamName) as
+      | { revision: bigint; hash: Buffer | null }
+      | undefined;
     const current = row ? row.revision : 'no_stream';
     const duplicate = checkIdempotency(
       p.streamName,
@@ -64,33 +73,51 @@ export const createGroupCommit = (
     let revision = current === 'no_stream' ? -1n : current;
     let position = 0n;
     const now = Date.now();
+    let globalHash = lastHash;
+    let streamHash = row?.hash ?? null;
     for (const event of p.events) {
       revision += 1n;
+      const fields = {
+        streamName: p.streamName,
+        revision,
+        eventId: event.eventId,
+        type: event.type,
+        data: JSON.stringify(event.data),
+        metadata: event.metadata ? JSON.stringify(event.metadata) : null,
+        recordedAt: now,
+      };
+      globalHash = chainHash(globalHash, fields);
+      streamHash = chainHash(streamHash, fields);
       const info = insertEvent.run(
         p.streamName,
         revision,
-        event.eventId,
-        event.type,
-        JSON.stringify(event.data),
-        event.metadata ? JSON.stringify(event.metadata) : null,
+        fields.eventId,
+        fields.type,
+        fields.data,
+        fields.metadata,
         now,
+        globalHash,
+        streamHash,
       );
       position = BigInt(info.lastInsertRowid);
     }
-    upsertStream.run(p.streamName, revision);
+    upsertStream.run(p.streamName, revision, streamHash);
     for (const blob of p.options.blobs ?? []) insertBlob.run(blob.key, blob.bytes);
+    // Only now: a refused append (its savepoint rolled back) leaves the chain where it was.
+    lastHash = globalHash;
     return { nextExpectedRevision: revision, position, deduplicated: false };
   });
 
-  const commitBatch = db.transaction((batch: readonly Pending[]) =>
-    batch.map((p) => {
+  const commitBatch = db.transaction((batch: readonly Pending[]) => {
+    lastHash = (selectLastHash.get() as { hash: Buffer | null } | undefined)?.hash ?? null;
+    return batch.map((p) => {
       try {
         return { ok: true as const, result: appendOne(p) };
       } catch (error) {
         return { ok: false as const, error };
       }
-    }),
-  );
+    });
+  });
 
   let pending: Pending[] = [];
   const flush = (): void => {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { chainHash } from '../../../domain/audit/event-chain.js';
 import { SCHEMA } from './schema.js';
 
 /** The event log file: WAL, synchronous=FULL (a commit is on disk), schema in place. */
@@ -11,5 +12,59 @@ export const openSqliteDatabase = (path: string): Database.Database => {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  addHashChains(db);
   return db;
+};
+
+interface LegacyRow {
+  position: bigint;
+  stream_name: string;
+  revision: bigint;
+  event_id: string;
+  type: string;
+  data: string;
+  metadata: string | null;
+  recorded_at: bigint;
+}
+
+/**
+ * A log from before the hash chains gets them once, in one transaction: every event is
+ * hashed as it stands now, so tampering from here on shows; what was done to it before
+ * cannot be told.
+ */
+const addHashChains = (db: Database.Database): void => {
+  const columns = (db.pragma('table_info(events)') as Array<{ name: string }>).map((c) => c.name);
+  if (columns.includes('hash')) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE events ADD COLUMN hash BLOB');
+    db.exec('ALTER TABLE events ADD COLUMN stream_hash BLOB');
+    db.exec('ALTER TABLE streams ADD COLUMN hash BLOB');
+    const update = db.prepare('UPDATE events SET hash = ?, stream_hash = ? WHERE position = ?');
+    const streams = new Map<string, Buffer>();
+    let previous: Buffer | null = null;
+    const rows = db
+      .prepare('SELECT * FROM events ORDER BY position')
+      .safeIntegers(true)
+      .iterate() as IterableIterator<LegacyRow>;
+    const done: Array<[Buffer, Buffer, bigint]> = [];
+    for (const row of rows) {
+      const fields = {
+        streamName: row.stream_name,
+        revision: row.revision,
+        eventId: row.event_id,
+        type: row.type,
+        data: row.data,
+        metadata: row.metadata,
+        recordedAt: Number(row.recorded_at),
+      };
+      const hash = chainHash(previous, fields);
+      const streamHash = chainHash(streams.get(row.stream_name) ?? null, fields);
+      streams.set(row.stream_name, streamHash);
+      previous = hash;
+      done.push([hash, streamHash, row.position]);
+    }
+    for (const [hash, streamHash, position] of done) update.run(hash, streamHash, position);
+    const setStream = db.prepare('UPDATE streams SET hash = ? WHERE stream_name = ?');
+    for (const [name, hash] of streams) setStream.run(hash, name);
+  })();
 };

@@ -1,7 +1,8 @@
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS streams (
   stream_name TEXT PRIMARY KEY,
-  revision    INTEGER NOT NULL
+  revision    INTEGER NOT NULL,
+  hash        BLOB
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS events (
@@ -13,6 +14,8 @@ CREATE TABLE IF NOT EXISTS events (
   data        TEXT NOT NULL,
   metadata    TEXT,
   recorded_at INTEGER NOT NULL,
+  hash        BLOB,
+  stream_hash BLOB,
   UNIQUE (stream_name, revision),
   UNIQUE (stream_name, event_id)
 );

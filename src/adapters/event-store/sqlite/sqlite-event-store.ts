@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import type { ChainedEvent } from '../../../domain/audit/event-chain.js';
 import {
   type AppendResult,
   type EventStore,
@@ -70,6 +71,26 @@ const toRecorded = (row: EventRow): RecordedEvent => ({
   revision: row.revision,
   position: row.position,
   recordedAt: new Date(Number(row.recorded_at)),
+});
+
+type ChainRow = EventRow & {
+  hash: Buffer | null;
+  stream_hash: Buffer | null;
+  previous_stream_hash: Buffer | null;
+};
+
+const toChained = (row: ChainRow): ChainedEvent => ({
+  position: row.position,
+  streamName: row.stream_name,
+  revision: row.revision,
+  eventId: row.event_id,
+  type: row.type,
+  data: row.data,
+  metadata: row.metadata,
+  recordedAt: Number(row.recorded_at),
+  hash: row.hash,
+  streamHash: row.stream_hash,
+  previousStreamHash: row.previous_stream_hash,
 });
 
 const filterSql = (options: ReadAllOptions): { sql: string; params: unknown[] } => {
@@ -227,6 +248,32 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
     }
   }
 
+  async function* readStreamChain(streamName: string): AsyncIterable<ChainedEvent> {
+    const rows = prepared(
+      `SELECT e.*, p.stream_hash AS previous_stream_hash FROM events e
+       LEFT JOIN events p ON p.stream_name = e.stream_name AND p.revision = e.revision - 1
+       WHERE e.stream_name = ? ORDER BY e.revision`,
+    ).all(streamName) as ChainRow[];
+    for (const row of rows) yield toChained(row);
+  }
+
+  /** Each event with its stream's previous hash, by the (stream, revision) index. */
+  async function* readChainFrom(after: GlobalPosition): AsyncIterable<ChainedEvent> {
+    const upTo = head();
+    const page = prepared(
+      `SELECT e.*, p.stream_hash AS previous_stream_hash FROM events e
+       LEFT JOIN events p ON p.stream_name = e.stream_name AND p.revision = e.revision - 1
+       WHERE e.position > ? AND e.position <= ? ORDER BY e.position LIMIT ?`,
+    );
+    let from = after;
+    for (;;) {
+      const rows = page.all(from, upTo, pageSize) as ChainRow[];
+      for (const row of rows) yield toChained(row);
+      if (rows.length < pageSize) return;
+      from = (rows[rows.length - 1] as EventRow).position;
+    }
+  }
+
   async function* subscribeToAll(
     subscribeOptions: SubscribeOptions = {},
   ): AsyncIterable<SubscriptionItem> {
@@ -275,6 +322,22 @@ export const openSqliteEventStore = (options: SqliteEventStoreOptions): EventSto
       return row?.bytes;
     },
     headPosition: async () => head(),
+    readChain: async (chainOptions = {}) => {
+      if (chainOptions.stream !== undefined)
+        return { start: null, events: readStreamChain(chainOptions.stream) };
+      const first =
+        chainOptions.since === undefined
+          ? 0n
+          : ((
+              prepared('SELECT min(position) AS p FROM events WHERE recorded_at >= ?').get(
+                chainOptions.since,
+              ) as { p: bigint | null }
+            ).p ?? head() + 1n);
+      const before = prepared(
+        'SELECT hash FROM events WHERE position < ? ORDER BY position DESC LIMIT 1',
+      ).get(first) as { hash: Buffer | null } | undefined;
+      return { start: before?.hash ?? null, events: readChainFrom(first - 1n) };
+    },
     close: async () => {
       if (closed) return;
       if ('flush' in appender) appender.flush();

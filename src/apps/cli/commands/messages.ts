@@ -8,6 +8,7 @@ import {
   listRecipients,
   type RecipientStatus,
 } from '../../../projections/delivery-queue/queries.js';
+import { verifyStream } from '../../audit/verify-log.js';
 import { fail, openContext, toJson } from '../cli-context.js';
 import { parseSince } from '../parse-since.js';
 
@@ -95,9 +96,14 @@ export const messagesCommand = (program: Command): void => {
         for await (const e of ctx.store.readStream(messageStream(messageId))) recorded.push(e);
         if (recorded.length === 0) fail(`no message ${messageId}`);
         const events = recorded.map((e) => ({ type: e.type, data: e.data }) as MessageEvent);
+        const finding = await verifyStream(ctx.store, messageStream(messageId));
+        const integrity =
+          finding === 'not-kept'
+            ? { verified: false, finding: null }
+            : { verified: finding === null, finding };
         if (opts.json)
           return void process.stdout.write(
-            `${toJson({ messageId, events: recorded, state: fold(events) })}\n`,
+            `${toJson({ messageId, events: recorded, state: fold(events), integrity })}\n`,
           );
         const table = new Table({ head: ['time', 'event', 'recipient', 'detail'] });
         recorded.forEach((e, i) => {
@@ -105,6 +111,13 @@ export const messagesCommand = (program: Command): void => {
           table.push([at(e.recordedAt.getTime()), what, who, detail]);
         });
         process.stdout.write(`message ${messageId}\n${table.toString()}\n`);
+        process.stdout.write(
+          finding === 'not-kept'
+            ? 'integrity: this event store keeps no hash chains\n'
+            : finding === null
+              ? `integrity: verified (${recorded.length} events, hash chain intact)\n`
+              : `integrity: FAILED at revision ${finding.revision} (position ${finding.position}): ${finding.problem}\n`,
+        );
       } finally {
         await ctx.close();
       }
