@@ -5,9 +5,10 @@ import { egressVolumeProjection } from './egress-volume/egress-volume.js';
 import type { Projection } from './runner/projection.js';
 import { sendingDomainsProjection } from './sending-domains/sending-domains.js';
 import { suppressionsProjection } from './suppressions/suppressions.js';
+import { webhookOutboxProjection } from './webhook-outbox/webhook-outbox.js';
 
-/** Every projection the relay keeps live and `projections rebuild` knows by name. */
-export const PROJECTIONS: readonly Projection[] = [
+/** What the delivery thread keeps live. */
+export const DELIVERY_PROJECTIONS: readonly Projection[] = [
   credentialsProjection,
   deliveryQueueProjection,
   accountingProjection,
@@ -15,6 +16,12 @@ export const PROJECTIONS: readonly Projection[] = [
   egressVolumeProjection,
   suppressionsProjection,
 ];
+
+/** What the webhook thread keeps live. */
+export const WEBHOOK_PROJECTIONS: readonly Projection[] = [webhookOutboxProjection];
+
+/** Every projection the relay keeps live and `projections rebuild` knows by name. */
+export const PROJECTIONS: readonly Projection[] = [...DELIVERY_PROJECTIONS, ...WEBHOOK_PROJECTIONS];
 
 export const findProjection = (name: string): Projection | undefined =>
   PROJECTIONS.find((p) => p.name === name);

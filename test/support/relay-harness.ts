@@ -43,7 +43,7 @@ export const startTestRelay = async (
     hostname: 'relay.test',
     log: { level: 'silent' },
     smtp: { listen: '127.0.0.1:0', authFailureDelay: '10ms', ...o.smtp },
-    http: { listen: '127.0.0.1:0' },
+    http: { ...o.http, listen: '127.0.0.1:0' },
     bounces: { listen: '127.0.0.1:0', ...o.bounces },
     delivery: { blockLocalAddresses: false, idleTimeout: '2s', ...o.delivery },
   });

@@ -3,6 +3,7 @@ import { BounceRulesError } from '../bounces/bounce-rules.js';
 import { ConfigError } from '../config/load-config.js';
 import { ShapingRulesError } from '../shaping/shaping-rules.js';
 import { acctCommand } from './commands/acct.js';
+import { auditCommand } from './commands/audit.js';
 import { bouncesCommand } from './commands/bounces.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { domainsCommand } from './commands/domains.js';
@@ -12,6 +13,7 @@ import { serveCommand } from './commands/serve.js';
 import { shapingCommand } from './commands/shaping.js';
 import { sinkCommand } from './commands/sink.js';
 import { suppressionsCommand } from './commands/suppressions.js';
+import { webhooksCommand } from './commands/webhooks.js';
 
 const program = new Command()
   .name('mailtrail')
@@ -31,6 +33,8 @@ projectionsCommand(program);
 shapingCommand(program);
 bouncesCommand(program);
 suppressionsCommand(program);
+webhooksCommand(program);
+auditCommand(program);
 sinkCommand(program);
 
 try {

@@ -36,7 +36,8 @@ smtp:
   tls: {}
 
 http:
-  listen: 127.0.0.1:8025     # health and status endpoints
+  listen: 127.0.0.1:8025     # status, the sending APIs, tracking, unsubscribe, event streams
+  streamToken: null          # bearer token for /v1/streams that sees all mail (data teams)
 
 dns:
   # Resolvers for MX, A and AAAA lookups, with optional ports. Empty: the system's.
@@ -84,6 +85,13 @@ unsubscribe:
 
 tracking:
   baseUrl: null              # https://track.example.com/t: open pixel and click redirects (HTTP APIs)
+
+webhooks:
+  # Waits after the 1st, 2nd, ... failed attempt (Mailgun's schedule); then dead-lettered.
+  retry: [10m, 10m, 15m, 30m, 1h, 2h, 4h]
+  timeout: 10s               # an endpoint that has not answered by then failed this attempt
+  maxInFlight: 64            # requests at once, in all
+  perEndpoint: 4             # requests at once to one endpoint: a slow one holds only these
 
 dkim:
   enabled: true              # sign mail for onboarded domains (mailtrail domains add)

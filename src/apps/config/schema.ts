@@ -111,7 +111,18 @@ export const ConfigSchema = z
         tls: z.object({ key: z.string().optional(), cert: z.string().optional() }).prefault({}),
       })
       .prefault({}),
-    http: z.object({ listen: listen.prefault('127.0.0.1:8025') }).prefault({}),
+    http: z
+      .object({
+        listen: listen.prefault('127.0.0.1:8025'),
+        /**
+         * A bearer token for the event and projection streams (/v1/streams/...) that sees
+         * every credential's mail, for data teams; null: only API keys, each seeing its own
+         * credential's mail.
+         */
+        streamToken: z.string().min(24, 'expected at least 24 characters').nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
     dns: z
       .object({
         servers: z.array(dnsServer).default([]),
@@ -217,6 +228,21 @@ export const ConfigSchema = z
          */
         baseUrl: publicBaseUrl('https://track.example.com/t'),
       })
+      .prefault({}),
+    webhooks: z
+      .object({
+        /**
+         * Waits after the 1st, 2nd, ... failed attempt; after the last, the notification is
+         * dead-lettered. The default is Mailgun's: about 8 hours in all.
+         */
+        retry: z.array(duration).min(1).prefault(['10m', '10m', '15m', '30m', '1h', '2h', '4h']),
+        /** An endpoint that has not answered by then failed this attempt. */
+        timeout: duration.prefault('10s'),
+        /** Requests in flight at once, in all and per endpoint. */
+        maxInFlight: z.number().int().positive().default(64),
+        perEndpoint: z.number().int().positive().default(4),
+      })
+      .strict()
       .prefault({}),
     dkim: z
       .object({

@@ -11,7 +11,7 @@ import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import { credentialOf } from '../../projections/delivery-queue/queries.js';
 import { deliveredOn } from '../../projections/egress-volume/egress-volume.js';
-import { PROJECTIONS } from '../../projections/registry.js';
+import { DELIVERY_PROJECTIONS } from '../../projections/registry.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection, runProjections } from '../../projections/runner/run-projection.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
@@ -38,7 +38,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     ...(writer ? { writer, recentBlobBytes: 32 * 1024 * 1024 } : {}),
   });
   const readDb = openReadModelDb(paths.projections);
-  for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);
+  for (const projection of DELIVERY_PROJECTIONS) await catchUpProjection(store, readDb, projection);
 
   const resolver = createResolver(config.dns.servers, config.dns.timeout);
   const deliverer = createSmtpDeliverer({
@@ -114,7 +114,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     .subscribe();
 
   const controller = new AbortController();
-  const runner = runProjections(store, readDb, PROJECTIONS, {
+  const runner = runProjections(store, readDb, DELIVERY_PROJECTIONS, {
     signal: controller.signal,
     onApplied: (projection, events) => {
       if (projection !== deliveryQueueProjection) return;

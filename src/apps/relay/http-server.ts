@@ -6,8 +6,10 @@ import { sendgridRoutes } from '../../adapters/http-api/sendgrid/sendgrid-routes
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { countByStatus } from '../../projections/delivery-queue/queries.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
+import { type StreamRouteDeps, streamRoutes } from '../data-streams/stream-routes.js';
 import { type EngagementDeps, recordClick, recordOpen } from '../tracking/record-engagement.js';
 import { lookUpUnsubscribe, recordUnsubscribe } from '../unsubscribe/record-unsubscribe.js';
+import { type WebhookRouteDeps, webhookRoutes } from '../webhooks/webhook-routes.js';
 import type { WindowRow } from './throttle-windows.js';
 
 const escapeHtml = (text: string): string =>
@@ -15,26 +17,33 @@ const escapeHtml = (text: string): string =>
 
 /**
  * The relay's HTTP server: health and queue status for operators and load balancers, the
- * Mailgun, SendGrid and Postmark sending APIs, open and click tracking, and the RFC 8058
- * unsubscribe endpoint. Each
- * group is its own plugin, with its own body parsers and its own error shapes.
+ * Mailgun, SendGrid and Postmark sending APIs, open and click tracking, the RFC 8058
+ * unsubscribe endpoint, the event and accounting streams for data teams, and the webhook
+ * admin API. Each group is
+ * its own plugin, with its own body parsers and its own error shapes.
  */
-export const createHttpServer = (
-  readDb: ReadModelDb,
-  live: { readonly throttleWindows: () => Promise<readonly WindowRow[]> },
-  unsubscribe: { readonly store: EventStore; readonly key: Uint8Array },
-  api: Omit<ApiRouteDeps, 'log'>,
-  tracking: EngagementDeps,
-) => {
+export interface HttpServerDeps {
+  readonly readDb: ReadModelDb;
+  readonly live: { readonly throttleWindows: () => Promise<readonly WindowRow[]> };
+  readonly unsubscribe: { readonly store: EventStore; readonly key: Uint8Array };
+  readonly api: Omit<ApiRouteDeps, 'log'>;
+  readonly tracking: EngagementDeps;
+  readonly streams: StreamRouteDeps;
+  readonly webhooks: WebhookRouteDeps;
+}
+
+export const createHttpServer = (deps: HttpServerDeps) => {
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/status', async () => ({ recipients: countByStatus(readDb) }));
-  app.get('/shaping/status', async () => ({ windows: await live.throttleWindows() }));
-  app.register(async (scope) => mailgunRoutes(scope, { ...api, log: scope.log }));
-  app.register(async (scope) => sendgridRoutes(scope, { ...api, log: scope.log }));
-  app.register(async (scope) => postmarkRoutes(scope, { ...api, log: scope.log }));
-  app.register(async (scope) => unsubscribeRoutes(scope, unsubscribe));
-  app.register(async (scope) => trackingRoutes(scope, tracking));
+  app.get('/status', async () => ({ recipients: countByStatus(deps.readDb) }));
+  app.get('/shaping/status', async () => ({ windows: await deps.live.throttleWindows() }));
+  app.register(async (scope) => mailgunRoutes(scope, { ...deps.api, log: scope.log }));
+  app.register(async (scope) => sendgridRoutes(scope, { ...deps.api, log: scope.log }));
+  app.register(async (scope) => postmarkRoutes(scope, { ...deps.api, log: scope.log }));
+  app.register(async (scope) => unsubscribeRoutes(scope, deps.unsubscribe));
+  app.register(async (scope) => trackingRoutes(scope, deps.tracking));
+  app.register(async (scope) => streamRoutes(scope, deps.streams));
+  app.register(async (scope) => webhookRoutes(scope, deps.webhooks));
   return app;
 };
 

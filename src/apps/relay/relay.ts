@@ -6,6 +6,7 @@ import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
 import { createMessageIdFactory } from '../../adapters/ids/message-ids.js';
 import { createSubmissionServer } from '../../adapters/smtp-in/submission-server.js';
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
+import { createFileWebhookSecretStore } from '../../adapters/webhook-secrets/file-webhook-secrets.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { organizationalDomain } from '../../domain/sending-domain/organizational-domain.js';
 import { derivedKey } from '../../domain/verp/verp.js';
@@ -35,6 +36,7 @@ import { createHttpServer } from './http-server.js';
 import { cachedLookup } from './lookup-cache.js';
 import { createMessageSigning } from './message-signing.js';
 import { createSenderAuthorization } from './sender-authorization.js';
+import { startServiceWorker } from './service-worker.js';
 import { startDeliveryWorker } from './start-delivery-worker.js';
 
 export interface RunningRelay {
@@ -76,6 +78,13 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   await catchUpProjection(store, readDb, sendingDomainsProjection);
   await catchUpProjection(store, readDb, suppressionsProjection);
   const delivery = await startDeliveryWorker(config, writer.connect(), log);
+  const webhooks = await startServiceWorker(
+    new URL('../webhooks/webhook-worker.ts', import.meta.url),
+    'webhooks',
+    config,
+    writer.connect(),
+    log,
+  );
 
   const tls = await loadOrCreateTls(config.smtp.tls, paths.tls, config.hostname);
   if (tls.generated) log.info({ dir: paths.tls }, 'generated a self-signed TLS certificate');
@@ -135,29 +144,40 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       logger: log,
     },
   );
-  const http = createHttpServer(
+  const apiSubmission = createApiSubmission({
     readDb,
-    delivery,
-    { store, key: unsubscribeKey },
-    {
-      port: createApiSubmission({
-        readDb,
-        accept,
-        authorization,
-        pools,
-        newMessageId,
-        hostname: config.hostname,
-        now: Date.now,
-        maxMessageSize: config.smtp.maxMessageSize,
-        tracking: config.tracking.baseUrl
-          ? { baseUrl: config.tracking.baseUrl, key: trackingKey }
-          : null,
-      }),
-      now: Date.now,
-      newBatchId: newMessageId,
+    accept,
+    authorization,
+    pools,
+    newMessageId,
+    hostname: config.hostname,
+    now: Date.now,
+    maxMessageSize: config.smtp.maxMessageSize,
+    tracking: config.tracking.baseUrl
+      ? { baseUrl: config.tracking.baseUrl, key: trackingKey }
+      : null,
+  });
+  const http = createHttpServer({
+    readDb,
+    live: delivery,
+    unsubscribe: { store, key: unsubscribeKey },
+    api: { port: apiSubmission, now: Date.now, newBatchId: newMessageId },
+    tracking: { store, key: trackingKey, now: Date.now },
+    streams: {
+      store,
+      readDb,
+      streamToken: config.http.streamToken,
+      authenticateKey: apiSubmission.authenticateKey,
     },
-    { store, key: trackingKey, now: Date.now },
-  );
+    webhooks: {
+      store,
+      readDb,
+      secrets: createFileWebhookSecretStore(paths.keys),
+      authenticateKey: apiSubmission.authenticateKey,
+      hostname: config.hostname,
+      timeoutMs: config.webhooks.timeout,
+    },
+  });
   let smtpPort: number;
   let httpPort: number;
   try {
@@ -170,7 +190,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     httpPort = typeof address === 'object' && address ? address.port : config.http.listen.port;
   } catch (error) {
     await Promise.all([submission.close(), http.close()]);
-    await delivery.stop();
+    await Promise.all([delivery.stop(), webhooks.stop()]);
     await store.close();
     await writer.close();
     readDb.close();
@@ -205,7 +225,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       await bounceIntake.close();
       await submission.close();
       await http.close();
-      await delivery.stop();
+      await Promise.all([delivery.stop(), webhooks.stop()]);
       await store.close();
       await writer.close();
       readDb.close();

@@ -1,29 +1,18 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { startTypeScriptWorker } from '../../adapters/threads/typescript-worker.js';
 import type { Config } from '../config/schema.js';
+import { startServiceWorker } from './service-worker.js';
 import type { WindowRow } from './throttle-windows.js';
 
 /** Starts the delivery service on its own thread and resolves once it has caught up. */
 export const startDeliveryWorker = async (config: Config, writer: MessagePort, log: Logger) => {
-  const worker = await startTypeScriptWorker(
+  const { worker, stop } = await startServiceWorker(
     new URL('./delivery-worker.ts', import.meta.url),
-    { config, writer },
-    [writer],
+    'delivery',
+    config,
+    writer,
+    log,
   );
-  let stopping = false;
-  // A delivery thread that dies leaves mail undelivered: stop the whole relay so a
-  // supervisor restarts it, rather than keep accepting mail nobody delivers.
-  worker.on('error', (error) => {
-    log.fatal({ err: error }, 'delivery worker failed');
-    process.exit(1);
-  });
-  worker.on('exit', (code) => {
-    if (!stopping) {
-      log.fatal({ code }, 'delivery worker exited');
-      process.exit(1);
-    }
-  });
   let nextId = 0;
   return {
     /** The delivery thread's live throttle windows. */
@@ -38,11 +27,6 @@ export const startDeliveryWorker = async (config: Config, writer: MessagePort, l
         worker.on('message', onMessage);
         worker.postMessage({ throttleWindows: id });
       }),
-    stop: async () => {
-      stopping = true;
-      const stopped = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      worker.postMessage('stop');
-      await stopped;
-    },
+    stop,
   };
 };

@@ -76,3 +76,19 @@ export function* acctRecords(db: ReadModelDb, query: AcctQuery = {}): Generator<
   );
   yield* select.iterate(...params) as Iterable<AcctRecord>;
 }
+
+/** Records after a position (the event each came from), in log order: one page. */
+export const acctRecordsAfter = (
+  db: ReadModelDb,
+  after: bigint,
+  limit: number,
+): Array<{ readonly position: bigint; readonly record: AcctRecord }> =>
+  (
+    statement(
+      db,
+      `SELECT position, ${ACCT_FIELDS.map((f) => `"${f}"`).join(', ')} FROM ${t('records')}
+       WHERE position > ? ORDER BY position LIMIT ?`,
+    )
+      .safeIntegers(true)
+      .all(after, limit) as Array<AcctRecord & { position: bigint }>
+  ).map(({ position, ...record }) => ({ position, record: record as AcctRecord }));
