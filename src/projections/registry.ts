@@ -1,4 +1,5 @@
 import { accountingProjection } from './accounting/accounting.js';
+import { credentialVolumeProjection } from './credential-volume/credential-volume.js';
 import { credentialsProjection } from './credentials/credentials.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue.js';
 import { egressVolumeProjection } from './egress-volume/egress-volume.js';
@@ -15,6 +16,7 @@ export const DELIVERY_PROJECTIONS: readonly Projection[] = [
   sendingDomainsProjection,
   egressVolumeProjection,
   suppressionsProjection,
+  credentialVolumeProjection,
 ];
 
 /** What the webhook thread keeps live. */

@@ -195,6 +195,38 @@ describe('event and accounting streams', { timeout: 20_000 }, () => {
     );
   });
 
+  it('streams per-credential volume as a change feed of minute rows in their latest state', async () => {
+    type Volume = Line & {
+      credential: { name: string };
+      minute: string;
+      messages: number;
+      recipients: number;
+    };
+    const latest = (ls: Volume[]) => new Map(ls.map((l) => [l.minute, l]));
+    const total = (ls: Volume[]) =>
+      [...latest(ls).values()].reduce((sum, l) => sum + l.messages, 0);
+    const lines = (await readLines(
+      '/v1/streams/volume',
+      (ls) => total(ls as Volume[]) >= 6,
+    )) as Volume[];
+    assert.equal(total(lines), 6);
+    for (const l of lines) {
+      assert.equal(l.schema, 'mailtrail.volume/1');
+      assert.equal(l.credential.name, 'app');
+      assert.equal(l.recipients, l.messages, 'one recipient a message');
+      assert.match(l.minute, /:00\.000Z$/);
+    }
+    const positions = lines.map((l) => BigInt(l.position));
+    assert.deepEqual(
+      positions,
+      [...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+    const api401 = await fetch(url('/v1/streams/volume'), {
+      headers: { authorization: `Bearer ${api.apiKey}` },
+    });
+    assert.equal(api401.status, 403);
+  });
+
   it('a consumer that stops reading holds a bounded buffer on the server, then gets everything', async () => {
     // 5,000 events of 4 KB: 20 MB, more than the kernel's socket buffers can hide.
     const id = messages[0] as string;

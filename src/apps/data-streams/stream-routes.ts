@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { isMessageEventType } from '../../domain/message/events.js';
 import { acctRecordsAfter } from '../../projections/accounting/accounting.js';
+import { volumeChangesAfter } from '../../projections/credential-volume/credential-volume.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
 import { eventFeed, type FeedFilter } from './event-feed.js';
 
@@ -29,7 +30,7 @@ interface StreamQuery {
 
 /** What an open stream has sent and holds, for `GET /v1/streams` (slow consumers show). */
 interface OpenStream {
-  readonly kind: 'events' | 'accounting';
+  readonly kind: 'events' | 'accounting' | 'volume';
   readonly client: string;
   readonly since: number;
   position: string;
@@ -38,11 +39,13 @@ interface OpenStream {
 }
 
 const POSITION = /^\d{1,19}$/;
-const ACCOUNTING_POLL_MS = 250;
+const ROW_PAGE = 500;
+const ROW_POLL_MS = 250;
 const HEARTBEAT_MS = 15_000;
 
 /**
- * Event and projection streams for data teams: NDJSON, or Server-Sent Events when asked
+ * Event and projection streams for data teams (message events, the accounting log,
+ * per-credential volume): NDJSON, or Server-Sent Events when asked
  * (`Accept: text/event-stream` or `?format=sse`), from a global position (`?after=`, or SSE's
  * `Last-Event-ID`) on, history then live, until the client goes. Each line carries its
  * position, so a consumer resumes after the last one it kept, with no gap and no duplicate.
@@ -161,29 +164,88 @@ export const streamRoutes = async (app: FastifyInstance, deps: StreamRouteDeps) 
     });
   });
 
-  app.get<{ Querystring: StreamQuery }>('/v1/streams/accounting', async (request, reply) => {
-    const who = access(request);
-    if (!who) return refuse(reply, 401, 'a stream token is needed (Authorization: Bearer …)');
-    if (!who.all) return refuse(reply, 403, 'the accounting log is for the stream token only');
-    const start = startAt(request);
-    if (typeof start === 'string') return refuse(reply, 400, start);
-    await pump(request, reply, 'accounting', async function* (signal) {
+  /**
+   * A projection's rows after a position, page by page, then live: the projection is kept
+   * by the delivery thread, so once caught up this looks again shortly.
+   */
+  const rowFeed = <R>(
+    start: bigint,
+    page: (after: bigint) => ReadonlyArray<{ readonly position: bigint; readonly row: R }>,
+    line: (position: bigint, row: R) => { type: string; line: unknown },
+  ) =>
+    async function* (signal: AbortSignal) {
       let after = start;
       while (!signal.aborted) {
-        const page = acctRecordsAfter(deps.readDb, after, 500);
-        for (const { position, record } of page) {
+        const rows = page(after);
+        for (const { position, row } of rows) {
           after = position;
-          yield {
-            position: position.toString(),
-            type: record.type,
-            line: { schema: 'mailtrail.accounting/1', position: position.toString(), ...record },
-          };
+          yield { position: position.toString(), ...line(position, row) };
         }
-        // Caught up: the projection adds records as delivery goes on; look again shortly.
-        if (page.length < 500)
-          await new Promise((resolve) => setTimeout(resolve, ACCOUNTING_POLL_MS));
+        if (rows.length < ROW_PAGE)
+          await new Promise((resolve) => setTimeout(resolve, ROW_POLL_MS));
       }
-    });
+    };
+
+  const operatorOnly = (request: FastifyRequest, reply: FastifyReply, what: string) => {
+    const who = access(request);
+    if (!who) return refuse(reply, 401, 'a stream token is needed (Authorization: Bearer …)');
+    if (!who.all) return refuse(reply, 403, `${what} is for the stream token only`);
+    return null;
+  };
+
+  app.get<{ Querystring: StreamQuery }>('/v1/streams/accounting', async (request, reply) => {
+    const refused = operatorOnly(request, reply, 'the accounting log');
+    if (refused) return refused;
+    const start = startAt(request);
+    if (typeof start === 'string') return refuse(reply, 400, start);
+    await pump(
+      request,
+      reply,
+      'accounting',
+      rowFeed(
+        start,
+        (after) =>
+          acctRecordsAfter(deps.readDb, after, ROW_PAGE).map((r) => ({
+            position: r.position,
+            row: r.record,
+          })),
+        (position, record) => ({
+          type: record.type,
+          line: { schema: 'mailtrail.accounting/1', position: position.toString(), ...record },
+        }),
+      ),
+    );
+  });
+
+  app.get<{ Querystring: StreamQuery }>('/v1/streams/volume', async (request, reply) => {
+    const refused = operatorOnly(request, reply, 'per-credential volume');
+    if (refused) return refused;
+    const start = startAt(request);
+    if (typeof start === 'string') return refuse(reply, 400, start);
+    await pump(
+      request,
+      reply,
+      'volume',
+      rowFeed(
+        start,
+        (after) =>
+          volumeChangesAfter(deps.readDb, after, ROW_PAGE).map((row) => ({
+            position: row.position,
+            row,
+          })),
+        (position, row) => ({
+          type: 'CredentialVolume',
+          line: {
+            schema: 'mailtrail.volume/1',
+            position: position.toString(),
+            credential: { id: row.credentialId, name: row.credentialName },
+            minute: new Date(row.minute).toISOString(),
+            messages: row.messages,
+            recipients: row.recipients,
+          },
+        }),
+      ),
+    );
   });
 
   app.get('/v1/streams', async (request, reply) => {
