@@ -165,88 +165,73 @@ export const streamRoutes = async (app: FastifyInstance, deps: StreamRouteDeps) 
   });
 
   /**
-   * A projection's rows after a position, page by page, then live: the projection is kept
-   * by the delivery thread, so once caught up this looks again shortly.
+   * A projection's rows after a position, page by page, then live, for the stream token
+   * only. The projections are kept by the delivery thread, so once caught up this looks
+   * again shortly.
    */
-  const rowFeed = <R>(
-    start: bigint,
+  const rowStream = <R>(
+    path: string,
+    kind: OpenStream['kind'],
+    what: string,
     page: (after: bigint) => ReadonlyArray<{ readonly position: bigint; readonly row: R }>,
     line: (position: bigint, row: R) => { type: string; line: unknown },
   ) =>
-    async function* (signal: AbortSignal) {
-      let after = start;
-      while (!signal.aborted) {
-        const rows = page(after);
-        for (const { position, row } of rows) {
-          after = position;
-          yield { position: position.toString(), ...line(position, row) };
+    app.get<{ Querystring: StreamQuery }>(path, async (request, reply) => {
+      const who = access(request);
+      if (!who) return refuse(reply, 401, 'a stream token is needed (Authorization: Bearer …)');
+      if (!who.all) return refuse(reply, 403, `${what} is for the stream token only`);
+      const start = startAt(request);
+      if (typeof start === 'string') return refuse(reply, 400, start);
+      await pump(request, reply, kind, async function* (signal) {
+        let after = start;
+        while (!signal.aborted) {
+          const rows = page(after);
+          for (const { position, row } of rows) {
+            after = position;
+            yield { position: position.toString(), ...line(position, row) };
+          }
+          if (rows.length < ROW_PAGE)
+            await new Promise((resolve) => setTimeout(resolve, ROW_POLL_MS));
         }
-        if (rows.length < ROW_PAGE)
-          await new Promise((resolve) => setTimeout(resolve, ROW_POLL_MS));
-      }
-    };
+      });
+    });
 
-  const operatorOnly = (request: FastifyRequest, reply: FastifyReply, what: string) => {
-    const who = access(request);
-    if (!who) return refuse(reply, 401, 'a stream token is needed (Authorization: Bearer …)');
-    if (!who.all) return refuse(reply, 403, `${what} is for the stream token only`);
-    return null;
-  };
+  rowStream(
+    '/v1/streams/accounting',
+    'accounting',
+    'the accounting log',
+    (after) =>
+      acctRecordsAfter(deps.readDb, after, ROW_PAGE).map((r) => ({
+        position: r.position,
+        row: r.record,
+      })),
+    (position, record) => ({
+      type: record.type,
+      line: { schema: 'mailtrail.accounting/1', position: position.toString(), ...record },
+    }),
+  );
 
-  app.get<{ Querystring: StreamQuery }>('/v1/streams/accounting', async (request, reply) => {
-    const refused = operatorOnly(request, reply, 'the accounting log');
-    if (refused) return refused;
-    const start = startAt(request);
-    if (typeof start === 'string') return refuse(reply, 400, start);
-    await pump(
-      request,
-      reply,
-      'accounting',
-      rowFeed(
-        start,
-        (after) =>
-          acctRecordsAfter(deps.readDb, after, ROW_PAGE).map((r) => ({
-            position: r.position,
-            row: r.record,
-          })),
-        (position, record) => ({
-          type: record.type,
-          line: { schema: 'mailtrail.accounting/1', position: position.toString(), ...record },
-        }),
-      ),
-    );
-  });
-
-  app.get<{ Querystring: StreamQuery }>('/v1/streams/volume', async (request, reply) => {
-    const refused = operatorOnly(request, reply, 'per-credential volume');
-    if (refused) return refused;
-    const start = startAt(request);
-    if (typeof start === 'string') return refuse(reply, 400, start);
-    await pump(
-      request,
-      reply,
-      'volume',
-      rowFeed(
-        start,
-        (after) =>
-          volumeChangesAfter(deps.readDb, after, ROW_PAGE).map((row) => ({
-            position: row.position,
-            row,
-          })),
-        (position, row) => ({
-          type: 'CredentialVolume',
-          line: {
-            schema: 'mailtrail.volume/1',
-            position: position.toString(),
-            credential: { id: row.credentialId, name: row.credentialName },
-            minute: new Date(row.minute).toISOString(),
-            messages: row.messages,
-            recipients: row.recipients,
-          },
-        }),
-      ),
-    );
-  });
+  rowStream(
+    '/v1/streams/volume',
+    'volume',
+    'per-credential volume',
+    (after) =>
+      volumeChangesAfter(deps.readDb, after, ROW_PAGE).map((row) => ({
+        position: row.position,
+        row,
+      })),
+    (position, row) => ({
+      type: 'CredentialVolume',
+      line: {
+        schema: 'mailtrail.volume/1',
+        position: position.toString(),
+        credential: { id: row.credentialId, name: row.credentialName },
+        minute: new Date(row.minute).toISOString(),
+        messages: row.messages,
+        recipients: row.recipients,
+      },
+    }),
+  );
 
   app.get('/v1/streams', async (request, reply) => {
     const who = access(request);

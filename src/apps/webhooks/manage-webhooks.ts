@@ -4,7 +4,11 @@ import { buildWebhookRequest } from '../../adapters/webhook-http/webhook-request
 import type { WebhookSecretStore } from '../../adapters/webhook-secrets/file-webhook-secrets.js';
 import { handleCommand } from '../../domain/command-handling/handle-command.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
-import { webhookDecider, webhookStream } from '../../domain/webhook/endpoint.js';
+import {
+  type WebhookCommand,
+  webhookDecider,
+  webhookStream,
+} from '../../domain/webhook/endpoint.js';
 import {
   type Notification,
   notificationsOf,
@@ -44,6 +48,16 @@ export const splitWebhookUrl = (text: string): { url: string; basicAuth: string 
   return { url: url.toString(), basicAuth };
 };
 
+/** Decides a command on an endpoint's stream and appends what it decided. */
+const decide = (store: EventStore, command: WebhookCommand) =>
+  handleCommand(
+    store,
+    webhookStream(command.type === 'CreateWebhook' ? command.data.webhookId : command.webhookId),
+    webhookDecider,
+    command,
+    { newEventId: () => randomUUID() },
+  );
+
 export const createWebhook = async (
   store: EventStore,
   secrets: WebhookSecretStore,
@@ -59,24 +73,18 @@ export const createWebhook = async (
   const webhookId = `wh_${randomBytes(9).toString('base64url')}`;
   // The secrets first: an endpoint in the log without them could never sign a request.
   const created = secrets.create(webhookId, request.format, basicAuth);
-  await handleCommand(
-    store,
-    webhookStream(webhookId),
-    webhookDecider,
-    {
-      type: 'CreateWebhook',
-      data: {
-        webhookId,
-        credentialId: request.credentialId,
-        url,
-        format: request.format,
-        events: [...request.events],
-        publicKey: created.publicKey,
-        createdAt: now,
-      },
+  await decide(store, {
+    type: 'CreateWebhook',
+    data: {
+      webhookId,
+      credentialId: request.credentialId,
+      url,
+      format: request.format,
+      events: [...request.events],
+      publicKey: created.publicKey,
+      createdAt: now,
     },
-    { newEventId: () => randomUUID() },
-  );
+  });
   return { webhookId, signingKey: created.secrets.signingKey, publicKey: created.publicKey };
 };
 
@@ -86,13 +94,7 @@ export const removeWebhook = async (
   webhookId: string,
   now: number = Date.now(),
 ): Promise<void> => {
-  await handleCommand(
-    store,
-    webhookStream(webhookId),
-    webhookDecider,
-    { type: 'RemoveWebhook', webhookId, at: now },
-    { newEventId: () => randomUUID() },
-  );
+  await decide(store, { type: 'RemoveWebhook', webhookId, at: now });
   secrets.remove(webhookId);
 };
 
@@ -103,13 +105,7 @@ export const replayWebhook = async (
   since: number,
   now: number = Date.now(),
 ): Promise<void> => {
-  await handleCommand(
-    store,
-    webhookStream(webhookId),
-    webhookDecider,
-    { type: 'ReplayWebhook', webhookId, since, at: now },
-    { newEventId: () => randomUUID() },
-  );
+  await decide(store, { type: 'ReplayWebhook', webhookId, since, at: now });
 };
 
 /**

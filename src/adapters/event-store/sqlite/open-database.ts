@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { chainHash } from '../../../domain/audit/event-chain.js';
-import { SCHEMA } from './schema.js';
+import { type EventRow, SCHEMA } from './schema.js';
 
 /** The event log file: WAL, synchronous=FULL (a commit is on disk), schema in place. */
 export const openSqliteDatabase = (path: string): Database.Database => {
@@ -15,17 +15,6 @@ export const openSqliteDatabase = (path: string): Database.Database => {
   addHashChains(db);
   return db;
 };
-
-interface LegacyRow {
-  position: bigint;
-  stream_name: string;
-  revision: bigint;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string | null;
-  recorded_at: bigint;
-}
 
 /**
  * A log from before the hash chains gets them once, in one transaction: every event is
@@ -45,7 +34,7 @@ const addHashChains = (db: Database.Database): void => {
     const rows = db
       .prepare('SELECT * FROM events ORDER BY position')
       .safeIntegers(true)
-      .iterate() as IterableIterator<LegacyRow>;
+      .iterate() as IterableIterator<EventRow>;
     const done: Array<[Buffer, Buffer, bigint]> = [];
     for (const row of rows) {
       const fields = {

@@ -26,3 +26,15 @@ CREATE TABLE IF NOT EXISTS blobs (
   bytes BLOB NOT NULL
 ) WITHOUT ROWID;
 `;
+
+/** An events row as read with safe integers. */
+export interface EventRow {
+  position: bigint;
+  stream_name: string;
+  revision: bigint;
+  event_id: string;
+  type: string;
+  data: string;
+  metadata: string | null;
+  recorded_at: bigint;
+}

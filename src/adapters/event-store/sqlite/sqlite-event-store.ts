@@ -18,6 +18,7 @@ import { waitForChange } from '../wait-for-change.js';
 import { type AppendRequest, createGroupCommit } from './group-commit.js';
 import { openSqliteDatabase } from './open-database.js';
 import { createRecentBlobs, type RecentBlobs } from './recent-blobs.js';
+import type { EventRow } from './schema.js';
 import {
   type CommittedBlobs,
   commitChannelName,
@@ -49,17 +50,6 @@ export interface SqliteEventStoreOptions {
    * answer readBlob from them (a delivery thread reads each body just after it is stored).
    */
   readonly recentBlobBytes?: number;
-}
-
-interface EventRow {
-  position: bigint;
-  stream_name: string;
-  revision: bigint;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string | null;
-  recorded_at: bigint;
 }
 
 const toRecorded = (row: EventRow): RecordedEvent => ({
