@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { postWebhook } from '../../adapters/webhook-http/post-webhook.js';
 import { buildWebhookRequest } from '../../adapters/webhook-http/webhook-request.js';
 import type { WebhookSecretStore } from '../../adapters/webhook-secrets/file-webhook-secrets.js';
-import type { EventStore } from '../../domain/event-store/event-store.js';
+import type { EventStore, RecordedEvent } from '../../domain/event-store/event-store.js';
 import {
   attemptOutcome,
   type WebhookAttempted,
@@ -34,8 +34,10 @@ export interface WebhookDispatcherDeps {
   readonly log: Logger;
 }
 
+const deliveryKey = (webhookId: string, position: bigint | string, recipient: string): string =>
+  `${webhookId} ${position} ${recipient}`;
 const keyOf = (d: DueNotification): string =>
-  `${d.webhookId} ${d.notification.position} ${d.notification.recipient}`;
+  deliveryKey(d.webhookId, d.notification.position, d.notification.recipient);
 
 /**
  * Posts what the outbox says is due and records every attempt as a WebhookAttempted event;
@@ -207,9 +209,21 @@ export const createWebhookDispatcher = (deps: WebhookDispatcherDeps) => {
     }
   };
 
+  /** Attempts the outbox has folded in: the outbox row now says what comes next. */
+  const observe = (events: readonly RecordedEvent[]): void => {
+    for (const event of events) {
+      if (event.type !== 'WebhookAttempted') continue;
+      const data = event.data as WebhookAttempted['data'];
+      for (const d of data.deliveries)
+        sent.delete(deliveryKey(data.webhookId, d.position, d.recipient));
+    }
+    notify();
+  };
+
   let running: Promise<void> = Promise.resolve();
   return {
     notify,
+    observe,
     start: (): void => {
       running = loop();
     },

@@ -36,7 +36,7 @@ export const startWebhookService = async (config: Config, log: Logger, writer?: 
   const controller = new AbortController();
   const runner = runProjections(store, readDb, WEBHOOK_PROJECTIONS, {
     signal: controller.signal,
-    onApplied: () => dispatcher.notify(),
+    onApplied: (_projection, events) => dispatcher.observe(events),
   }).catch((error) => {
     if (!controller.signal.aborted) log.error({ err: error }, 'webhook projections stopped');
   });
