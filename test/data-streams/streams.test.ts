@@ -37,8 +37,14 @@ describe('event and accounting streams', { timeout: 20_000 }, () => {
   };
 
   /** Reads NDJSON lines until `enough` says so, then hangs up. */
-  const readLines = async (path: string, enough: (lines: Line[]) => boolean, headers = {}) => {
+  const readLines = async (
+    path: string,
+    enough: (lines: Line[]) => boolean,
+    headers = {},
+    giveUpMs?: number,
+  ) => {
     const controller = new AbortController();
+    const timer = giveUpMs ? setTimeout(() => controller.abort(), giveUpMs) : undefined;
     const response = await fetch(url(path), {
       headers: { authorization: `Bearer ${TOKEN}`, ...headers },
       signal: controller.signal,
@@ -57,7 +63,10 @@ describe('event and accounting streams', { timeout: 20_000 }, () => {
           if (enough(lines)) return lines;
         }
       }
+    } catch (error) {
+      if (!(giveUpMs && controller.signal.aborted)) throw error;
     } finally {
+      clearTimeout(timer);
       controller.abort();
     }
     return lines;
@@ -139,6 +148,22 @@ describe('event and accounting streams', { timeout: 20_000 }, () => {
     assert.ok(first, text);
     assert.ok(BigInt(first[1] as string) > BigInt(third.position));
     assert.equal((JSON.parse(first[3] as string) as Line).position, first[1]);
+  });
+
+  it('filters by domain: the sender domain, or the recipient domain', async () => {
+    const bySender = await readLines(
+      `/v1/streams/events?types=MessageAccepted&domain=${api.domain}`,
+      (ls) => ls.length >= 6,
+    );
+    assert.equal(bySender.length, 6);
+    const byRecipient = await readLines(
+      '/v1/streams/events?types=MessageDelivered&domain=example.com',
+      (ls) => ls.length >= 6,
+    );
+    assert.equal(byRecipient.length, 6);
+    // Nothing of ours goes to or comes from example.org: the stream stays empty (cut short).
+    const none = await readLines('/v1/streams/events?domain=example.org', () => false, {}, 500);
+    assert.equal(none.length, 0);
   });
 
   it('filters by event type and tag', async () => {
