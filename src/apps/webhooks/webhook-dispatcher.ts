@@ -12,6 +12,7 @@ import {
 import { webhookFormat } from '../../domain/webhook-format/formats.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
 import {
+  activeWebhooks,
   type DueNotification,
   dueNotifications,
   nextDueAt,
@@ -166,21 +167,24 @@ export const createWebhookDispatcher = (deps: WebhookDispatcherDeps) => {
   /** Starts what is due and may start now; returns when to look again at the latest. */
   const dispatch = (): number | null => {
     const now = deps.now();
-    const due = dueNotifications(deps.readDb, now, Math.max(100, deps.maxInFlight * 4));
-    const byEndpoint = new Map<string, DueNotification[]>();
-    for (const d of due) {
-      if (isAwaited(d)) continue;
-      const list = byEndpoint.get(d.webhookId) ?? [];
-      list.push(d);
-      byEndpoint.set(d.webhookId, list);
-    }
-    for (const [webhookId, list] of byEndpoint) {
-      const size = webhookFormat((list[0] as DueNotification).format).batchSize;
-      for (let i = 0; i < list.length; i += size) {
-        if (inFlight >= deps.maxInFlight) return null;
-        if ((activePerEndpoint.get(webhookId) ?? 0) >= deps.perEndpoint) break;
-        launch(list.slice(i, i + size));
-      }
+    for (const endpoint of activeWebhooks(deps.readDb)) {
+      const size = webhookFormat(endpoint.format).batchSize;
+      const free = () =>
+        Math.min(
+          deps.perEndpoint - (activePerEndpoint.get(endpoint.webhookId) ?? 0),
+          deps.maxInFlight - inFlight,
+        );
+      if (free() <= 0) continue;
+      // Enough for the free slots, past what is sent but not yet folded in: a small read
+      // per endpoint, however long the backlog.
+      const due = dueNotifications(
+        deps.readDb,
+        now,
+        2 * deps.perEndpoint * size,
+        endpoint.webhookId,
+      );
+      const ready = due.filter((d) => !isAwaited(d));
+      for (let i = 0; i < ready.length && free() > 0; i += size) launch(ready.slice(i, i + size));
     }
     return nextDueAt(deps.readDb);
   };

@@ -39,7 +39,12 @@ interface DueRow {
  * message at its endpoint: a message's events reach an endpoint in the order they happened,
  * and one that keeps failing holds back only the later events of that message.
  */
-export const dueNotifications = (db: ReadModelDb, now: number, limit: number): DueNotification[] =>
+export const dueNotifications = (
+  db: ReadModelDb,
+  now: number,
+  limit: number,
+  webhookId: string,
+): DueNotification[] =>
   (
     statement(
       db,
@@ -49,7 +54,7 @@ export const dueNotifications = (db: ReadModelDb, now: number, limit: number): D
        JOIN ${t('endpoints')} e USING (webhook_id)
        JOIN ${t('events')} v USING (position)
        JOIN ${t('messages')} m ON m.message_id = d.message_id
-       WHERE d.status = 'pending' AND d.next_at <= ?
+       WHERE d.webhook_id = ? AND d.status = 'pending' AND d.next_at <= ?
          AND NOT EXISTS (
            SELECT 1 FROM ${t('deliveries')} p
            WHERE p.webhook_id = d.webhook_id AND p.message_id = d.message_id
@@ -59,7 +64,7 @@ export const dueNotifications = (db: ReadModelDb, now: number, limit: number): D
        LIMIT ?`,
     )
       .safeIntegers(true)
-      .all(now, limit) as DueRow[]
+      .all(webhookId, now, limit) as DueRow[]
   ).map((r) => ({
     webhookId: r.webhook_id,
     url: r.url,
@@ -75,6 +80,15 @@ export const dueNotifications = (db: ReadModelDb, now: number, limit: number): D
       at: Number(r.at),
     } as Notification,
   }));
+
+/** The endpoints still in place, and their formats. */
+export const activeWebhooks = (
+  db: ReadModelDb,
+): Array<{ readonly webhookId: string; readonly format: WebhookFormatName }> =>
+  statement(
+    db,
+    `SELECT webhook_id AS webhookId, format FROM ${t('endpoints')} WHERE status = 'active'`,
+  ).all() as Array<{ webhookId: string; format: WebhookFormatName }>;
 
 /** When the next pending notification falls due; null when none is pending. */
 export const nextDueAt = (db: ReadModelDb): number | null => {

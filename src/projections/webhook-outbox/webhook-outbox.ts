@@ -52,6 +52,7 @@ export const webhookOutboxProjection: Projection = {
   indexes: {
     endpoints_by_credential: 'endpoints (credential_id)',
     due: "deliveries (next_at) WHERE status = 'pending'",
+    due_by_endpoint: "deliveries (webhook_id, next_at, position) WHERE status = 'pending'",
     per_message: 'deliveries (webhook_id, message_id, position)',
     replay: 'deliveries (webhook_id, at)',
     attempts_by_message: 'attempts (message_id, at)',
