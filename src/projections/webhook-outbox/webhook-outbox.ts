@@ -166,36 +166,44 @@ const applyMessageEvent = (db: ReadModelDb, t: Tables, recorded: RecordedEvent):
   const messageId = recorded.streamName.slice(MESSAGE_STREAM_PREFIX.length);
   const kind = kindOfEvent(recorded.type as MessageEvent['type']);
   if (kind === null) return;
-  let credentialId: string | null;
+  const endpointsOf = (credentialId: string): EndpointMatch[] =>
+    (
+      statement(
+        db,
+        `SELECT webhook_id, format, events FROM ${t('endpoints')}
+         WHERE credential_id = ? AND status = 'active'`,
+      ).all(credentialId) as EndpointMatch[]
+    ).filter((e) => wants(e, kind));
+  let endpoints: EndpointMatch[];
   let event: MessageEvent;
   if (recorded.type === 'MessageAccepted') {
+    // Mail from a trusted network has no credential, and a credential without endpoints has
+    // no one to tell: its messages are not kept (an endpoint hears of mail accepted after it).
+    const credentialId = (recorded.data as { credential?: { id?: string } | null }).credential?.id;
+    if (!credentialId) return;
+    const all = statement(
+      db,
+      `SELECT 1 FROM ${t('endpoints')} WHERE credential_id = ? AND status = 'active' LIMIT 1`,
+    ).get(credentialId);
+    if (!all) return;
     // Parsed for the defaults older events lack (tags, metadata, ...).
     const accepted = parseMessageEvent(recorded.type, recorded.data) as MessageAccepted;
     event = accepted;
-    credentialId = accepted.data.credential?.id ?? null;
-    // Mail from a trusted network has no credential, so no endpoint to tell.
-    if (credentialId === null) return;
     statement(db, `INSERT OR IGNORE INTO ${t('messages')} VALUES (?, ?, ?)`).run(
       messageId,
       credentialId,
       JSON.stringify(summarizeMessage(accepted.data)),
     );
+    endpoints = endpointsOf(credentialId);
   } else {
     const row = statement(
       db,
       `SELECT credential_id AS credentialId FROM ${t('messages')} WHERE message_id = ?`,
     ).get(messageId) as { credentialId: string } | undefined;
     if (!row) return;
-    credentialId = row.credentialId;
     event = { type: recorded.type, data: recorded.data } as MessageEvent;
+    endpoints = endpointsOf(row.credentialId);
   }
-  const endpoints = (
-    statement(
-      db,
-      `SELECT webhook_id, format, events FROM ${t('endpoints')}
-       WHERE credential_id = ? AND status = 'active'`,
-    ).all(credentialId) as EndpointMatch[]
-  ).filter((e) => wants(e, kind));
   if (endpoints.length === 0) return;
   const at = timeOf(event, recorded.recordedAt.getTime());
   statement(db, `INSERT OR IGNORE INTO ${t('events')} VALUES (?, ?, ?, ?, ?)`).run(
