@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -38,6 +39,13 @@ interface OpenStream {
   readonly raw: ServerResponse;
 }
 
+/** Compared in constant time: the stream token opens every credential's mail. */
+const sameSecret = (given: string, expected: string): boolean => {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+};
+
 const POSITION = /^\d{1,19}$/;
 const ROW_PAGE = 500;
 const ROW_POLL_MS = 250;
@@ -59,7 +67,7 @@ export const streamRoutes = async (app: FastifyInstance, deps: StreamRouteDeps) 
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     const token = match?.[1];
     if (!token) return null;
-    if (deps.streamToken !== null && token === deps.streamToken) return { all: true };
+    if (deps.streamToken !== null && sameSecret(token, deps.streamToken)) return { all: true };
     const credential = deps.authenticateKey(token);
     return credential ? { all: false, credentialId: credential.id } : null;
   };
