@@ -201,7 +201,11 @@ export const createWebhookDispatcher = (deps: WebhookDispatcherDeps) => {
       }
       if (woken) continue;
       // Wait for news (new notifications, a settled attempt) or the next retry falling due.
-      const waitMs = next === null ? 60_000 : Math.min(60_000, Math.max(10, next - deps.now()));
+      // Something due that could not start waits behind a full endpoint (whose answers wake
+      // this) or behind its message's earlier notification (retried later): look again in
+      // a second rather than spin.
+      const untilNext = next === null ? 60_000 : next - deps.now();
+      const waitMs = untilNext <= 0 ? 1000 : Math.min(60_000, Math.max(10, untilNext));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
         wake = () => {
