@@ -154,7 +154,12 @@ describe('mailtrail webhooks and audit', () => {
     const clean = run('audit', 'verify', '--json');
     assert.equal(clean.code, 0, clean.stdout + clean.stderr);
     assert.equal((JSON.parse(clean.stdout) as Json).ok, true);
-    assert.match(run('messages', 'show', messageId).stdout, /integrity: verified/);
+    const shown = run('messages', 'show', messageId).stdout;
+    assert.match(shown, /integrity: verified/);
+    assert.match(
+      shown,
+      new RegExp(`webhooks: 2 delivered \\(mailtrail webhooks attempts ${messageId}\\)`),
+    );
     const db = new Database(dataPaths(api.relay.config).events);
     const row = db
       .prepare("SELECT position FROM events WHERE stream_name = ? AND type = 'MessageAccepted'")

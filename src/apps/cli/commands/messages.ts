@@ -8,6 +8,8 @@ import {
   listRecipients,
   type RecipientStatus,
 } from '../../../projections/delivery-queue/queries.js';
+import { deliveriesOfMessage } from '../../../projections/webhook-outbox/queries.js';
+import { webhookOutboxProjection } from '../../../projections/webhook-outbox/webhook-outbox.js';
 import { verifyStream } from '../../audit/verify-log.js';
 import { fail, openContext, toJson } from '../cli-context.js';
 import { parseSince } from '../parse-since.js';
@@ -90,7 +92,7 @@ export const messagesCommand = (program: Command): void => {
     .description('the whole history of one message, as a timeline (an auditor replay)')
     .option('--json', 'events and the folded state, machine-readable')
     .action(async (messageId: string, opts: { json?: boolean }) => {
-      const ctx = await openContext(program.opts().config);
+      const ctx = await openContext(program.opts().config, [webhookOutboxProjection]);
       try {
         const recorded = [];
         for await (const e of ctx.store.readStream(messageStream(messageId))) recorded.push(e);
@@ -118,6 +120,14 @@ export const messagesCommand = (program: Command): void => {
               ? `integrity: verified (${recorded.length} events, hash chain intact)\n`
               : `integrity: FAILED at revision ${finding.revision} (position ${finding.position}): ${finding.problem}\n`,
         );
+        const notifications = deliveriesOfMessage(ctx.readDb, messageId);
+        if (notifications.length > 0) {
+          const counts = new Map<string, number>();
+          for (const n of notifications) counts.set(n.status, (counts.get(n.status) ?? 0) + 1);
+          process.stdout.write(
+            `webhooks: ${[...counts].map(([status, n]) => `${n} ${status}`).join(', ')} (mailtrail webhooks attempts ${messageId})\n`,
+          );
+        }
       } finally {
         await ctx.close();
       }
