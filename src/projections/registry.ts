@@ -8,8 +8,11 @@ import { sendingDomainsProjection } from './sending-domains/sending-domains.js';
 import { suppressionsProjection } from './suppressions/suppressions.js';
 import { webhookOutboxProjection } from './webhook-outbox/webhook-outbox.js';
 
-/** What the delivery thread keeps live. */
-export const DELIVERY_PROJECTIONS: readonly Projection[] = [
+/**
+ * Every projection the relay keeps live (all on the delivery thread, one subscription for
+ * all) and `projections rebuild` knows by name.
+ */
+export const PROJECTIONS: readonly Projection[] = [
   credentialsProjection,
   deliveryQueueProjection,
   accountingProjection,
@@ -17,13 +20,8 @@ export const DELIVERY_PROJECTIONS: readonly Projection[] = [
   egressVolumeProjection,
   suppressionsProjection,
   credentialVolumeProjection,
+  webhookOutboxProjection,
 ];
-
-/** What the webhook thread keeps live. */
-export const WEBHOOK_PROJECTIONS: readonly Projection[] = [webhookOutboxProjection];
-
-/** Every projection the relay keeps live and `projections rebuild` knows by name. */
-export const PROJECTIONS: readonly Projection[] = [...DELIVERY_PROJECTIONS, ...WEBHOOK_PROJECTIONS];
 
 export const findProjection = (name: string): Projection | undefined =>
   PROJECTIONS.find((p) => p.name === name);

@@ -11,12 +11,14 @@ import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import { credentialOf } from '../../projections/delivery-queue/queries.js';
 import { deliveredOn } from '../../projections/egress-volume/egress-volume.js';
-import { DELIVERY_PROJECTIONS } from '../../projections/registry.js';
+import { PROJECTIONS } from '../../projections/registry.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection, runProjections } from '../../projections/runner/run-projection.js';
+import { webhookOutboxProjection } from '../../projections/webhook-outbox/webhook-outbox.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
 import type { Config } from '../config/schema.js';
 import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
+import { outboxNews, outboxNewsChannel } from '../webhooks/outbox-news.js';
 import { attemptOutcomes } from './attempt-outcomes.js';
 import { dataPaths } from './data-paths.js';
 import { createDeliveryLoop } from './delivery-loop.js';
@@ -38,7 +40,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     ...(writer ? { writer, recentBlobBytes: 32 * 1024 * 1024 } : {}),
   });
   const readDb = openReadModelDb(paths.projections);
-  for (const projection of DELIVERY_PROJECTIONS) await catchUpProjection(store, readDb, projection);
+  for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);
 
   const resolver = createResolver(config.dns.servers, config.dns.timeout);
   const deliverer = createSmtpDeliverer({
@@ -113,10 +115,12 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     )
     .subscribe();
 
+  const webhookNews = outboxNewsChannel(paths.projections);
   const controller = new AbortController();
-  const runner = runProjections(store, readDb, DELIVERY_PROJECTIONS, {
+  const runner = runProjections(store, readDb, PROJECTIONS, {
     signal: controller.signal,
     onApplied: (projection, events) => {
+      if (projection === webhookOutboxProjection) webhookNews.postMessage(outboxNews(events));
       if (projection !== deliveryQueueProjection) return;
       live.next(events);
       loop.notify();
@@ -137,6 +141,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
       await deliverer.close();
       controller.abort();
       await runner;
+      webhookNews.close();
       await store.close();
       readDb.close();
     },

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { postWebhook } from '../../adapters/webhook-http/post-webhook.js';
 import { buildWebhookRequest } from '../../adapters/webhook-http/webhook-request.js';
 import type { WebhookSecretStore } from '../../adapters/webhook-secrets/file-webhook-secrets.js';
-import type { EventStore, RecordedEvent } from '../../domain/event-store/event-store.js';
+import type { EventStore } from '../../domain/event-store/event-store.js';
 import {
   attemptOutcome,
   type WebhookAttempted,
@@ -17,6 +17,7 @@ import {
   dueNotifications,
   nextDueAt,
 } from '../../projections/webhook-outbox/queries.js';
+import type { SettledKey } from './outbox-news.js';
 
 export interface WebhookDispatcherDeps {
   readonly store: EventStore;
@@ -217,14 +218,9 @@ export const createWebhookDispatcher = (deps: WebhookDispatcherDeps) => {
     }
   };
 
-  /** Attempts the outbox has folded in: the outbox row now says what comes next. */
-  const observe = (events: readonly RecordedEvent[]): void => {
-    for (const event of events) {
-      if (event.type !== 'WebhookAttempted') continue;
-      const data = event.data as WebhookAttempted['data'];
-      for (const d of data.deliveries)
-        sent.delete(deliveryKey(data.webhookId, d.position, d.recipient));
-    }
+  /** The outbox changed; these attempts are folded in: their rows say what comes next. */
+  const observe = (settled: readonly SettledKey[]): void => {
+    for (const d of settled) sent.delete(deliveryKey(d.webhookId, d.position, d.recipient));
     notify();
   };
 
