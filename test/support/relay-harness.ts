@@ -34,6 +34,8 @@ export interface TestRelay extends RunningRelay {
 /** A relay on ephemeral loopback ports with its own data folder. `overrides` is YAML-shaped. */
 export const startTestRelay = async (
   overrides: Record<string, unknown> = {},
+  /** Where the relay's log lines go (JSON, one per call); none: silent. */
+  logLines?: string[],
 ): Promise<TestRelay> => {
   const dir = mkdtempSync(join(tmpdir(), 'mailtrail-test-'));
   const o = overrides as Record<string, Record<string, unknown> | undefined>;
@@ -47,7 +49,10 @@ export const startTestRelay = async (
     bounces: { listen: '127.0.0.1:0', ...o.bounces },
     delivery: { blockLocalAddresses: false, idleTimeout: '2s', ...o.delivery },
   });
-  const relay = await startRelay(config, pino({ level: 'silent' }));
+  const log = logLines
+    ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) })
+    : pino({ level: 'silent' });
+  const relay = await startRelay(config, log);
   return {
     ...relay,
     config,

@@ -94,3 +94,24 @@ export const rawSmtp = async (
   };
   return client;
 };
+
+/**
+ * Greeted, STARTTLS, EHLO again, then AUTH PLAIN: what a submitting application does,
+ * byte for byte. The AUTH reply is returned, not asserted, for the tests of failures.
+ */
+export const authenticatedSmtp = async (
+  port: number,
+  username: string,
+  password: string,
+  localAddress?: string,
+): Promise<{ readonly client: RawSmtp; readonly auth: string }> => {
+  const client = await rawSmtp(port, '127.0.0.1', localAddress);
+  const greeting = await client.read();
+  if (!greeting.startsWith('220 ')) return { client, auth: greeting };
+  await client.command('EHLO client.test\r\n');
+  await client.command('STARTTLS\r\n');
+  await client.startTls();
+  await client.command('EHLO client.test\r\n');
+  const token = Buffer.from(`\0${username}\0${password}`).toString('base64');
+  return { client, auth: await client.command(`AUTH PLAIN ${token}\r\n`) };
+};

@@ -26,3 +26,11 @@ export const clientErrorStatus = (error: { statusCode?: number }): number | null
   error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
     ? error.statusCode
     : null;
+
+/** Seconds until `retryAt`, for a Retry-After header (at least 1). */
+export const retryAfterSeconds = (retryAt: number, now: number): string =>
+  String(Math.max(1, Math.ceil((retryAt - now) / 1000)));
+
+/** An RFC 2822 date, as Mailgun writes its "try again after" times. */
+export const rfc2822Date = (ms: number): string =>
+  new Date(ms).toUTCString().replace('GMT', '+0000');

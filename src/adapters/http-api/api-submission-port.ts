@@ -1,5 +1,5 @@
 import type { Mailbox } from '../../domain/address/mailbox.js';
-import type { AuthenticatedCredential } from '../smtp-in/submission-port.js';
+import type { AuthenticatedCredential, SubmissionObjection } from '../smtp-in/submission-port.js';
 
 export interface ApiAttachment {
   readonly filename: string;
@@ -68,14 +68,21 @@ export type ApiSubmitResult =
   | {
       readonly ok: false;
       /** Stable codes the fronts map to their provider's errors. */
-      readonly code: 'SenderNotAuthorized' | 'UnknownPool' | 'TooLarge';
+      readonly code: SubmissionObjection['code'] | 'TooLarge';
       readonly message: string;
+      /** For a deferral: when it would fit again (epoch ms); null: not by waiting. */
+      readonly retryAt?: number | null;
+      /** For a volume cap: whether messages or recipients reached it. */
+      readonly measure?: 'messages' | 'recipients' | null;
     };
 
 /** What the HTTP fronts need from the application: check a key, take messages. */
 export interface ApiSubmissionPort {
-  /** The credential an API key belongs to; null for an unknown or revoked key. */
-  authenticateKey(key: string): AuthenticatedCredential | null;
+  /**
+   * The credential an API key belongs to; null for an unknown or revoked key, or a client
+   * outside the credential's allowed networks.
+   */
+  authenticateKey(key: string, clientAddress: string): AuthenticatedCredential | null;
   /** The credential's sending domains (Mailgun's URL names one). */
   domainsOf(credential: AuthenticatedCredential): readonly string[];
   /**

@@ -1,6 +1,6 @@
 import type { SMTPServerAuthentication, SMTPServerSession } from 'smtp-server';
 import { smtpError } from './smtp-error.js';
-import type { SubmissionPort } from './submission-port.js';
+import type { AuthResult, SubmissionPort } from './submission-port.js';
 
 export interface AuthLimits {
   readonly maxFailures: number;
@@ -12,7 +12,8 @@ type Callback = (err: Error | null, response?: { user: unknown }) => void;
 /**
  * AUTH PLAIN/LOGIN against the credential store. Each failure on a connection is answered
  * more slowly than the last; after `maxFailures` the connection is closed with 421. The
- * reply is the same for an unknown user and a wrong password.
+ * reply is the same for an unknown user and a wrong password. Across connections the
+ * application counts failures per address and username and may throttle: 454 4.7.0.
  */
 export const createAuthHandler = (port: SubmissionPort, limits: AuthLimits) => {
   const failures = new Map<string, number>();
@@ -25,13 +26,16 @@ export const createAuthHandler = (port: SubmissionPort, limits: AuthLimits) => {
     const password = auth.password ?? '';
     // RFC 4616: acting as another identity (authzid) is not something we grant.
     const impersonating = auth.authzid && auth.authcid && auth.authzid !== auth.authcid;
-    const check = impersonating ? Promise.resolve(null) : port.authenticate(username, password);
+    const check: Promise<AuthResult> = impersonating
+      ? Promise.resolve({ ok: false, reason: 'invalid' })
+      : port.authenticate(username, password, session.remoteAddress);
     check.then(
-      (credential) => {
-        if (credential) {
+      (result) => {
+        if (result.ok) {
           failures.delete(session.id);
-          return callback(null, { user: credential });
+          return callback(null, { user: result.credential });
         }
+        if (result.reason === 'throttled') return callback(smtpError(454, '4.7.0', result.message));
         const count = (failures.get(session.id) ?? 0) + 1;
         failures.set(session.id, count);
         setTimeout(() => {

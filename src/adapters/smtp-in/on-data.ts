@@ -4,9 +4,12 @@ import {
   isClean,
   normalizeLineEndings,
 } from '../../domain/message-body/line-endings.js';
+import type { OnLimit } from './limit-reason.js';
+import { objectionReply } from './objection-reply.js';
 import { smtpError } from './smtp-error.js';
 import {
   type AuthenticatedCredential,
+  SubmissionDeferred,
   type SubmissionPort,
   SubmissionRefused,
 } from './submission-port.js';
@@ -14,6 +17,7 @@ import {
 export interface DataLimits {
   readonly maxLineLength: number;
   readonly bareLineEndings: 'normalize' | 'reject';
+  readonly onLimit: OnLimit;
 }
 
 type Callback = (err: Error | null, message?: string) => void;
@@ -34,14 +38,18 @@ export const createDataHandler =
       chunks.length = 0;
     });
     stream.on('end', () => {
-      if (stream.sizeExceeded)
+      if (stream.sizeExceeded) {
+        limits.onLimit('message-size', session.remoteAddress);
         return callback(smtpError(552, '5.3.4', 'Message too big for system'));
+      }
       const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       const report = inspectLineEndings(raw);
-      if (report.longestLine > limits.maxLineLength)
+      if (report.longestLine > limits.maxLineLength) {
+        limits.onLimit('line-length', session.remoteAddress);
         return callback(
           smtpError(500, '5.5.2', `Line too long (${limits.maxLineLength} octets at most)`),
         );
+      }
       let body = raw;
       if (!isClean(report)) {
         if (limits.bareLineEndings === 'reject')
@@ -75,14 +83,15 @@ export const createDataHandler =
         })
         .then(
           ({ messageId }) => callback(null, `2.0.0 Ok: queued as ${messageId}`),
-          (error) =>
+          (error) => {
+            if (error instanceof SubmissionRefused && error.code === 'HeaderTooLarge')
+              limits.onLimit('header-size', session.remoteAddress);
             callback(
-              error instanceof SubmissionRefused
-                ? error.code === 'UnknownPool'
-                  ? smtpError(550, '5.5.4', error.message)
-                  : smtpError(550, '5.7.1', error.message)
+              error instanceof SubmissionRefused || error instanceof SubmissionDeferred
+                ? objectionReply(error, 'data')
                 : smtpError(451, '4.3.0', 'Temporary failure storing the message, try again'),
-            ),
+            );
+          },
         );
     });
   };

@@ -1,11 +1,13 @@
 import { SMTPServer } from 'smtp-server';
+import { networkMatcher } from '../../domain/network/network-matcher.js';
+import { createConnectionLimits, watchDeadlines } from './connection-limits.js';
+import type { OnLimit } from './limit-reason.js';
 import { listenSmtp } from './listen-smtp.js';
 import { createAuthHandler } from './on-auth.js';
 import { createDataHandler } from './on-data.js';
 import { createEnvelopeHandlers } from './on-envelope.js';
 import { type FixedServerOptions, installSmtpServerFixes } from './smtp-server-fixes.js';
 import type { SubmissionPort } from './submission-port.js';
-import { networkMatcher } from './trusted-networks.js';
 
 export interface SubmissionServerOptions {
   readonly hostname: string;
@@ -15,12 +17,20 @@ export interface SubmissionServerOptions {
   readonly maxRecipients: number;
   readonly maxLineLength: number;
   readonly maxClients: number;
+  readonly maxClientsPerAddress: number;
+  readonly deadlines: {
+    readonly commandMs: number;
+    readonly dataMs: number;
+    readonly sessionMs: number;
+  };
   readonly maxAuthFailures: number;
   readonly authFailureDelayMs: number;
   readonly socketTimeoutMs: number;
   readonly greetingDelayMs: number;
   readonly bareLineEndings: 'normalize' | 'reject';
   readonly logger?: { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void };
+  /** A client cut short by a limit: for the log and the metrics. */
+  readonly onLimit?: OnLimit;
 }
 
 export interface SubmissionServer {
@@ -38,9 +48,18 @@ export const createSubmissionServer = (
     maxFailures: options.maxAuthFailures,
     failureDelayMs: options.authFailureDelayMs,
   });
-  const envelope = createEnvelopeHandlers(networkMatcher(options.trustedNetworks), (c, a) =>
-    port.checkMailFrom(c, a),
-  );
+  const trusted = networkMatcher(options.trustedNetworks);
+  const onLimit = options.onLimit ?? (() => {});
+  const envelope = createEnvelopeHandlers(trusted, port, {
+    maxRecipients: options.maxRecipients,
+    onLimit,
+  });
+  const limits = createConnectionLimits({
+    maxPerAddress: options.maxClientsPerAddress,
+    exempt: trusted,
+    refusal: (address) => port.connectionRefusal(address),
+    onLimit,
+  });
   const serverOptions: FixedServerOptions = {
     name: options.hostname,
     banner: 'mailtrail ESMTP',
@@ -52,6 +71,8 @@ export const createSubmissionServer = (
     maxClients: options.maxClients,
     socketTimeout: options.socketTimeoutMs,
     greetingDelayMs: options.greetingDelayMs,
+    onLimit,
+    onConnect: limits.onConnect,
     authMethods: ['PLAIN', 'LOGIN'],
     // Relay rules (AUTH or a trusted network) are ours: see on-envelope.ts.
     authOptional: true,
@@ -66,16 +87,24 @@ export const createSubmissionServer = (
     onData: createDataHandler(port, {
       maxLineLength: options.maxLineLength,
       bareLineEndings: options.bareLineEndings,
+      onLimit,
     }),
     onClose: (session) => {
       auth.forget(session.id);
+      limits.onClose(session);
     },
-    maxRecipients: options.maxRecipients,
+    // Counted in onRcptTo (on-envelope.ts), where the refusal is logged and measured.
+    maxRecipients: 0,
   };
   const server = new SMTPServer(serverOptions);
   server.on('error', (error) => options.logger?.warn({ err: error }, 'smtp connection error'));
+  const stopDeadlines = watchDeadlines(server, { ...options.deadlines, onLimit });
   return {
     listen: (listenPort, host) => listenSmtp(server, listenPort, host),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        stopDeadlines();
+        server.close(() => resolve());
+      }),
   };
 };

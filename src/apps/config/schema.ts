@@ -1,8 +1,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration/duration.js';
+import { isCidr } from '../../domain/network/network-matcher.js';
 
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -46,17 +46,9 @@ const listen = z.string().transform((text, ctx) => {
   return parsed;
 });
 
-const cidr = z.string().refine(
-  (text) => {
-    try {
-      ipaddr.parseCIDR(text);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected a network in CIDR form, e.g. 127.0.0.1/32 or ::1/128' },
-);
+const cidr = z
+  .string()
+  .refine(isCidr, { message: 'expected a network in CIDR form, e.g. 127.0.0.1/32 or ::1/128' });
 
 const dnsServer = z
   .string()
@@ -79,6 +71,24 @@ export const RouteSchema = z.string().transform((text, ctx) => {
   };
 });
 export type Route = z.infer<typeof RouteSchema>;
+
+const authBan = (failures: number, within: string, ban: string) =>
+  z
+    .object({
+      failures: z.number().int().positive().default(failures),
+      within: duration.prefault(within),
+      ban: duration.prefault(ban),
+    })
+    .strict()
+    .prefault({});
+
+const volumeCap = z
+  .object({
+    messages: z.number().int().positive(),
+    recipients: z.number().int().positive(),
+  })
+  .partial()
+  .strict();
 
 export const ConfigSchema = z
   .object({
@@ -103,10 +113,35 @@ export const ConfigSchema = z
           .default(25 * 1024 * 1024),
         maxRecipients: z.number().int().min(100).default(1000),
         maxLineLength: z.number().int().min(998).default(998),
+        /** The header section, in octets and in fields (HTTP submissions too). */
+        maxHeaderSize: z
+          .number()
+          .int()
+          .min(8192)
+          .default(256 * 1024),
+        maxHeaderFields: z.number().int().min(100).default(1000),
         maxClients: z.number().int().positive().default(1000),
+        /** Connections at once from one address (trusted networks are exempt). */
+        maxClientsPerAddress: z.number().int().positive().default(50),
         maxAuthFailures: z.number().int().positive().default(3),
         authFailureDelay: duration.prefault('1s'),
         socketTimeout: duration.prefault('5m'),
+        /**
+         * Absolute deadlines that a client trickling bytes cannot stretch (slowloris): one
+         * command line, one message (354 to the final dot), one connection.
+         */
+        commandDeadline: duration.prefault('5m'),
+        dataDeadline: duration.prefault('10m'),
+        sessionDeadline: duration.prefault('30m'),
+        /**
+         * Failed AUTH across connections: an address past `address` is refused at connect
+         * (421 4.7.0) for `ban`; a username past `username` gets 454 4.7.0 at AUTH for
+         * `ban`, except from the credential's own allowed networks.
+         */
+        authBans: z
+          .object({ address: authBan(10, '10m', '30m'), username: authBan(30, '10m', '10m') })
+          .strict()
+          .prefault({}),
         greetingDelay: duration.prefault('0s'),
         tls: z.object({ key: z.string().optional(), cert: z.string().optional() }).prefault({}),
       })
@@ -241,6 +276,21 @@ export const ConfigSchema = z
         /** Requests in flight at once, in all and per endpoint. */
         maxInFlight: z.number().int().positive().default(64),
         perEndpoint: z.number().int().positive().default(4),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        /**
+         * Rolling volume caps per credential, by name, `*` for every credential (its own
+         * entry wins, measure by measure). Past one: SMTP 451/452 4.7.1, HTTP 429.
+         */
+        credentials: z
+          .record(
+            z.string().min(1),
+            z.object({ hour: volumeCap, day: volumeCap }).partial().strict(),
+          )
+          .default({}),
       })
       .strict()
       .prefault({}),

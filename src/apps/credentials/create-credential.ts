@@ -30,6 +30,8 @@ export const createCredential = async (
     readonly pool?: string | null;
     /** One-click unsubscribe headers: on, off, or (none) on bulk mail only. */
     readonly unsubscribe?: 'on' | 'off' | null;
+    /** Where it may authenticate from (CIDR); none: anywhere. */
+    readonly allowedNetworks?: readonly string[];
   },
 ): Promise<NewCredential> => {
   const id = ulid();
@@ -50,6 +52,7 @@ export const createCredential = async (
         domains: [domain],
         pool: input.pool ?? null,
         unsubscribe: input.unsubscribe ?? null,
+        allowedNetworks: [...(input.allowedNetworks ?? [])],
         createdAt: Date.now(),
       },
     },

@@ -15,7 +15,10 @@ export interface StreamRouteDeps {
   /** The operator's token (http.streamToken): every credential's mail, and the accounting log. */
   readonly streamToken: string | null;
   /** An API key's credential: it sees its own mail only. */
-  readonly authenticateKey: (key: string) => { readonly id: string; readonly name: string } | null;
+  readonly authenticateKey: (
+    key: string,
+    clientAddress: string,
+  ) => { readonly id: string; readonly name: string } | null;
 }
 
 type Access = { readonly all: true } | { readonly all: false; readonly credentialId: string };
@@ -68,7 +71,7 @@ export const streamRoutes = async (app: FastifyInstance, deps: StreamRouteDeps) 
     const token = match?.[1];
     if (!token) return null;
     if (deps.streamToken !== null && sameSecret(token, deps.streamToken)) return { all: true };
-    const credential = deps.authenticateKey(token);
+    const credential = deps.authenticateKey(token, request.ip);
     return credential ? { all: false, credentialId: credential.id } : null;
   };
 

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { hashApiKey } from '../../adapters/api-keys/api-key.js';
 import type {
   ApiMessage,
@@ -5,7 +6,12 @@ import type {
   ApiSubmitResult,
 } from '../../adapters/http-api/api-submission-port.js';
 import { composeMime, envelopeRecipients } from '../../adapters/mime/compose-mime.js';
-import type { Submission } from '../../adapters/smtp-in/submission-port.js';
+import {
+  type Submission,
+  SubmissionDeferred,
+  type SubmissionObjection,
+  SubmissionRefused,
+} from '../../adapters/smtp-in/submission-port.js';
 import { parseMailboxList } from '../../domain/address/mailbox.js';
 import { parseHeaderFields, summarizeHeaders } from '../../domain/message-body/headers.js';
 import {
@@ -16,11 +22,13 @@ import {
 import { instrumentHtml } from '../../domain/tracking/tracking-links.js';
 import { findCredentialByApiKeyHash } from '../../projections/credentials/credentials.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
+import type { CredentialGate } from '../abuse/credential-gate.js';
 import {
   type AcceptDeps,
   type createAcceptMessage,
   submissionRefusal,
 } from '../relay/accept-message.js';
+import { mayConnectFrom } from '../relay/authenticate.js';
 import type { SenderAuthorization } from '../relay/sender-authorization.js';
 
 export interface ApiSubmissionDeps {
@@ -28,16 +36,29 @@ export interface ApiSubmissionDeps {
   readonly accept: ReturnType<typeof createAcceptMessage>;
   readonly authorization: SenderAuthorization;
   readonly pools: AcceptDeps['pools'];
+  readonly headerLimits: AcceptDeps['headerLimits'];
   readonly newMessageId: () => string;
   readonly hostname: string;
   readonly now: () => number;
   /** The same limit as SMTP's SIZE: a composed message larger than this is refused. */
   readonly maxMessageSize: number;
+  /** Paused credentials and volume caps, checked for a whole request before any is stored. */
+  readonly gate: Pick<CredentialGate, 'objection'>;
+  readonly log: Pick<Logger, 'warn'>;
   /** Open and click tracking: its public base URL and token key; null: never tracked. */
   readonly tracking: { readonly baseUrl: string; readonly key: Uint8Array } | null;
 }
 
 type Refusal = Extract<ApiSubmitResult, { ok: false }>;
+
+const objectionResult = (objection: SubmissionObjection): Refusal => ({
+  ok: false,
+  code: objection.code,
+  message: objection.message,
+  ...(objection instanceof SubmissionDeferred
+    ? { retryAt: objection.retryAt, measure: objection.measure }
+    : {}),
+});
 
 interface Prepared {
   readonly messageId: string;
@@ -105,7 +126,8 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
             message: 'the MIME message has no valid From: address',
           };
       }
-      const headers = summarizeHeaders(parseHeaderFields(body));
+      const fields = parseHeaderFields(body);
+      const headers = summarizeHeaders(fields);
       // Acceptance adds a Message-ID the client left out: this one.
       messageIdHeader = headers.messageId ?? messageIdHeader;
       if (body.length > deps.maxMessageSize)
@@ -124,14 +146,14 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
         client: { address: request.clientAddress, helo: null, tls: false },
         credential: request.credential,
       };
-      const refusal = submissionRefusal(deps, submission, headers);
+      const refusal = submissionRefusal(deps, submission, headers, fields.length);
       if (refusal) return { ok: false, code: refusal.code, message: refusal.message };
       prepared.push({ messageId, messageIdHeader, submission, message, tracking });
     }
     return prepared;
   };
 
-  const commit = async (
+  const commit = (
     request: Parameters<ApiSubmissionPort['submit']>[0],
     p: Prepared,
   ): Promise<{ messageId: string; suppressed: readonly string[] }> =>
@@ -155,7 +177,15 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
     request: Parameters<ApiSubmissionPort['submit']>[0],
     parts: readonly Prepared[],
   ): Promise<ApiSubmitResult> => {
-    const done = await Promise.all(parts.map((p) => commit(request, p)));
+    let done: Array<{ messageId: string; suppressed: readonly string[] }>;
+    try {
+      done = await Promise.all(parts.map((p) => commit(request, p)));
+    } catch (error) {
+      // Refused or deferred at acceptance (a cap reached meanwhile): the client's answer.
+      if (error instanceof SubmissionRefused || error instanceof SubmissionDeferred)
+        return objectionResult(error);
+      throw error;
+    }
     return {
       ok: true,
       messageId: done[0]?.messageId ?? '',
@@ -165,16 +195,38 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
   };
 
   return {
-    authenticateKey: (key) => {
+    authenticateKey: (key, clientAddress) => {
       const found = key ? findCredentialByApiKeyHash(deps.readDb, hashApiKey(key)) : null;
-      return found ? { id: found.id, name: found.name } : null;
+      if (!found) return null;
+      if (!mayConnectFrom(found, clientAddress)) {
+        deps.log.warn(
+          { credential: found.name, client: clientAddress },
+          "API key used from outside its credential's allowed networks",
+        );
+        return null;
+      }
+      return { id: found.id, name: found.name };
     },
     domainsOf: (credential) => deps.authorization.allowedDomains(credential),
     submit: async (request, messages, mode = 'whole') => {
       const prepared = await Promise.all(messages.map((m) => prepare(request, m)));
       const refused = prepared.find((p): p is Refusal => !Array.isArray(p));
-      // A whole request is taken or refused as one: nothing is stored when any part fails.
+      // A whole request is taken or refused as one: nothing is stored when any part fails,
+      // nor when all of it would take the credential over a cap.
       if (mode === 'whole' && refused) return prepared.map(() => refused);
+      if (mode === 'whole') {
+        const total = prepared
+          .flatMap((p) => (Array.isArray(p) ? p : []))
+          .reduce(
+            (sum, p) => ({
+              messages: sum.messages + 1,
+              recipients: sum.recipients + p.submission.envelope.to.length,
+            }),
+            { messages: 0, recipients: 0 },
+          );
+        const objection = deps.gate.objection(request.credential, total);
+        if (objection) return prepared.map(() => objectionResult(objection));
+      }
       // Together, so one group commit (one fsync) takes a whole batch.
       return Promise.all(prepared.map((p) => (Array.isArray(p) ? commitAll(request, p) : p)));
     },

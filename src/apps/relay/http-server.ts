@@ -3,6 +3,7 @@ import type { ApiRouteDeps } from '../../adapters/http-api/api-routes.js';
 import { mailgunRoutes } from '../../adapters/http-api/mailgun/mailgun-routes.js';
 import { postmarkRoutes } from '../../adapters/http-api/postmark/postmark-routes.js';
 import { sendgridRoutes } from '../../adapters/http-api/sendgrid/sendgrid-routes.js';
+import type { Counters } from '../../adapters/metrics/counters.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { countByStatus } from '../../projections/delivery-queue/queries.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
@@ -24,6 +25,8 @@ const escapeHtml = (text: string): string =>
  */
 export interface HttpServerDeps {
   readonly readDb: ReadModelDb;
+  /** The counters /metrics shows, in the Prometheus text format. */
+  readonly metrics: Pick<Counters, 'render'>;
   readonly live: { readonly throttleWindows: () => Promise<readonly WindowRow[]> };
   readonly unsubscribe: { readonly store: EventStore; readonly key: Uint8Array };
   readonly api: Omit<ApiRouteDeps, 'log'>;
@@ -35,6 +38,9 @@ export interface HttpServerDeps {
 export const createHttpServer = (deps: HttpServerDeps) => {
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (_request, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(deps.metrics.render()),
+  );
   app.get('/status', async () => ({ recipients: countByStatus(deps.readDb) }));
   app.get('/shaping/status', async () => ({ windows: await deps.live.throttleWindows() }));
   app.register(async (scope) => mailgunRoutes(scope, { ...deps.api, log: scope.log }));

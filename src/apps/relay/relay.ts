@@ -4,12 +4,19 @@ import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-e
 import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writer.js';
 import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
 import { createMessageIdFactory } from '../../adapters/ids/message-ids.js';
+import { createCounters } from '../../adapters/metrics/counters.js';
 import { createSubmissionServer } from '../../adapters/smtp-in/submission-server.js';
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
 import { createFileWebhookSecretStore } from '../../adapters/webhook-secrets/file-webhook-secrets.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
+import { networkMatcher } from '../../domain/network/network-matcher.js';
 import { organizationalDomain } from '../../domain/sending-domain/organizational-domain.js';
 import { derivedKey } from '../../domain/verp/verp.js';
+import { WINDOW_MS } from '../../domain/volume-limit/volume-limit.js';
+import {
+  credentialVolumeProjection,
+  minutesSince,
+} from '../../projections/credential-volume/credential-volume.js';
 import {
   credentialsProjection,
   findCredentialById,
@@ -24,6 +31,8 @@ import {
   findSuppression,
   suppressionsProjection,
 } from '../../projections/suppressions/suppressions.js';
+import { createAuthGuard } from '../abuse/auth-guard.js';
+import { createCredentialGate } from '../abuse/credential-gate.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
 import type { Config } from '../config/schema.js';
 import { createApiSubmission } from '../http-submission/api-submission.js';
@@ -38,6 +47,20 @@ import { createMessageSigning } from './message-signing.js';
 import { createSenderAuthorization } from './sender-authorization.js';
 import { startServiceWorker } from './service-worker.js';
 import { startDeliveryWorker } from './start-delivery-worker.js';
+import { createSubmissionChecks } from './submission-checks.js';
+
+const METRIC_HELP = {
+  mailtrail_smtp_limit_total:
+    'SMTP clients cut short by a limit: per-address connections, a ban, a deadline, pipelining',
+  mailtrail_smtp_auth_bans_total: 'Bans for failed AUTH, per client address or per username',
+  mailtrail_smtp_refusals_total: 'SMTP commands refused for what they asked, by reply',
+};
+
+const banPolicy = (ban: { failures: number; within: number; ban: number }) => ({
+  failures: ban.failures,
+  windowMs: ban.within,
+  banMs: ban.ban,
+});
 
 export interface RunningRelay {
   readonly smtpPort: number;
@@ -77,6 +100,8 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   await catchUpProjection(store, readDb, credentialsProjection);
   await catchUpProjection(store, readDb, sendingDomainsProjection);
   await catchUpProjection(store, readDb, suppressionsProjection);
+  // Volume caps start from what each credential sent in the last day.
+  await catchUpProjection(store, readDb, credentialVolumeProjection);
   const delivery = await startDeliveryWorker(config, writer.connect(), log);
   const webhooks = await startServiceWorker(
     new URL('../webhooks/webhook-worker.ts', import.meta.url),
@@ -102,7 +127,19 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   // Read for every message, changed rarely: looked up at most once a second.
   const credentialOf = cachedLookup((id) => findCredentialById(readDb, id), 1000, Date.now);
   const isOurs = cachedLookup((domain) => isSendingDomain(readDb, domain), 1000, Date.now);
+  const gate = createCredentialGate({
+    caps: config.limits.credentials,
+    pausedOf: (id) => credentialOf(id)?.paused ?? null,
+    seed: minutesSince(readDb, Date.now() - WINDOW_MS.day),
+    now: Date.now,
+  });
+  const headerLimits = {
+    maxBytes: config.smtp.maxHeaderSize,
+    maxFields: config.smtp.maxHeaderFields,
+  };
   const accept = createAcceptMessage({
+    gate,
+    headerLimits,
     store,
     hostname: config.hostname,
     now: Date.now,
@@ -122,10 +159,20 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       return ours ? `${config.domains.returnPathPrefix}.${ours}` : fallbackReturnPath;
     },
   });
+  const metrics = createCounters(METRIC_HELP);
+  const guard = createAuthGuard({
+    byAddress: banPolicy(config.smtp.authBans.address),
+    byUsername: banPolicy(config.smtp.authBans.username),
+    exempt: networkMatcher(config.smtp.trustedNetworks),
+    now: Date.now,
+    log,
+    onBan: (kind) => metrics.inc('mailtrail_smtp_auth_bans_total', { kind }),
+  });
   const submission = createSubmissionServer(
     {
-      authenticate: createAuthenticate(readDb),
-      checkMailFrom: authorization.checkMailFrom,
+      connectionRefusal: guard.connectionRefusal,
+      authenticate: createAuthenticate(readDb, guard, log),
+      ...createSubmissionChecks({ authorization, gate }),
       accept,
     },
     {
@@ -136,6 +183,16 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       maxRecipients: config.smtp.maxRecipients,
       maxLineLength: config.smtp.maxLineLength,
       maxClients: config.smtp.maxClients,
+      maxClientsPerAddress: config.smtp.maxClientsPerAddress,
+      deadlines: {
+        commandMs: config.smtp.commandDeadline,
+        dataMs: config.smtp.dataDeadline,
+        sessionMs: config.smtp.sessionDeadline,
+      },
+      onLimit: (reason, address) => {
+        metrics.inc('mailtrail_smtp_limit_total', { reason });
+        log.warn({ reason, client: address }, 'smtp client cut short by a limit');
+      },
       maxAuthFailures: config.smtp.maxAuthFailures,
       authFailureDelayMs: config.smtp.authFailureDelay,
       socketTimeoutMs: config.smtp.socketTimeout,
@@ -146,6 +203,9 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   );
   const apiSubmission = createApiSubmission({
     readDb,
+    gate,
+    headerLimits,
+    log,
     accept,
     authorization,
     pools,
@@ -159,6 +219,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   });
   const http = createHttpServer({
     readDb,
+    metrics,
     live: delivery,
     unsubscribe: { store, key: unsubscribeKey },
     api: { port: apiSubmission, now: Date.now, newBatchId: newMessageId },

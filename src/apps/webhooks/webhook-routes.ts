@@ -13,7 +13,10 @@ export interface WebhookRouteDeps {
   readonly store: EventStore;
   readonly readDb: ReadModelDb;
   readonly secrets: WebhookSecretStore;
-  readonly authenticateKey: (key: string) => { readonly id: string; readonly name: string } | null;
+  readonly authenticateKey: (
+    key: string,
+    clientAddress: string,
+  ) => { readonly id: string; readonly name: string } | null;
   readonly hostname: string;
   readonly timeoutMs: number;
 }
@@ -34,7 +37,7 @@ const NewWebhookSchema = z
 export const webhookRoutes = async (app: FastifyInstance, deps: WebhookRouteDeps) => {
   const credentialOf = (request: FastifyRequest) => {
     const key = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    return key ? deps.authenticateKey(key) : null;
+    return key ? deps.authenticateKey(key, request.ip) : null;
   };
   const refuse = (reply: FastifyReply, status: number, error: string) =>
     reply.code(status).send({ error });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Decider } from '../command-handling/handle-command.js';
+import { isCidr } from '../network/network-matcher.js';
 
 export const CredentialCreatedSchema = z.object({
   credentialId: z.string().min(1),
@@ -15,7 +16,46 @@ export const CredentialCreatedSchema = z.object({
    * (and older events): bulk mail only. A message's X-Mailtrail-Unsubscribe still wins.
    */
   unsubscribe: z.enum(['on', 'off']).nullable().default(null),
+  /** Where AUTH (and its API keys) may come from, in CIDR form; empty: anywhere. */
+  allowedNetworks: z.array(z.string().refine(isCidr, 'expected a CIDR network')).default([]),
   createdAt: z.number().int(),
+});
+
+export const CredentialNetworksSetSchema = z.object({
+  credentialId: z.string().min(1),
+  /** Empty: anywhere again. */
+  allowedNetworks: z.array(z.string().refine(isCidr, 'expected a CIDR network')),
+  at: z.number().int(),
+});
+
+/** Who stopped a credential's submissions: an operator, or the anomaly detector. */
+const PausedBySchema = z.enum(['operator', 'anomaly']);
+
+export const CredentialPausedSchema = z.object({
+  credentialId: z.string().min(1),
+  by: PausedBySchema,
+  reason: z.string(),
+  at: z.number().int(),
+});
+
+export const CredentialResumedSchema = z.object({
+  credentialId: z.string().min(1),
+  at: z.number().int(),
+});
+
+/**
+ * The credential's mail looks unlike its own past: a volume spike over its rolling
+ * baseline, a sending domain it never used, or a bounce rate far above the usual. The
+ * figures say by how much, so an operator (or a webhook) can judge.
+ */
+export const CredentialAnomalyDetectedSchema = z.object({
+  credentialId: z.string().min(1),
+  name: z.string().min(1),
+  kind: z.enum(['volume-spike', 'new-domain', 'bounce-rate']),
+  /** The figures that tripped the detector, e.g. {lastHour, baselinePerHour, factor}. */
+  figures: z.record(z.string(), z.union([z.number(), z.string()])),
+  summary: z.string(),
+  detectedAt: z.number().int(),
 });
 
 export const CredentialRevokedSchema = z.object({
@@ -54,13 +94,41 @@ export type CredentialRevoked = {
 };
 export type ApiKeyCreated = { type: 'ApiKeyCreated'; data: z.infer<typeof ApiKeyCreatedSchema> };
 export type ApiKeyRevoked = { type: 'ApiKeyRevoked'; data: z.infer<typeof ApiKeyRevokedSchema> };
-export type CredentialEvent = CredentialCreated | CredentialRevoked | ApiKeyCreated | ApiKeyRevoked;
+export type CredentialNetworksSet = {
+  type: 'CredentialNetworksSet';
+  data: z.infer<typeof CredentialNetworksSetSchema>;
+};
+export type CredentialPaused = {
+  type: 'CredentialPaused';
+  data: z.infer<typeof CredentialPausedSchema>;
+};
+export type CredentialResumed = {
+  type: 'CredentialResumed';
+  data: z.infer<typeof CredentialResumedSchema>;
+};
+export type CredentialAnomalyDetected = {
+  type: 'CredentialAnomalyDetected';
+  data: z.infer<typeof CredentialAnomalyDetectedSchema>;
+};
+export type CredentialEvent =
+  | CredentialCreated
+  | CredentialRevoked
+  | ApiKeyCreated
+  | ApiKeyRevoked
+  | CredentialNetworksSet
+  | CredentialPaused
+  | CredentialResumed
+  | CredentialAnomalyDetected;
 
 export const CREDENTIAL_EVENT_SCHEMAS = {
   CredentialCreated: CredentialCreatedSchema,
   CredentialRevoked: CredentialRevokedSchema,
   ApiKeyCreated: ApiKeyCreatedSchema,
   ApiKeyRevoked: ApiKeyRevokedSchema,
+  CredentialNetworksSet: CredentialNetworksSetSchema,
+  CredentialPaused: CredentialPausedSchema,
+  CredentialResumed: CredentialResumedSchema,
+  CredentialAnomalyDetected: CredentialAnomalyDetectedSchema,
 } as const;
 
 export const CREDENTIAL_STREAM_PREFIX = 'credential-';
@@ -73,6 +141,9 @@ export type CredentialState =
       readonly created: CredentialCreated['data'];
       /** Its API keys still in force, by key id. */
       readonly apiKeys: ReadonlySet<string>;
+      readonly allowedNetworks: readonly string[];
+      /** Submissions are refused (4xx) until an operator resumes it. */
+      readonly paused: boolean;
     };
 
 export type CredentialCommand =
@@ -84,6 +155,25 @@ export type CredentialCommand =
       readonly credentialId: string;
       readonly keyId: string;
       readonly at: number;
+    }
+  | {
+      readonly type: 'SetAllowedNetworks';
+      readonly credentialId: string;
+      readonly allowedNetworks: readonly string[];
+      readonly at: number;
+    }
+  | {
+      readonly type: 'PauseCredential';
+      readonly credentialId: string;
+      readonly reason: string;
+      readonly at: number;
+    }
+  | { readonly type: 'ResumeCredential'; readonly credentialId: string; readonly at: number }
+  | {
+      readonly type: 'RecordAnomaly';
+      readonly data: CredentialAnomalyDetected['data'];
+      /** Also pause the credential (config `abuse.anomalies.pause`). */
+      readonly pause: boolean;
     };
 
 export class CredentialError extends Error {
@@ -99,6 +189,17 @@ export class CredentialError extends Error {
     this.name = `CredentialError[${code}]`;
   }
 }
+
+const activeOrThrow = (state: CredentialState, credentialId: string) => {
+  if (state.status === 'absent')
+    throw new CredentialError('CredentialNotFound', `no credential ${credentialId}`);
+  if (state.status === 'revoked')
+    throw new CredentialError('CredentialRevoked', `credential ${credentialId} is revoked`);
+  return state;
+};
+
+const sameNetworks = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((n, i) => n === b[i]);
 
 export const decideCredential = (
   command: CredentialCommand,
@@ -146,6 +247,58 @@ export const decideCredential = (
           data: { credentialId: command.credentialId, keyId: command.keyId, revokedAt: command.at },
         },
       ];
+    case 'SetAllowedNetworks': {
+      const active = activeOrThrow(state, command.credentialId);
+      if (sameNetworks(active.allowedNetworks, command.allowedNetworks)) return [];
+      return [
+        {
+          type: 'CredentialNetworksSet',
+          data: {
+            credentialId: command.credentialId,
+            allowedNetworks: [...command.allowedNetworks],
+            at: command.at,
+          },
+        },
+      ];
+    }
+    case 'PauseCredential':
+      // Pausing a paused credential changes nothing: the first reason stands.
+      if (activeOrThrow(state, command.credentialId).paused) return [];
+      return [
+        {
+          type: 'CredentialPaused',
+          data: {
+            credentialId: command.credentialId,
+            by: 'operator',
+            reason: command.reason,
+            at: command.at,
+          },
+        },
+      ];
+    case 'ResumeCredential':
+      if (!activeOrThrow(state, command.credentialId).paused) return [];
+      return [
+        {
+          type: 'CredentialResumed',
+          data: { credentialId: command.credentialId, at: command.at },
+        },
+      ];
+    case 'RecordAnomaly': {
+      // A revoked credential sends nothing more: nothing to watch.
+      if (state.status !== 'active') return [];
+      const events: CredentialEvent[] = [{ type: 'CredentialAnomalyDetected', data: command.data }];
+      if (command.pause && !state.paused)
+        events.push({
+          type: 'CredentialPaused',
+          data: {
+            credentialId: command.data.credentialId,
+            by: 'anomaly',
+            reason: command.data.summary,
+            at: command.data.detectedAt,
+          },
+        });
+      return events;
+    }
   }
 };
 
@@ -155,7 +308,13 @@ export const evolveCredential = (
 ): CredentialState => {
   switch (event.type) {
     case 'CredentialCreated':
-      return { status: 'active', created: event.data, apiKeys: new Set() };
+      return {
+        status: 'active',
+        created: event.data,
+        apiKeys: new Set(),
+        allowedNetworks: event.data.allowedNetworks ?? [],
+        paused: false,
+      };
     case 'CredentialRevoked':
       return state.status === 'absent' ? state : { ...state, status: 'revoked' };
     case 'ApiKeyCreated':
@@ -166,6 +325,16 @@ export const evolveCredential = (
       return state.status === 'absent'
         ? state
         : { ...state, apiKeys: new Set([...state.apiKeys].filter((k) => k !== event.data.keyId)) };
+    case 'CredentialNetworksSet':
+      return state.status === 'absent'
+        ? state
+        : { ...state, allowedNetworks: event.data.allowedNetworks };
+    case 'CredentialPaused':
+      return state.status === 'absent' ? state : { ...state, paused: true };
+    case 'CredentialResumed':
+      return state.status === 'absent' ? state : { ...state, paused: false };
+    case 'CredentialAnomalyDetected':
+      return state;
   }
 };
 

@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { MESSAGE_STREAM_PREFIX, type MessageAccepted } from '../../domain/message/events.js';
+import { minuteOf, WINDOW_MS } from '../../domain/volume-limit/volume-limit.js';
 import { liveTables, type Projection } from '../runner/projection.js';
 import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 
@@ -75,3 +76,62 @@ export const volumeChangesAfter = (db: ReadModelDb, after: bigint, limit: number
     recipients: Number(r.recipients),
     position: r.position as bigint,
   }));
+
+/** Each credential's minutes from `since` on (epoch ms), oldest first: seeds the caps. */
+export const minutesSince = (
+  db: ReadModelDb,
+  since: number,
+): Map<string, Array<{ minute: number; messages: number; recipients: number }>> => {
+  const byCredential = new Map<
+    string,
+    Array<{ minute: number; messages: number; recipients: number }>
+  >();
+  const rows = statement(
+    db,
+    `SELECT credential_id AS credentialId, minute, messages, recipients
+     FROM ${t('minutes')} WHERE minute >= ? ORDER BY credential_id, minute`,
+  ).all(since) as Array<{
+    credentialId: string;
+    minute: number;
+    messages: number;
+    recipients: number;
+  }>;
+  for (const { credentialId, ...minute } of rows) {
+    const list = byCredential.get(credentialId) ?? [];
+    list.push(minute);
+    byCredential.set(credentialId, list);
+  }
+  return byCredential;
+};
+
+export interface CredentialUsage {
+  readonly credentialId: string;
+  readonly credentialName: string;
+  readonly hour: { readonly messages: number; readonly recipients: number };
+  readonly day: { readonly messages: number; readonly recipients: number };
+}
+
+/**
+ * What each credential submitted in the rolling hour and day ending at `now` (the windows
+ * the caps count in), for every credential that submitted in the day.
+ */
+export const credentialUsage = (db: ReadModelDb, now: number): CredentialUsage[] => {
+  const hourFrom = minuteOf(now) - WINDOW_MS.hour + MINUTE;
+  const dayFrom = minuteOf(now) - WINDOW_MS.day + MINUTE;
+  return (
+    statement(
+      db,
+      `SELECT credential_id AS credentialId, MAX(credential_name) AS credentialName,
+         SUM(CASE WHEN minute >= ? THEN messages ELSE 0 END) AS hourMessages,
+         SUM(CASE WHEN minute >= ? THEN recipients ELSE 0 END) AS hourRecipients,
+         SUM(messages) AS dayMessages, SUM(recipients) AS dayRecipients
+       FROM ${t('minutes')} WHERE minute >= ? AND minute <= ?
+       GROUP BY credential_id ORDER BY credentialName`,
+    ).all(hourFrom, hourFrom, dayFrom, now) as Array<Record<string, string | number>>
+  ).map((r) => ({
+    credentialId: String(r.credentialId),
+    credentialName: String(r.credentialName),
+    hour: { messages: Number(r.hourMessages), recipients: Number(r.hourRecipients) },
+    day: { messages: Number(r.dayMessages), recipients: Number(r.dayRecipients) },
+  }));
+};

@@ -7,7 +7,7 @@ import { type ReadModelDb, statement } from '../runner/read-model-db.js';
 /** SMTP AUTH looks credentials up here by username; the HTTP APIs by API key hash. */
 export const credentialsProjection: Projection = {
   name: 'credentials',
-  version: 4,
+  version: 5,
   filter: { streamPrefixes: [CREDENTIAL_STREAM_PREFIX] },
   tables: {
     credentials: `
@@ -19,7 +19,11 @@ export const credentialsProjection: Projection = {
       status TEXT NOT NULL,
       created_at INTEGER NOT NULL,
       pool TEXT,
-      unsubscribe TEXT`,
+      unsubscribe TEXT,
+      allowed_networks TEXT NOT NULL,
+      paused_by TEXT,
+      paused_reason TEXT,
+      paused_at INTEGER`,
     api_keys: `
       key_hash TEXT PRIMARY KEY,
       key_id TEXT NOT NULL,
@@ -39,7 +43,8 @@ export const credentialsProjection: Projection = {
         const d = event.data;
         statement(
           db,
-          `INSERT OR REPLACE INTO ${t('credentials')} VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)`,
+          `INSERT OR REPLACE INTO ${t('credentials')}
+           VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, NULL, NULL, NULL)`,
         ).run(
           d.credentialId,
           d.name,
@@ -49,6 +54,7 @@ export const credentialsProjection: Projection = {
           d.createdAt,
           d.pool ?? null,
           d.unsubscribe ?? null,
+          JSON.stringify(d.allowedNetworks ?? []),
         );
       } else if (event.type === 'CredentialRevoked') {
         statement(
@@ -66,6 +72,24 @@ export const credentialsProjection: Projection = {
           db,
           `UPDATE ${t('api_keys')} SET status = 'revoked' WHERE key_id = ? AND credential_id = ?`,
         ).run(event.data.keyId, event.data.credentialId);
+      } else if (event.type === 'CredentialNetworksSet') {
+        statement(
+          db,
+          `UPDATE ${t('credentials')} SET allowed_networks = ? WHERE credential_id = ?`,
+        ).run(JSON.stringify(event.data.allowedNetworks), event.data.credentialId);
+      } else if (event.type === 'CredentialPaused') {
+        const d = event.data;
+        statement(
+          db,
+          `UPDATE ${t('credentials')} SET paused_by = ?, paused_reason = ?, paused_at = ?
+           WHERE credential_id = ?`,
+        ).run(d.by, d.reason, d.at, d.credentialId);
+      } else if (event.type === 'CredentialResumed') {
+        statement(
+          db,
+          `UPDATE ${t('credentials')} SET paused_by = NULL, paused_reason = NULL, paused_at = NULL
+           WHERE credential_id = ?`,
+        ).run(event.data.credentialId);
       }
     }
   },
@@ -81,6 +105,14 @@ export interface CredentialRow {
   readonly createdAt: number;
   readonly pool: string | null;
   readonly unsubscribe: 'on' | 'off' | null;
+  /** Where it may authenticate from (CIDR); empty: anywhere. */
+  readonly allowedNetworks: readonly string[];
+  /** Why and since when its submissions are refused; null: it may send. */
+  readonly paused: {
+    readonly by: 'operator' | 'anomaly';
+    readonly reason: string;
+    readonly at: number;
+  } | null;
 }
 
 interface Row {
@@ -93,6 +125,10 @@ interface Row {
   created_at: number;
   pool: string | null;
   unsubscribe: 'on' | 'off' | null;
+  allowed_networks: string;
+  paused_by: 'operator' | 'anomaly' | null;
+  paused_reason: string | null;
+  paused_at: number | null;
 }
 
 const t = liveTables(credentialsProjection);
@@ -106,6 +142,11 @@ const toCredential = (r: Row): CredentialRow => ({
   createdAt: r.created_at,
   pool: r.pool,
   unsubscribe: r.unsubscribe,
+  allowedNetworks: JSON.parse(r.allowed_networks),
+  paused:
+    r.paused_by === null
+      ? null
+      : { by: r.paused_by, reason: r.paused_reason ?? '', at: r.paused_at ?? 0 },
 });
 
 export const findActiveCredential = (db: ReadModelDb, username: string): CredentialRow | null => {

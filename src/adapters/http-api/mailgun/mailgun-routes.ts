@@ -2,7 +2,13 @@ import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedCredential } from '../../smtp-in/submission-port.js';
-import { type ApiRouteDeps, basicCredentials, clientErrorStatus } from '../api-routes.js';
+import {
+  type ApiRouteDeps,
+  basicCredentials,
+  clientErrorStatus,
+  retryAfterSeconds,
+  rfc2822Date,
+} from '../api-routes.js';
 import type { ApiSubmitResult } from '../api-submission-port.js';
 import {
   type MailgunFile,
@@ -96,7 +102,7 @@ export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): P
   ): AuthenticatedCredential | null => {
     const basic = basicCredentials(request.headers.authorization);
     const credential =
-      basic && basic.user === 'api' ? deps.port.authenticateKey(basic.password) : null;
+      basic && basic.user === 'api' ? deps.port.authenticateKey(basic.password, request.ip) : null;
     if (!credential) {
       reply.code(401).type('text/plain; charset=utf-8').send('Forbidden');
       return null;
@@ -109,12 +115,30 @@ export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): P
     return credential;
   };
 
-  const answer = (reply: FastifyReply, results: ApiSubmitResult[]) => {
+  const answer = (reply: FastifyReply, results: ApiSubmitResult[], domain: string) => {
     const [result] = results;
-    if (!result?.ok)
-      return result?.code === 'TooLarge'
-        ? reply.code(413).send({ message: TOO_LARGE })
-        : reply.code(400).send({ message: result?.message ?? 'no message' });
+    if (!result) return reply.code(400).send({ message: 'no message' });
+    if (!result.ok)
+      switch (result.code) {
+        case 'TooLarge':
+          return reply.code(413).send({ message: TOO_LARGE });
+        case 'VolumeLimitReached': {
+          const retryAt = result.retryAt ?? deps.now();
+          const limit = result.measure === 'recipients' ? 'recipient' : 'request';
+          return reply
+            .code(429)
+            .header('Retry-After', retryAfterSeconds(retryAt, deps.now()))
+            .send({
+              message: `Domain ${domain} is not allowed to send: ${limit} limit exceeded, try again after ${rfc2822Date(retryAt)}`,
+            });
+        }
+        case 'CredentialPaused':
+          return reply
+            .code(403)
+            .send({ message: `Domain ${domain} is not allowed to send: ${result.message}` });
+        default:
+          return reply.code(400).send({ message: result.message });
+      }
     return reply.send({ id: result.messageIdHeader, message: 'Queued. Thank you.' });
   };
 
@@ -154,7 +178,7 @@ export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): P
       { source: 'mailgun', credential, clientAddress: request.ip, batchId },
       parsed.messages,
     );
-    return answer(reply, results);
+    return answer(reply, results, request.params.domain);
   };
 
   app.post('/v3/:domain/messages', handle('messages'));

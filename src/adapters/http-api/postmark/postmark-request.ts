@@ -23,6 +23,8 @@ export const POSTMARK = {
   inactiveRecipient: 406,
   jsonRequired: 409,
   tooManyBatchMessages: 410,
+  accountMayNotSend: 413,
+  rateLimited: 429,
 } as const;
 
 export const MAX_RECIPIENTS = 50;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedCredential } from '../../smtp-in/submission-port.js';
-import { type ApiRouteDeps, clientErrorStatus } from '../api-routes.js';
+import { type ApiRouteDeps, clientErrorStatus, retryAfterSeconds } from '../api-routes.js';
 import type { ApiMessage, ApiSubmitResult } from '../api-submission-port.js';
 import {
   MAX_BATCH,
@@ -27,12 +27,28 @@ const outcome = (
   message: ApiMessage,
   result: ApiSubmitResult,
   at: string,
-): { status: number; body: Record<string, unknown> } => {
+): { status: number; body: Record<string, unknown>; retryAt?: number | null } => {
   if (!result.ok) {
-    if (result.code === 'TooLarge')
-      return { status: 422, body: { ErrorCode: POSTMARK.invalidRequest, Message: result.message } };
-    if (result.code === 'UnknownPool')
-      return { status: 422, body: { ErrorCode: POSTMARK.invalidRequest, Message: result.message } };
+    switch (result.code) {
+      case 'VolumeLimitReached':
+        return {
+          status: 429,
+          body: { ErrorCode: POSTMARK.rateLimited, Message: result.message },
+          retryAt: result.retryAt ?? null,
+        };
+      case 'CredentialPaused':
+        return {
+          status: 422,
+          body: { ErrorCode: POSTMARK.accountMayNotSend, Message: result.message },
+        };
+      case 'SenderNotAuthorized':
+        break;
+      default:
+        return {
+          status: 422,
+          body: { ErrorCode: POSTMARK.invalidRequest, Message: result.message },
+        };
+    }
     const from = message.kind === 'fields' ? message.from.address : '';
     return {
       status: 422,
@@ -109,7 +125,7 @@ export const postmarkRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): 
       });
       return null;
     }
-    const credential = deps.port.authenticateKey(token);
+    const credential = deps.port.authenticateKey(token, request.ip);
     if (!credential)
       problem(reply, 401, {
         ErrorCode: POSTMARK.badToken,
@@ -132,7 +148,12 @@ export const postmarkRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): 
     if (!parsed.ok) return problem(reply, 422, parsed.error);
     const [result] = await deps.port.submit(request(req, credential), [parsed.message]);
     if (!result) throw new Error('no result for the message');
-    const { status, body } = outcome(parsed.message, result, new Date(deps.now()).toISOString());
+    const { status, body, retryAt } = outcome(
+      parsed.message,
+      result,
+      new Date(deps.now()).toISOString(),
+    );
+    if (retryAt) reply.header('Retry-After', retryAfterSeconds(retryAt, deps.now()));
     return reply.code(status).send(body);
   });
 

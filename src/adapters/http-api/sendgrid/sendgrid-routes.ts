@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { type ApiRouteDeps, clientErrorStatus } from '../api-routes.js';
+import { type ApiRouteDeps, clientErrorStatus, retryAfterSeconds } from '../api-routes.js';
 import { parseSendGridMail, type SendGridError } from './sendgrid-request.js';
 
 /** SendGrid's documented total message size. */
@@ -35,7 +35,7 @@ export const sendgridRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): 
   app.post('/v3/mail/send', { bodyLimit: MAX_REQUEST_BYTES }, async (request, reply) => {
     const auth = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     if (!auth?.[1]) return errors(reply, 401, plain('authorization required'));
-    const credential = deps.port.authenticateKey(auth[1]);
+    const credential = deps.port.authenticateKey(auth[1], request.ip);
     if (!credential)
       return errors(
         reply,
@@ -50,9 +50,22 @@ export const sendgridRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): 
       parsed.messages,
     );
     if (result && !result.ok) {
-      if (result.code === 'TooLarge') return errors(reply, 413, plain(result.message));
-      if (result.code === 'UnknownPool')
-        return errors(reply, 400, plain(result.message, 'ip_pool_name'));
+      switch (result.code) {
+        case 'TooLarge':
+          return errors(reply, 413, plain(result.message));
+        case 'UnknownPool':
+          return errors(reply, 400, plain(result.message, 'ip_pool_name'));
+        case 'VolumeLimitReached':
+          reply.header('Retry-After', retryAfterSeconds(result.retryAt ?? deps.now(), deps.now()));
+          return errors(reply, 429, plain(result.message));
+        case 'CredentialPaused':
+          return errors(reply, 403, plain(result.message));
+        case 'HeaderTooLarge':
+          return errors(reply, 400, plain(result.message, 'headers'));
+        case 'OverVolumeCap':
+        case 'RecipientNotAllowed':
+          return errors(reply, 400, plain(result.message, 'personalizations'));
+      }
       return errors(
         reply,
         403,

@@ -2,7 +2,18 @@ import { randomUUID } from 'node:crypto';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { handleCommand } from '../../../domain/command-handling/handle-command.js';
-import { credentialDecider, credentialStream } from '../../../domain/credential/credential.js';
+import {
+  type CredentialCommand,
+  CredentialError,
+  credentialDecider,
+  credentialStream,
+} from '../../../domain/credential/credential.js';
+import { isCidr } from '../../../domain/network/network-matcher.js';
+import { capsFor } from '../../../domain/volume-limit/volume-limit.js';
+import {
+  credentialUsage,
+  credentialVolumeProjection,
+} from '../../../projections/credential-volume/credential-volume.js';
 import {
   type CredentialRow,
   credentialsProjection,
@@ -22,9 +33,31 @@ const unsubscribeOption = (value: string | undefined): 'on' | 'off' | null =>
       ? value
       : fail(`--unsubscribe: expected on or off, not ${value}`);
 
-const credentialNamed = (db: ReadModelDb, key: string): CredentialRow =>
-  listCredentials(db).find((c) => c.id === key || c.username === key) ??
-  fail(`no credential ${key}`);
+const credentialNamed = (db: ReadModelDb, key: string): CredentialRow => {
+  const all = listCredentials(db);
+  const exact = all.find((c) => c.id === key || c.username === key);
+  if (exact) return exact;
+  const byName = all.filter((c) => c.name === key && c.status === 'active');
+  if (byName.length > 1) fail(`${byName.length} credentials are named ${key}: give the username`);
+  return byName[0] ?? fail(`no credential ${key}`);
+};
+
+const networksOption = (value: string, previous: string[] = []): string[] => {
+  if (!isCidr(value))
+    fail(`--allow: "${value}" is not a network in CIDR form (192.0.2.0/24, 2001:db8::/32)`);
+  return [...previous, value];
+};
+
+/** `used / cap`, or `used` where no cap applies. */
+const ofCap = (used: number, cap: number | undefined): string =>
+  cap === undefined ? String(used) : `${used} / ${cap}`;
+
+const statusOf = (c: Pick<CredentialRow, 'status' | 'paused'>): string =>
+  c.status === 'revoked'
+    ? 'revoked'
+    : c.paused
+      ? `paused (${c.paused.by}): ${c.paused.reason}`
+      : 'active';
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
@@ -42,6 +75,11 @@ export const credentialsCommand = (program: Command): void => {
       '--unsubscribe <on|off>',
       'one-click unsubscribe headers on all its mail (on) or none (off); default: bulk mail only',
     )
+    .option(
+      '--allow <cidr>',
+      'a network it may authenticate from (repeat for more); default: anywhere',
+      networksOption,
+    )
     .option('--api-key', 'also create an HTTP API key (Mailgun, SendGrid, Postmark APIs)')
     .option('--json', 'print {"id","username","password"} (and "apiKey" with --api-key)')
     .action(
@@ -51,6 +89,7 @@ export const credentialsCommand = (program: Command): void => {
           domain: string;
           pool?: string;
           unsubscribe?: string;
+          allow?: string[];
           apiKey?: boolean;
           json?: boolean;
         },
@@ -70,6 +109,7 @@ export const credentialsCommand = (program: Command): void => {
             domain: opts.domain,
             pool: opts.pool ?? null,
             unsubscribe: unsubscribeOption(opts.unsubscribe),
+            allowedNetworks: opts.allow ?? [],
           });
           const apiKey = opts.apiKey ? (await createApiKey(ctx.store, id)).apiKey : undefined;
           if (opts.json)
@@ -130,6 +170,137 @@ export const credentialsCommand = (program: Command): void => {
           { newEventId: () => randomUUID() },
         );
         process.stdout.write(`revoked ${match.username} (${match.id})\n`);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  /** Runs one credential command against the credential named on the command line. */
+  const decideFor = async (
+    ref: string,
+    command: (credential: CredentialRow, at: number) => CredentialCommand,
+    done: (credential: CredentialRow, changed: boolean) => string,
+  ) => {
+    const ctx = await openContext(program.opts().config, [credentialsProjection]);
+    try {
+      const credential = credentialNamed(ctx.readDb, ref);
+      const { events } = await handleCommand(
+        ctx.store,
+        credentialStream(credential.id),
+        credentialDecider,
+        command(credential, Date.now()),
+        { newEventId: () => randomUUID() },
+      ).catch((error: unknown) =>
+        error instanceof CredentialError ? fail(error.message) : Promise.reject(error),
+      );
+      process.stdout.write(`${done(credential, events.length > 0)}\n`);
+    } finally {
+      await ctx.close();
+    }
+  };
+
+  credentials
+    .command('pause <credential>')
+    .description(
+      'refuse its submissions (SMTP 451 4.7.1, HTTP 4xx) until `credentials resume`; mail already accepted is still delivered',
+    )
+    .option(
+      '--reason <text>',
+      'why, shown to its clients and in `credentials usage`',
+      'paused by an operator',
+    )
+    .action((ref: string, opts: { reason: string }) =>
+      decideFor(
+        ref,
+        (c, at) => ({ type: 'PauseCredential', credentialId: c.id, reason: opts.reason, at }),
+        (c, changed) => (changed ? `paused ${c.username}` : `${c.username} was already paused`),
+      ),
+    );
+
+  credentials
+    .command('resume <credential>')
+    .description('let a paused credential submit again (paused by an operator or by an anomaly)')
+    .action((ref: string) =>
+      decideFor(
+        ref,
+        (c, at) => ({ type: 'ResumeCredential', credentialId: c.id, at }),
+        (c, changed) => (changed ? `resumed ${c.username}` : `${c.username} was not paused`),
+      ),
+    );
+
+  credentials
+    .command('allow <credential> [cidr...]')
+    .description(
+      'the networks it may authenticate from (SMTP AUTH and API keys); AUTH from elsewhere fails as a wrong password would',
+    )
+    .option('--anywhere', 'lift the restriction: any address may authenticate')
+    .action((ref: string, cidrs: string[], opts: { anywhere?: boolean }) => {
+      if (opts.anywhere && cidrs.length > 0) fail('give networks or --anywhere, not both');
+      if (!opts.anywhere && cidrs.length === 0) fail('give at least one network, or --anywhere');
+      const networks = cidrs.reduce<string[]>((all, c) => networksOption(c, all), []);
+      return decideFor(
+        ref,
+        (c, at) => ({
+          type: 'SetAllowedNetworks',
+          credentialId: c.id,
+          allowedNetworks: networks,
+          at,
+        }),
+        (c) =>
+          `${c.username} may authenticate from ${networks.length ? networks.join(', ') : 'anywhere'}`,
+      );
+    });
+
+  credentials
+    .command('usage')
+    .description(
+      'what each credential submitted in the rolling hour and day, against its caps (limits.credentials)',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const ctx = await openContext(program.opts().config, [
+        credentialsProjection,
+        credentialVolumeProjection,
+      ]);
+      try {
+        const used = new Map(
+          credentialUsage(ctx.readDb, Date.now()).map((u) => [u.credentialId, u]),
+        );
+        const none = { messages: 0, recipients: 0 };
+        const rows = listCredentials(ctx.readDb)
+          .filter((c) => c.status === 'active' || used.has(c.id))
+          .map((c) => ({
+            id: c.id,
+            name: c.name,
+            username: c.username,
+            status: c.status,
+            paused: c.paused,
+            allowedNetworks: c.allowedNetworks,
+            hour: used.get(c.id)?.hour ?? none,
+            day: used.get(c.id)?.day ?? none,
+            caps: capsFor(ctx.config.limits.credentials, c.name) ?? {},
+          }));
+        if (opts.json) return void process.stdout.write(`${toJson(rows)}\n`);
+        const table = new Table({
+          head: [
+            'credential',
+            'hour: messages',
+            'recipients',
+            'day: messages',
+            'recipients',
+            'status',
+          ],
+        });
+        for (const r of rows)
+          table.push([
+            r.username,
+            ofCap(r.hour.messages, r.caps.hour?.messages),
+            ofCap(r.hour.recipients, r.caps.hour?.recipients),
+            ofCap(r.day.messages, r.caps.day?.messages),
+            ofCap(r.day.recipients, r.caps.day?.recipients),
+            statusOf(r),
+          ]);
+        process.stdout.write(`${table.toString()}\n`);
       } finally {
         await ctx.close();
       }
