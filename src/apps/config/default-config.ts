@@ -24,10 +24,24 @@ smtp:
   maxMessageSize: 26214400   # octets, advertised as SIZE
   maxRecipients: 1000        # per transaction; the one after gets 452 4.5.3
   maxLineLength: 998         # octets per line (RFC 5321), CRLF excluded
+  maxHeaderSize: 262144      # octets of header section (HTTP too); over it: 552 5.3.4
+  maxHeaderFields: 1000      # header fields per message; over it: 552 5.3.4
   maxClients: 1000
+  maxClientsPerAddress: 50   # connections at once from one address (trusted networks exempt)
   maxAuthFailures: 3         # per connection; then 421 4.7.0 and the connection closes
   authFailureDelay: 1s       # each failure's reply waits this much more than the last
-  socketTimeout: 5m
+  # Failed AUTH across connections. An address past its count is refused at connect
+  # (421 4.7.0) for the ban; a username past its count gets 454 4.7.0 at AUTH for the ban,
+  # except from the credential's own allowed networks. Trusted networks are never counted.
+  authBans:
+    address: { failures: 10, within: 10m, ban: 30m }
+    username: { failures: 30, within: 10m, ban: 10m }
+  socketTimeout: 5m          # idle: no byte for this long
+  # Absolute deadlines, which a client trickling bytes cannot stretch (slowloris): one
+  # command line, one message (354 to the final dot), one connection. Then 421 4.4.2.
+  commandDeadline: 5m
+  dataDeadline: 10m
+  sessionDeadline: 30m
   # Wait before the 220 greeting, to catch clients that talk first (spam bots). 0s suits a
   # submission port; smtp-server's own default is 100ms.
   greetingDelay: 0s
@@ -92,6 +106,29 @@ webhooks:
   timeout: 10s               # an endpoint that has not answered by then failed this attempt
   maxInFlight: 64            # requests at once, in all
   perEndpoint: 4             # requests at once to one endpoint: a slow one holds only these
+
+limits:
+  # Rolling volume caps per credential, by name; "*" for every credential (its own entry
+  # wins, measure by measure). Past one: SMTP 451 4.7.1 (452 at RCPT), HTTP 429.
+  # Example: { "*": { hour: { messages: 10000 }, day: { recipients: 200000 } } }
+  credentials: {}
+
+anomalies:
+  # Each credential's last hour against its own past, every interval: a volume spike, a
+  # bounce rate far above its usual, a sending domain it never used. Each is recorded
+  # (CredentialAnomalyDetected), logged, optionally POSTed and optionally pauses it.
+  enabled: true
+  interval: 1m
+  spikeFactor: 10            # the last hour over its average hour of the week before...
+  minMessages: 500           # ...with at least this many messages in the hour
+  minHistory: 24h            # younger credentials have no baseline yet
+  bounceRate: 0.1            # an hourly bounce rate at least this...
+  bounceFactor: 3            # ...and this many times its usual rate
+  minOutcomes: 100           # delivered + bounced in the hour before a rate counts
+  newDomains: true
+  pause: false               # pause the credential (4xx until \`credentials resume\`)
+  webhook: null              # e.g. https://alerts.example.com/mailtrail: JSON POST per anomaly
+  cooldown: 6h               # the same anomaly of a credential is reported once per this
 
 dkim:
   enabled: true              # sign mail for onboarded domains (mailtrail domains add)

@@ -294,6 +294,32 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    anomalies: z
+      .object({
+        /** Compare each active credential's last hour with its own past this often. */
+        enabled: z.boolean().default(true),
+        interval: duration.prefault('1m'),
+        /** The last hour over its average hour (the week before) that makes a spike ... */
+        spikeFactor: z.number().min(1).default(10),
+        /** ... with at least this many messages in the hour. */
+        minMessages: z.number().int().positive().default(500),
+        /** A credential younger than this has no baseline yet. */
+        minHistory: duration.prefault('24h'),
+        /** An hourly bounce rate at least this high and this many times its usual one. */
+        bounceRate: z.number().min(0).max(1).default(0.1),
+        bounceFactor: z.number().min(1).default(3),
+        minOutcomes: z.number().int().positive().default(100),
+        /** A sending domain it never used before. */
+        newDomains: z.boolean().default(true),
+        /** Pause the credential on an anomaly (4xx until `credentials resume`). */
+        pause: z.boolean().default(false),
+        /** Also POST each anomaly (JSON) to this URL: an operator's alerting hook. */
+        webhook: z.string().url('expected an http(s) URL').nullable().default(null),
+        /** The same anomaly of a credential is reported once per this long. */
+        cooldown: duration.prefault('6h'),
+      })
+      .strict()
+      .prefault({}),
     dkim: z
       .object({
         /** Off only to measure what signing costs (the bench); mail should be signed. */

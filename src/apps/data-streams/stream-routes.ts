@@ -240,6 +240,9 @@ export const streamRoutes = async (app: FastifyInstance, deps: StreamRouteDeps) 
         minute: new Date(row.minute).toISOString(),
         messages: row.messages,
         recipients: row.recipients,
+        // Added fields keep the schema version: readers ignore what they do not know.
+        delivered: row.delivered,
+        bounced: row.bounced,
       },
     }),
   );

@@ -15,6 +15,7 @@ import { PROJECTIONS } from '../../projections/registry.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
 import { catchUpProjection, runProjections } from '../../projections/runner/run-projection.js';
 import { webhookOutboxProjection } from '../../projections/webhook-outbox/webhook-outbox.js';
+import { startAnomalyWatch } from '../abuse/anomaly-watch.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
 import type { Config } from '../config/schema.js';
 import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
@@ -117,6 +118,27 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
 
   const webhookNews = outboxNewsChannel(paths.projections);
   const controller = new AbortController();
+  const anomalies = config.anomalies.enabled
+    ? startAnomalyWatch({
+        store,
+        readDb,
+        policy: {
+          spikeFactor: config.anomalies.spikeFactor,
+          minMessages: config.anomalies.minMessages,
+          minHistoryMs: config.anomalies.minHistory,
+          bounceRate: config.anomalies.bounceRate,
+          bounceFactor: config.anomalies.bounceFactor,
+          minOutcomes: config.anomalies.minOutcomes,
+          newDomains: config.anomalies.newDomains,
+        },
+        intervalMs: config.anomalies.interval,
+        cooldownMs: config.anomalies.cooldown,
+        pause: config.anomalies.pause,
+        webhook: config.anomalies.webhook,
+        now: Date.now,
+        log,
+      })
+    : null;
   const runner = runProjections(store, readDb, PROJECTIONS, {
     signal: controller.signal,
     onApplied: (projection, events) => {
@@ -134,6 +156,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     /** The live throttle windows (attempts, deliveries, deferrals per site, source, credential). */
     throttleWindows: () => windows.snapshot(Date.now()),
     stop: async () => {
+      await anomalies?.stop();
       await loop.stop();
       gates.close();
       reacting.unsubscribe();

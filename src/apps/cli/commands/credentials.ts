@@ -64,7 +64,9 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}
 export const credentialsCommand = (program: Command): void => {
   const credentials = program
     .command('credentials')
-    .description('SMTP AUTH credentials and HTTP API keys: create, list, revoke');
+    .description(
+      'SMTP AUTH credentials and HTTP API keys: create, list, revoke; pause, resume, allow; usage against the caps',
+    );
 
   credentials
     .command('add <name>')
