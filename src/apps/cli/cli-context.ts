@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import type { Projection } from '../../projections/runner/projection.js';
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
@@ -8,6 +7,7 @@ import { catchUpProjection } from '../../projections/runner/run-projection.js';
 import { configPathFrom, loadConfig, parseConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { dataPaths } from '../relay/data-paths.js';
+import { openEventStore } from '../relay/open-event-store.js';
 
 export interface CliContext {
   readonly config: Config;
@@ -35,7 +35,7 @@ export const openContext = async (
 ): Promise<CliContext> => {
   const config = cliConfig(flag);
   const paths = dataPaths(config);
-  const store = openSqliteEventStore({ path: paths.events });
+  const store = openEventStore(config);
   const readDb = openReadModelDb(paths.projections);
   for (const p of projections) await catchUpProjection(store, readDb, p);
   return {

@@ -5,6 +5,11 @@ export const DEFAULT_CONFIG_YAML = `# mailtrail configuration. Every key is opti
 # Event log (events.db), read models (projections.db) and the generated TLS certificate.
 dataDir: ./data
 
+# The event log: the embedded SQLite store under dataDir (one node), or an EventStoreDB /
+# KurrentDB cluster, e.g. { kind: esdb, connectionString: "esdb://db1:2113,db2:2113,db3:2113",
+# blobMaxAge: 7d }. Read models stay in SQLite under dataDir either way. See docs/scale-out.md.
+store: { kind: sqlite }
+
 # Our name in the SMTP banner and in Received: headers. Defaults to the machine's hostname.
 # hostname: relay.example.com
 

@@ -23,6 +23,23 @@ describe('config', () => {
     assert.deepEqual(fromNothing.smtp.trustedNetworks, []);
   });
 
+  it('the event log is SQLite unless EventStoreDB is configured, with a checked connection string', () => {
+    assert.deepEqual(parseConfig({}).store, { kind: 'sqlite' });
+    const esdb = parseConfig({
+      store: { kind: 'esdb', connectionString: 'esdb://127.0.0.1:2113?tls=false' },
+    }).store;
+    assert.deepEqual(esdb, {
+      kind: 'esdb',
+      connectionString: 'esdb://127.0.0.1:2113?tls=false',
+      blobMaxAge: 7 * 24 * 3600_000,
+    });
+    rejects(
+      { store: { kind: 'esdb', connectionString: 'http://127.0.0.1:2113' } },
+      /store\.connectionString: expected an EventStoreDB connection string/,
+    );
+    rejects({ store: { kind: 'postgres' } }, /store\.kind/);
+  });
+
   it('a bad value names its key path and the expected form', () => {
     rejects({ smtp: { listen: 'nope' } }, /smtp\.listen: expected HOST:PORT/);
     rejects(

@@ -93,6 +93,28 @@ const volumeCap = z
 export const ConfigSchema = z
   .object({
     dataDir: z.string().default('./data'),
+    /**
+     * The event log: the embedded SQLite store under dataDir (one node), or an
+     * EventStoreDB/KurrentDB cluster. Read models stay in SQLite under dataDir either way.
+     */
+    store: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('sqlite') }).strict(),
+        z
+          .object({
+            kind: z.literal('esdb'),
+            connectionString: z
+              .string()
+              .regex(
+                /^(esdb|kurrentdb|kdb|kurrent)(\+discover)?:\/\//,
+                'expected an EventStoreDB connection string, e.g. esdb://127.0.0.1:2113?tls=false',
+              ),
+            /** How long message bodies are kept in their blob streams ($maxAge). */
+            blobMaxAge: duration.prefault('7d'),
+          })
+          .strict(),
+      ])
+      .prefault({ kind: 'sqlite' }),
     hostname: z.string().min(1).default(hostname()),
     log: z
       .object({

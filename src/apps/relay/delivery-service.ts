@@ -2,7 +2,6 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { concatMap, filter, from, mergeMap, Subject, share } from 'rxjs';
 import { createResolver } from '../../adapters/dns/resolver.js';
-import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
 import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
@@ -23,6 +22,7 @@ import { outboxNews, outboxNewsChannel } from '../webhooks/outbox-news.js';
 import { attemptOutcomes } from './attempt-outcomes.js';
 import { dataPaths } from './data-paths.js';
 import { createDeliveryLoop } from './delivery-loop.js';
+import { openEventStore } from './open-event-store.js';
 import { createSiteGates } from './site-gates.js';
 import { createSiteReactions } from './site-reactions.js';
 import { createSiteShaping } from './site-shaping.js';
@@ -36,9 +36,9 @@ import { createWarmupLedger } from './warmup-ledger.js';
 export const startDeliveryService = async (config: Config, log: Logger, writer?: MessagePort) => {
   const paths = dataPaths(config);
   // Bodies arrive from the writer as they are committed: most are read from memory.
-  const store = openSqliteEventStore({
-    path: paths.events,
-    ...(writer ? { writer, recentBlobBytes: 32 * 1024 * 1024 } : {}),
+  const store = openEventStore(config, {
+    ...(writer ? { writer } : {}),
+    recentBlobBytes: 32 * 1024 * 1024,
   });
   const readDb = openReadModelDb(paths.projections);
   for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);

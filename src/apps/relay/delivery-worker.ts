@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { startDeliveryService } from './delivery-service.js';
 
 const config = workerData.config as Config;
-const writer = workerData.writer as MessagePort;
+const writer = workerData.writer as MessagePort | undefined;
 const log = pino({ level: config.log.level }).child({ thread: 'delivery' });
 const service = await startDeliveryService(config, log, writer);
 parentPort?.postMessage('ready');

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { createFileKeyStore } from '../../adapters/dkim-keys/file-key-store.js';
-import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writer.js';
 import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
 import { createMessageIdFactory } from '../../adapters/ids/message-ids.js';
@@ -44,6 +43,7 @@ import { dataPaths } from './data-paths.js';
 import { createHttpServer } from './http-server.js';
 import { cachedLookup } from './lookup-cache.js';
 import { createMessageSigning } from './message-signing.js';
+import { openEventStore } from './open-event-store.js';
 import { createSenderAuthorization } from './sender-authorization.js';
 import { startServiceWorker } from './service-worker.js';
 import { startDeliveryWorker } from './start-delivery-worker.js';
@@ -87,14 +87,17 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   const unsubscribeKey = derivedKey(verpKey, 'unsubscribe');
   const trackingKey = derivedKey(verpKey, 'tracking');
   const fallbackReturnPath = fallbackReturnPathDomain(config);
-  // One writer thread commits every append of the process, from both threads below.
-  const writer = await startSqliteWriter(paths.events, {
-    onFailure: (error) => {
-      log.fatal({ err: error }, 'the event log writer failed');
-      process.exit(1);
-    },
-  });
-  const store = openSqliteEventStore({ path: paths.events, writer: writer.connect() });
+  // SQLite: one writer thread commits every append of the process, from every thread below.
+  const writer =
+    config.store.kind === 'sqlite'
+      ? await startSqliteWriter(paths.events, {
+          onFailure: (error) => {
+            log.fatal({ err: error }, 'the event log writer failed');
+            process.exit(1);
+          },
+        })
+      : null;
+  const store = openEventStore(config, writer ? { writer: writer.connect() } : {});
   const readDb = openReadModelDb(paths.projections);
   // AUTH, sender checks and signing read these; have them current before the first client.
   await catchUpProjection(store, readDb, credentialsProjection);
@@ -102,12 +105,12 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   await catchUpProjection(store, readDb, suppressionsProjection);
   // Volume caps start from what each credential sent in the last day.
   await catchUpProjection(store, readDb, credentialVolumeProjection);
-  const delivery = await startDeliveryWorker(config, writer.connect(), log);
+  const delivery = await startDeliveryWorker(config, writer?.connect(), log);
   const webhooks = await startServiceWorker(
     new URL('../webhooks/webhook-worker.ts', import.meta.url),
     'webhooks',
     config,
-    writer.connect(),
+    writer?.connect(),
     log,
   );
 
@@ -253,7 +256,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     await Promise.all([submission.close(), http.close()]);
     await Promise.all([delivery.stop(), webhooks.stop()]);
     await store.close();
-    await writer.close();
+    await writer?.close();
     readDb.close();
     throw error;
   }
@@ -288,7 +291,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       await http.close();
       await Promise.all([delivery.stop(), webhooks.stop()]);
       await store.close();
-      await writer.close();
+      await writer?.close();
       readDb.close();
     },
   };

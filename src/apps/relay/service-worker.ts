@@ -13,10 +13,11 @@ export const startServiceWorker = async (
   entry: URL,
   name: string,
   config: Config,
-  writer: MessagePort,
+  /** Its port to the SQLite writer thread; none with EventStoreDB. */
+  writer: MessagePort | undefined,
   log: Logger,
 ): Promise<{ readonly worker: Worker; readonly stop: () => Promise<void> }> => {
-  const worker = await startTypeScriptWorker(entry, { config, writer }, [writer]);
+  const worker = await startTypeScriptWorker(entry, { config, writer }, writer ? [writer] : []);
   let stopping = false;
   worker.on('error', (error) => {
     log.fatal({ err: error }, `${name} worker failed`);

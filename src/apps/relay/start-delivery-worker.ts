@@ -5,7 +5,11 @@ import { startServiceWorker } from './service-worker.js';
 import type { WindowRow } from './throttle-windows.js';
 
 /** Starts the delivery service on its own thread and resolves once it has caught up. */
-export const startDeliveryWorker = async (config: Config, writer: MessagePort, log: Logger) => {
+export const startDeliveryWorker = async (
+  config: Config,
+  writer: MessagePort | undefined,
+  log: Logger,
+) => {
   const { worker, stop } = await startServiceWorker(
     new URL('./delivery-worker.ts', import.meta.url),
     'delivery',

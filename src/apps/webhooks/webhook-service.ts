@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { openSqliteEventStore } from '../../adapters/event-store/sqlite/sqlite-event-store.js';
 import { createFileWebhookSecretStore } from '../../adapters/webhook-secrets/file-webhook-secrets.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
 import type { Config } from '../config/schema.js';
 import { dataPaths } from '../relay/data-paths.js';
+import { openEventStore } from '../relay/open-event-store.js';
 import { type OutboxNews, outboxNewsChannel } from './outbox-news.js';
 import { createWebhookDispatcher } from './webhook-dispatcher.js';
 
@@ -16,7 +16,7 @@ import { createWebhookDispatcher } from './webhook-dispatcher.js';
  */
 export const startWebhookService = async (config: Config, log: Logger, writer?: MessagePort) => {
   const paths = dataPaths(config);
-  const store = openSqliteEventStore({ path: paths.events, ...(writer ? { writer } : {}) });
+  const store = openEventStore(config, writer ? { writer } : {});
   const readDb = openReadModelDb(paths.projections);
   const dispatcher = createWebhookDispatcher({
     store,

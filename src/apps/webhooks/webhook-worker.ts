@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { startWebhookService } from './webhook-service.js';
 
 const config = workerData.config as Config;
-const writer = workerData.writer as MessagePort;
+const writer = workerData.writer as MessagePort | undefined;
 const log = pino({ level: config.log.level }).child({ thread: 'webhooks' });
 const service = await startWebhookService(config, log, writer);
 parentPort?.postMessage('ready');
