@@ -68,7 +68,7 @@ export type ApiSubmitResult =
   | {
       readonly ok: false;
       /** Stable codes the fronts map to their provider's errors. */
-      readonly code: SubmissionObjection['code'] | 'TooLarge';
+      readonly code: SubmissionObjection['code'] | 'TooLarge' | 'InvalidText';
       readonly message: string;
       /** For a deferral: when it would fit again (epoch ms); null: not by waiting. */
       readonly retryAt?: number | null;

@@ -8,6 +8,26 @@ import type { AuthenticatedCredential, SubmissionPort } from './submission-port.
 type Callback = (err?: Error | null) => void;
 
 /**
+ * Bytes that are not UTF-8 reach us as U+FFFD: an address made of them is malformed. A
+ * non-ASCII address is fine with SMTPUTF8 declared at MAIL FROM (RFC 6531), not without.
+ */
+const encodingProblem = (
+  address: string,
+  smtpUtf8: boolean,
+  kind: 'sender' | 'recipient',
+): Error | null => {
+  if (address.includes('\uFFFD'))
+    return smtpError(
+      501,
+      kind === 'sender' ? '5.1.7' : '5.1.3',
+      `Bad ${kind} address syntax: not valid UTF-8`,
+    );
+  if (!smtpUtf8 && /[^\x00-\x7f]/.test(address))
+    return smtpError(553, '5.6.7', `Non-ASCII ${kind} address needs SMTPUTF8 at MAIL FROM`);
+  return null;
+};
+
+/**
  * MAIL FROM and RCPT TO: a client relays only once authenticated, or from a trusted
  * network; what it may send then is the application's to say (its domains, its caps, the
  * recipients it may name). Address syntax is smtp-server's (501 5.1.7 / 501 5.1.3).
@@ -25,12 +45,19 @@ export const createEnvelopeHandlers = (
   return {
     onMailFrom: (address: SMTPServerAddress, session: SMTPServerSession, callback: Callback) => {
       if (!mayRelay(session)) return callback(refuse());
+      const args = address.args as { SMTPUTF8?: unknown } | false;
+      const utf8 = args !== false && args?.SMTPUTF8 === true;
+      const malformed = encodingProblem(address.address, utf8, 'sender');
+      if (malformed) return callback(malformed);
       const credential = credentialOf(session);
       const objection = credential ? port.checkMailFrom(credential, address.address) : null;
       return objection ? callback(objectionReply(objection, 'mail')) : callback();
     },
     onRcptTo: (address: SMTPServerAddress, session: SMTPServerSession, callback: Callback) => {
       if (!mayRelay(session)) return callback(refuse());
+      const utf8 = Boolean((session.envelope as { smtpUtf8?: boolean }).smtpUtf8);
+      const malformed = encodingProblem(address.address, utf8, 'recipient');
+      if (malformed) return callback(malformed);
       const count = session.envelope.rcptTo.length + 1;
       // RFC 5321 §4.5.3.1.8: the ones past the limit get 452 and those taken stand.
       if (count > limits.maxRecipients) {

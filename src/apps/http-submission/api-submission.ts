@@ -68,6 +68,37 @@ interface Prepared {
   readonly tracking: { readonly opens: boolean; readonly clicks: boolean };
 }
 
+// NUL, and U+FFFD: what bytes that were not UTF-8 became when the request was decoded.
+const UNFIT = /[\u0000\uFFFD]/;
+
+/**
+ * The first field bound for a header (subject, names, addresses, custom headers, tags,
+ * custom data) that holds a NUL or bytes that were not UTF-8, by name; null when none does.
+ * Bodies are left alone: there such bytes are content, and MIME encodes them.
+ */
+const unfitField = (message: ApiMessage): string | null => {
+  const fields: Array<[string, string | null]> = [
+    ...message.tags.map((t): [string, string] => ['tag', t]),
+    ...Object.entries(message.metadata).flatMap(([k, v]): Array<[string, string]> => [
+      ['custom data', k],
+      ['custom data', v],
+    ]),
+  ];
+  if (message.kind === 'fields') {
+    fields.push(['subject', message.subject]);
+    for (const [name, list] of [
+      ['from', [message.from]],
+      ['to', message.to],
+      ['cc', message.cc],
+      ['bcc', message.bcc],
+      ['reply-to', message.replyTo],
+    ] as const)
+      for (const m of list) fields.push([name, m.address], [name, m.name]);
+    for (const [name, value] of message.headers) fields.push([`header ${name}`, value]);
+  }
+  return fields.find(([, value]) => value !== null && UNFIT.test(value))?.[0] ?? null;
+};
+
 const canonical = (bytes: Buffer): Buffer =>
   isClean(inspectLineEndings(bytes)) ? bytes : Buffer.from(normalizeLineEndings(bytes));
 
@@ -86,6 +117,13 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
     request: Parameters<ApiSubmissionPort['submit']>[0],
     message: ApiMessage,
   ): Promise<Prepared[] | Refusal> => {
+    const unfit = unfitField(message);
+    if (unfit)
+      return {
+        ok: false,
+        code: 'InvalidText',
+        message: `the ${unfit} holds a NUL or bytes that are not UTF-8`,
+      };
     const firstId = deps.newMessageId();
     const recipients = envelopeRecipients(message);
     const tracking =

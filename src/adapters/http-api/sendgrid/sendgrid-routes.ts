@@ -62,6 +62,8 @@ export const sendgridRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): 
           return errors(reply, 403, plain(result.message));
         case 'HeaderTooLarge':
           return errors(reply, 400, plain(result.message, 'headers'));
+        case 'InvalidText':
+          return errors(reply, 400, plain(result.message));
         case 'OverVolumeCap':
         case 'RecipientNotAllowed':
           return errors(reply, 400, plain(result.message, 'personalizations'));

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { parseConfig } from '../src/apps/config/load-config.js';
-import { startRelay } from '../src/apps/relay/relay.js';
-import { acceptedMessages } from './support/fixtures.js';
-import { startTestRelay, type TestRelay } from './support/relay-harness.js';
-import { type RawSmtp, rawSmtp } from './support/smtp-client.js';
+import { parseConfig } from '../../src/apps/config/load-config.js';
+import { startRelay } from '../../src/apps/relay/relay.js';
+import { acceptedMessages } from '../support/fixtures.js';
+import { startTestRelay, type TestRelay } from '../support/relay-harness.js';
+import { type RawSmtp, rawSmtp } from '../support/smtp-client.js';
 
 const TRUSTED = '127.0.0.9';
 

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { inspectLineEndings, isClean } from '../src/domain/message-body/line-endings.js';
-import { SMUGGLING_SEQUENCES } from '../src/domain/message-body/smuggling-sequences.js';
-import { acceptedMessages } from './support/fixtures.js';
-import { startTestRelay, type TestRelay } from './support/relay-harness.js';
-import { rawSmtp } from './support/smtp-client.js';
+import { inspectLineEndings, isClean } from '../../src/domain/message-body/line-endings.js';
+import { SMUGGLING_SEQUENCES } from '../../src/domain/message-body/smuggling-sequences.js';
+import { acceptedMessages } from '../support/fixtures.js';
+import { startTestRelay, type TestRelay } from '../support/relay-harness.js';
+import { rawSmtp } from '../support/smtp-client.js';
 
 const smuggled = (seq: string) =>
   `Subject: outer\r\n\r\nhello${seq}MAIL FROM:<smuggled@victim.example>\r\nRCPT TO:<x@sink.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n.\r\n`;
