@@ -79,10 +79,12 @@ const UNFIT = /[\u0000\uFFFD]/;
 const unfitField = (message: ApiMessage): string | null => {
   const fields: Array<[string, string | null]> = [
     ...message.tags.map((t): [string, string] => ['tag', t]),
-    ...Object.entries(message.metadata).flatMap(([k, v]): Array<[string, string]> => [
-      ['custom data', k],
-      ['custom data', v],
-    ]),
+    ...Object.entries(message.metadata).flatMap(
+      ([k, v]): Array<[string, string]> => [
+        ['custom data', k],
+        ['custom data', v],
+      ],
+    ),
   ];
   if (message.kind === 'fields') {
     fields.push(['subject', message.subject]);
