@@ -44,6 +44,8 @@ export const startSink = async (port: number) => {
 export interface Target {
   readonly name: string;
   readonly port: number;
+  /** mailtrail's config file, for CLI commands against the running relay. */
+  readonly configPath?: string;
   readonly pid: () => number | undefined;
   stop(): Promise<void>;
 }
@@ -94,6 +96,7 @@ export const startMailtrail = async (
   return {
     name: options.dkim ? `mailtrail ${options.dkim}` : 'mailtrail',
     port,
+    configPath: config,
     pid: () => child.pid,
     stop: async () => {
       child.kill('SIGTERM');

@@ -51,6 +51,7 @@ describe('resource limits on the submission listener', () => {
           commandDeadline: '3s',
           dataDeadline: '3s',
           sessionDeadline: '8s',
+          errorLimits: { soft: 3, hard: 5, sleep: '300ms' },
         },
         dns: { servers: ['127.0.0.1:9'], timeout: '100ms' },
       },
@@ -201,6 +202,33 @@ describe('resource limits on the submission listener', () => {
     // 99 of ours and the Subject: exactly 100.
     assert.match(await sendWithHeaders(fields(99)), /^250 2\.0\.0 /);
     assert.equal(await metric('header-size'), 2);
+  });
+
+  it('refusal after refusal: slowed past the soft limit, cut off past the hard one (Postfix error limits)', async () => {
+    const { client, greeting } = await connect('127.0.0.22');
+    assert.match(greeting, /^220 /);
+    await client.command('EHLO client.test\r\n');
+    const took: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = Date.now();
+      assert.match(await client.command('MAIL FROM:<a@sender.test>\r\n'), /^530 5\.7\.0 /);
+      took.push(Date.now() - started);
+    }
+    // The 4th and 5th refusals waited; the first three did not.
+    assert.ok(
+      took.slice(0, 3).every((ms) => ms < 250),
+      String(took),
+    );
+    assert.ok(
+      took.slice(3).every((ms) => ms >= 280),
+      String(took),
+    );
+    assert.match(
+      await client.command('MAIL FROM:<a@sender.test>\r\n'),
+      /^421 4\.7\.0 Too many errors, closing connection/,
+    );
+    await client.closed();
+    assert.equal(await metric('error-limit'), 1);
   });
 
   it('every limit above left a log line naming the client', () => {

@@ -15,6 +15,7 @@ export type LimitReason =
   | 'line-length'
   | 'message-size'
   | 'header-size'
-  | 'recipients';
+  | 'recipients'
+  | 'error-limit';
 
 export type OnLimit = (reason: LimitReason, address: string) => void;

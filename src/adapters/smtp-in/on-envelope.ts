@@ -1,5 +1,6 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { NetworkMatcher } from '../../domain/network/network-matcher.js';
+import type { ErrorLimits } from './error-limits.js';
 import type { OnLimit } from './limit-reason.js';
 import { objectionReply } from './objection-reply.js';
 import { smtpError } from './smtp-error.js';
@@ -35,15 +36,25 @@ const encodingProblem = (
 export const createEnvelopeHandlers = (
   trusted: NetworkMatcher,
   port: Pick<SubmissionPort, 'checkMailFrom' | 'checkRecipient'>,
-  limits: { readonly maxRecipients: number; readonly onLimit: OnLimit },
+  limits: {
+    readonly maxRecipients: number;
+    readonly onLimit: OnLimit;
+    readonly errors: ErrorLimits;
+  },
 ) => {
   const mayRelay = (session: SMTPServerSession): boolean =>
     Boolean(session.user) || trusted(session.remoteAddress);
   const refuse = () => smtpError(530, '5.7.0', 'Authentication required');
+  /** Refusals go through the session's error count (slowed, then cut off). */
+  const counted =
+    (session: SMTPServerSession, done: Callback): Callback =>
+    (err) =>
+      err ? limits.errors.refuse(session, err, done) : done();
   const credentialOf = (session: SMTPServerSession) =>
     (session.user as AuthenticatedCredential | undefined) ?? null;
   return {
-    onMailFrom: (address: SMTPServerAddress, session: SMTPServerSession, callback: Callback) => {
+    onMailFrom: (address: SMTPServerAddress, session: SMTPServerSession, done: Callback) => {
+      const callback = counted(session, done);
       if (!mayRelay(session)) return callback(refuse());
       const args = address.args as { SMTPUTF8?: unknown } | false;
       const utf8 = args !== false && args?.SMTPUTF8 === true;
@@ -53,7 +64,8 @@ export const createEnvelopeHandlers = (
       const objection = credential ? port.checkMailFrom(credential, address.address) : null;
       return objection ? callback(objectionReply(objection, 'mail')) : callback();
     },
-    onRcptTo: (address: SMTPServerAddress, session: SMTPServerSession, callback: Callback) => {
+    onRcptTo: (address: SMTPServerAddress, session: SMTPServerSession, done: Callback) => {
+      const callback = counted(session, done);
       if (!mayRelay(session)) return callback(refuse());
       const utf8 = Boolean((session.envelope as { smtpUtf8?: boolean }).smtpUtf8);
       const malformed = encodingProblem(address.address, utf8, 'recipient');

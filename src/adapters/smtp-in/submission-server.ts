@@ -1,6 +1,7 @@
 import { SMTPServer } from 'smtp-server';
 import { networkMatcher } from '../../domain/network/network-matcher.js';
 import { createConnectionLimits, watchDeadlines } from './connection-limits.js';
+import { createErrorLimits } from './error-limits.js';
 import type { OnLimit } from './limit-reason.js';
 import { listenSmtp } from './listen-smtp.js';
 import { createAuthHandler } from './on-auth.js';
@@ -18,6 +19,7 @@ export interface SubmissionServerOptions {
   readonly maxLineLength: number;
   readonly maxClients: number;
   readonly maxClientsPerAddress: number;
+  readonly errorLimits: { readonly soft: number; readonly hard: number; readonly sleepMs: number };
   readonly deadlines: {
     readonly commandMs: number;
     readonly dataMs: number;
@@ -50,9 +52,11 @@ export const createSubmissionServer = (
   });
   const trusted = networkMatcher(options.trustedNetworks);
   const onLimit = options.onLimit ?? (() => {});
+  const errors = createErrorLimits({ ...options.errorLimits, onLimit });
   const envelope = createEnvelopeHandlers(trusted, port, {
     maxRecipients: options.maxRecipients,
     onLimit,
+    errors,
   });
   const limits = createConnectionLimits({
     maxPerAddress: options.maxClientsPerAddress,
@@ -91,6 +95,7 @@ export const createSubmissionServer = (
     }),
     onClose: (session) => {
       auth.forget(session.id);
+      errors.forget(session.id);
       limits.onClose(session);
     },
     // Counted in onRcptTo (on-envelope.ts), where the refusal is logged and measured.

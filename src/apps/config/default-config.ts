@@ -33,6 +33,9 @@ smtp:
   maxHeaderFields: 1000      # header fields per message; over it: 552 5.3.4
   maxClients: 1000
   maxClientsPerAddress: 50   # connections at once from one address (trusted networks exempt)
+  # Refusals in one session, as Postfix's smtpd_soft/hard_error_limit: past soft, each one
+  # is answered sleep late; past hard, 421 4.7.0 and the connection closes.
+  errorLimits: { soft: 10, hard: 20, sleep: 1s }
   maxAuthFailures: 3         # per connection; then 421 4.7.0 and the connection closes
   authFailureDelay: 1s       # each failure's reply waits this much more than the last
   # Failed AUTH across connections. An address past its count is refused at connect

@@ -143,6 +143,18 @@ export const ConfigSchema = z
           .default(256 * 1024),
         maxHeaderFields: z.number().int().min(100).default(1000),
         maxClients: z.number().int().positive().default(1000),
+        /**
+         * Refusals in one session (Postfix's smtpd_soft/hard_error_limit): past `soft` each
+         * is answered `sleep` late, past `hard` the client is cut off with 421 4.7.0.
+         */
+        errorLimits: z
+          .object({
+            soft: z.number().int().positive().default(10),
+            hard: z.number().int().positive().default(20),
+            sleep: duration.prefault('1s'),
+          })
+          .strict()
+          .prefault({}),
         /** Connections at once from one address (trusted networks are exempt). */
         maxClientsPerAddress: z.number().int().positive().default(50),
         maxAuthFailures: z.number().int().positive().default(3),

@@ -187,6 +187,11 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       maxLineLength: config.smtp.maxLineLength,
       maxClients: config.smtp.maxClients,
       maxClientsPerAddress: config.smtp.maxClientsPerAddress,
+      errorLimits: {
+        soft: config.smtp.errorLimits.soft,
+        hard: config.smtp.errorLimits.hard,
+        sleepMs: config.smtp.errorLimits.sleep,
+      },
       deadlines: {
         commandMs: config.smtp.commandDeadline,
         dataMs: config.smtp.dataDeadline,
