@@ -10,32 +10,14 @@ import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { acceptedMessages, addCredential } from './support/fixtures.js';
 import { startTestRelay, type TestRelay } from './support/relay-harness.js';
-import { rawSmtp } from './support/smtp-client.js';
+import { submissionTransport } from './support/smtp-client.js';
 
 const execFileAsync = promisify(execFile);
 const USER = 'app@sender.test';
 const PASS = 'correct horse battery staple';
 
 const transport = (port: number, auth = { user: USER, pass: PASS }) =>
-  nodemailer.createTransport({
-    host: '127.0.0.1',
-    port,
-    secure: false,
-    requireTLS: true,
-    auth,
-    tls: { rejectUnauthorized: false },
-  });
-
-/** Connected, EHLO, STARTTLS done, and (unless told not to) EHLO again over TLS. */
-const _tlsSession = async (port: number, { ehloAfter = true } = {}) => {
-  const c = await rawSmtp(port);
-  await c.read();
-  await c.command('EHLO client.test\r\n');
-  await c.command('STARTTLS\r\n');
-  await c.startTls();
-  if (ehloAfter) await c.command('EHLO client.test\r\n');
-  return c;
-};
+  submissionTransport(port, auth);
 
 const message = {
   from: 'app@sender.test',

@@ -239,3 +239,25 @@ describe('resource limits on the submission listener', () => {
       );
   });
 });
+
+describe('the total connection limit', () => {
+  let relay: TestRelay;
+  before(async () => {
+    relay = await startTestRelay({ smtp: { maxClients: 2 } });
+  });
+  after(() => relay.cleanup());
+
+  it('the connection over smtp.maxClients gets 421 4.7.0 and is counted', async () => {
+    const open = await Promise.all([1, 2].map(() => rawSmtp(relay.smtpPort)));
+    for (const c of open) assert.match(await c.read(), /^220 /);
+    const third = await rawSmtp(relay.smtpPort, '127.0.0.1', '127.0.0.23');
+    assert.match(
+      await third.read(),
+      /^421 4\.7\.0 relay\.test Too many connected clients, try again in a moment/,
+    );
+    await third.closed();
+    const text = await (await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`)).text();
+    assert.match(text, /mailtrail_smtp_limit_total\{reason="connections-total"\} 1/);
+    for (const c of open) c.socket().destroy();
+  });
+});

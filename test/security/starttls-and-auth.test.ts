@@ -6,23 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { acceptedMessages, addCredential } from '../support/fixtures.js';
 import { startTestRelay, type TestRelay } from '../support/relay-harness.js';
-import { rawSmtp } from '../support/smtp-client.js';
+import { rawSmtp, submissionTransport } from '../support/smtp-client.js';
 
 const USER = 'app@sender.test';
 const PASS = 'correct horse battery staple';
 
 const transport = (port: number, auth = { user: USER, pass: PASS }) =>
-  nodemailer.createTransport({
-    host: '127.0.0.1',
-    port,
-    secure: false,
-    requireTLS: true,
-    auth,
-    tls: { rejectUnauthorized: false },
-  });
+  submissionTransport(port, auth);
 
 /** Connected, EHLO, STARTTLS done, and (unless told not to) EHLO again over TLS. */
 const tlsSession = async (port: number, { ehloAfter = true } = {}) => {

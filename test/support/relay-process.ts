@@ -37,10 +37,20 @@ export const waitForPort = async (
 };
 
 /** Runs `mailtrail serve` as its own process, as an operator would. */
-export const spawnRelay = (configPath: string): ChildProcess => {
+export const spawnRelay = (
+  configPath: string,
+  /** Collects the relay's log lines (stdout) here instead of dropping them. */
+  logLines?: string[],
+): ChildProcess => {
   const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], {
     cwd: REPO,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', logLines ? 'pipe' : 'ignore', 'pipe'],
+  });
+  let partial = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    logLines?.push(...lines.filter((l) => l !== ''));
   });
   child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[relay] ${d}`));
   return child;

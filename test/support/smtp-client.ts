@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import nodemailer from 'nodemailer';
 
 /**
  * A byte-exact SMTP client: writes exactly what it is given and reads whole replies.
@@ -115,3 +116,14 @@ export const authenticatedSmtp = async (
   const token = Buffer.from(`\0${username}\0${password}`).toString('base64');
   return { client, auth: await client.command(`AUTH PLAIN ${token}\r\n`) };
 };
+
+/** nodemailer as an application configures it: STARTTLS required, AUTH, our test certificate. */
+export const submissionTransport = (port: number, auth: { user: string; pass: string }) =>
+  nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    requireTLS: true,
+    auth,
+    tls: { rejectUnauthorized: false },
+  });

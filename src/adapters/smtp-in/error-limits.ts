@@ -27,7 +27,8 @@ export const createErrorLimits = (options: ErrorLimitOptions) => {
       errors.set(session.id, count);
       if (count > options.hard) {
         options.onLimit('error-limit', session.remoteAddress);
-        return callback(smtpError(421, '4.7.0', 'Too many errors, closing connection'));
+        callback(smtpError(421, '4.7.0', 'Too many errors, closing connection'));
+        return;
       }
       if (count > options.soft) {
         setTimeout(() => callback(error), options.sleepMs);

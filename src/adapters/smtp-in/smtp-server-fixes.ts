@@ -170,7 +170,7 @@ export const installSmtpServerFixes = (): void => {
         this._server.options.onLimit?.('connections-total', this.remoteAddress);
         return this.send(
           421,
-          `${this.name} Too many connected clients, try again in a moment`,
+          `4.7.0 ${this.name} Too many connected clients, try again in a moment`,
           false,
         );
       }

@@ -39,6 +39,10 @@ export const createAuthGuard = (deps: AuthGuardDeps) => {
     if (records.size < SWEEP_AT) return;
     const at = deps.now();
     for (const [key, record] of records) if (!isLive(record, at, policy)) records.delete(key);
+    // Guessing from more addresses than that at once: forget the oldest half rather than
+    // grow without bound (a Map iterates in insertion order).
+    if (records.size >= SWEEP_AT * 2)
+      for (const key of [...records.keys()].slice(0, SWEEP_AT)) records.delete(key);
   };
 
   const fail = (
