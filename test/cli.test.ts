@@ -131,6 +131,12 @@ describe('mailtrail CLI', () => {
     assert.match(r.stderr, /--domain: "not a domain" is not a domain name/);
   });
 
+  it('store migrate refuses a target that is not an EventStoreDB connection string', () => {
+    const r = run(['store', 'migrate', '--to', 'http://127.0.0.1:2113', '--config', config]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--to: expected an EventStoreDB connection string/);
+  });
+
   it('domains add prints the records to publish (--json for machines), and refuses bad names, unknown credentials and duplicates', () => {
     const cred = run([
       'credentials',

@@ -12,6 +12,7 @@ import { projectionsCommand } from './commands/projections.js';
 import { serveCommand } from './commands/serve.js';
 import { shapingCommand } from './commands/shaping.js';
 import { sinkCommand } from './commands/sink.js';
+import { storeCommand } from './commands/store.js';
 import { suppressionsCommand } from './commands/suppressions.js';
 import { webhooksCommand } from './commands/webhooks.js';
 
@@ -31,6 +32,7 @@ messagesCommand(program);
 acctCommand(program);
 projectionsCommand(program);
 shapingCommand(program);
+storeCommand(program);
 bouncesCommand(program);
 suppressionsCommand(program);
 webhooksCommand(program);

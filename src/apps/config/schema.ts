@@ -72,6 +72,11 @@ export const RouteSchema = z.string().transform((text, ctx) => {
 });
 export type Route = z.infer<typeof RouteSchema>;
 
+/** The schemes EventStoreDB and KurrentDB clients take. */
+export const ESDB_CONNECTION_STRING = /^(esdb|kurrentdb|kdb|kurrent)(\+discover)?:\/\//;
+export const ESDB_CONNECTION_HINT =
+  'expected an EventStoreDB connection string, e.g. esdb://127.0.0.1:2113?tls=false';
+
 const authBan = (failures: number, within: string, ban: string) =>
   z
     .object({
@@ -103,12 +108,7 @@ export const ConfigSchema = z
         z
           .object({
             kind: z.literal('esdb'),
-            connectionString: z
-              .string()
-              .regex(
-                /^(esdb|kurrentdb|kdb|kurrent)(\+discover)?:\/\//,
-                'expected an EventStoreDB connection string, e.g. esdb://127.0.0.1:2113?tls=false',
-              ),
+            connectionString: z.string().regex(ESDB_CONNECTION_STRING, ESDB_CONNECTION_HINT),
             /** How long message bodies are kept in their blob streams ($maxAge). */
             blobMaxAge: duration.prefault('7d'),
           })
