@@ -57,6 +57,8 @@ export const startAnomalyWatch = (deps: AnomalyWatchDeps): { stop(): Promise<voi
         { type: 'RecordAnomaly', data, pause: deps.pause },
         { newEventId: () => randomUUID() },
       );
+      // A revoked credential sends nothing more: nothing was recorded, nothing to say.
+      if (events.length === 0) continue;
       const paused = events.some((e) => e.type === 'CredentialPaused');
       deps.log.warn(
         { credential: figures.name, kind: anomaly.kind, figures: anomaly.figures, paused },

@@ -12,7 +12,6 @@ import {
   describeCap,
   type MinuteVolume,
   recordVolume,
-  usageIn,
   type VolumeCaps,
 } from '../../domain/volume-limit/volume-limit.js';
 import type { CredentialRow } from '../../projections/credentials/credentials.js';
@@ -92,12 +91,6 @@ export const createCredentialGate = (deps: CredentialGateDeps) => {
       record(credential, adding);
       return () =>
         record(credential, { messages: -adding.messages, recipients: -adding.recipients });
-    },
-    /** The counts the caps are checked against (credentials with caps only). */
-    usage: (credentialId: string) => {
-      const list = minutes.get(credentialId) ?? [];
-      const now = deps.now();
-      return { hour: usageIn(list, 'hour', now), day: usageIn(list, 'day', now) };
     },
   };
 };

@@ -10,7 +10,8 @@ import type { SenderAuthorization } from './sender-authorization.js';
 /**
  * What SMTP asks before the data: at MAIL FROM, whether the credential may send as that
  * address and may send now; at RCPT TO, whether the recipient is one we relay to and one
- * more fits under its caps. Acceptance asks all of it again for every front door.
+ * more fits under its caps. Acceptance checks the sender and the caps again, for every
+ * front door (the HTTP APIs refuse address literals when they parse addresses).
  */
 export const createSubmissionChecks = (deps: {
   readonly authorization: Pick<SenderAuthorization, 'checkMailFrom'>;
