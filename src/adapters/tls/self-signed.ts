@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import selfsigned from 'selfsigned';
 
 export interface TlsFiles {
   readonly key: Buffer;
@@ -29,6 +28,8 @@ export const loadOrCreateTls = async (
     return { key: readFileSync(keyPath), cert: readFileSync(certPath), generated: false };
   const notAfter = new Date();
   notAfter.setFullYear(notAfter.getFullYear() + 2);
+  // Loaded on first run only: its X.509 stack costs every start about 0.25 s.
+  const { default: selfsigned } = await import('selfsigned');
   const pems = await selfsigned.generate([{ name: 'commonName', value: hostname }], {
     keySize: 2048,
     algorithm: 'sha256',

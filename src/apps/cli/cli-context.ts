@@ -35,7 +35,7 @@ export const openContext = async (
 ): Promise<CliContext> => {
   const config = cliConfig(flag);
   const paths = dataPaths(config);
-  const store = openEventStore(config);
+  const store = await openEventStore(config);
   const readDb = openReadModelDb(paths.projections);
   for (const p of projections) await catchUpProjection(store, readDb, p);
   return {

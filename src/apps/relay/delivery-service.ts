@@ -36,7 +36,7 @@ import { createWarmupLedger } from './warmup-ledger.js';
 export const startDeliveryService = async (config: Config, log: Logger, writer?: MessagePort) => {
   const paths = dataPaths(config);
   // Bodies arrive from the writer as they are committed: most are read from memory.
-  const store = openEventStore(config, {
+  const store = await openEventStore(config, {
     ...(writer ? { writer } : {}),
     recentBlobBytes: 32 * 1024 * 1024,
   });

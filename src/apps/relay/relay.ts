@@ -97,7 +97,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
           },
         })
       : null;
-  const store = openEventStore(config, writer ? { writer: writer.connect() } : {});
+  const store = await openEventStore(config, writer ? { writer: writer.connect() } : {});
   const readDb = openReadModelDb(paths.projections);
   // AUTH, sender checks and signing read these; have them current before the first client.
   await catchUpProjection(store, readDb, credentialsProjection);

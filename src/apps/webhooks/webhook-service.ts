@@ -16,7 +16,7 @@ import { createWebhookDispatcher } from './webhook-dispatcher.js';
  */
 export const startWebhookService = async (config: Config, log: Logger, writer?: MessagePort) => {
   const paths = dataPaths(config);
-  const store = openEventStore(config, writer ? { writer } : {});
+  const store = await openEventStore(config, writer ? { writer } : {});
   const readDb = openReadModelDb(paths.projections);
   const dispatcher = createWebhookDispatcher({
     store,

@@ -3,7 +3,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { openEsdbEventStore } from '../../../adapters/event-store/esdb/esdb-event-store.js';
 import { ESDB_CONNECTION_HINT, ESDB_CONNECTION_STRING } from '../../config/schema.js';
 import { migrateStore } from '../../store-migration/migrate-store.js';
 import { fail, openContext, toJson } from '../cli-context.js';
@@ -31,8 +30,13 @@ export const storeCommand = (program: Command): void => {
       const ctx = await openContext(program.opts().config);
       if (ctx.config.store.kind !== 'sqlite')
         fail('store migrate copies the embedded SQLite store: this config already uses esdb');
+      // Loaded here only: every other CLI command would pay for the gRPC client.
+      const { openEsdbEventStore } = await import(
+        '../../../adapters/event-store/esdb/esdb-event-store.js'
+      );
       const target = openEsdbEventStore({
         connectionString: opts.to,
+        // The schema's default for store.blobMaxAge: bodies outlive the longest queue age.
         blobMaxAgeSeconds: 7 * 24 * 3600,
       });
       const file = checkpointFile(ctx.config.dataDir, opts.to);
