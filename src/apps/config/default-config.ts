@@ -8,10 +8,21 @@ dataDir: ./data
 # The event log: the embedded SQLite store under dataDir (one node), or an EventStoreDB /
 # KurrentDB cluster, e.g. { kind: esdb, connectionString: "esdb://db1:2113,db2:2113,db3:2113",
 # blobMaxAge: 7d }. Read models stay in SQLite under dataDir either way. See docs/scale-out.md.
+# SQLite may name its file elsewhere: { kind: sqlite, path: /srv/mailtrail/events.db }.
 store: { kind: sqlite }
 
 # Our name in the SMTP banner and in Received: headers. Defaults to the machine's hostname.
+# Also this node's name in a cluster: unique per node.
 # hostname: relay.example.com
+
+# Several nodes on one event log (EventStoreDB, or one SQLite file on one machine) share the
+# delivery: each owns some of the 64 message partitions and heartbeats; a node silent for
+# longer than the lease loses its share to the others. Each site's limits are divided among
+# the live nodes. Off: this node delivers everything. See docs/scale-out.md.
+cluster:
+  enabled: false
+  heartbeat: 5s
+  lease: 30s
 
 log:
   level: info        # fatal | error | warn | info | debug | trace | silent

@@ -61,6 +61,10 @@ export const loadConfig = (path: string, options: { create: boolean }): LoadedCo
     config: {
       ...config,
       dataDir: rel(config.dataDir),
+      store:
+        config.store.kind === 'sqlite' && config.store.path
+          ? { ...config.store, path: rel(config.store.path) }
+          : config.store,
       smtp: {
         ...config.smtp,
         tls: {

@@ -104,7 +104,16 @@ export const ConfigSchema = z
      */
     store: z
       .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('sqlite') }).strict(),
+        z
+          .object({
+            kind: z.literal('sqlite'),
+            /**
+             * The events file, when not dataDir/events.db: nodes on one machine that share
+             * the delivery (cluster.enabled) point here at the same file.
+             */
+            path: z.string().min(1).optional(),
+          })
+          .strict(),
         z
           .object({
             kind: z.literal('esdb'),
@@ -116,6 +125,23 @@ export const ConfigSchema = z
       ])
       .prefault({ kind: 'sqlite' }),
     hostname: z.string().min(1).default(hostname()),
+    /**
+     * Several relay nodes on one event log sharing the delivery work (docs/scale-out.md):
+     * each owns some of the message partitions, proves it is alive by heartbeats, and takes
+     * over a dead node's share when its lease runs out. Node name: `hostname`.
+     */
+    cluster: z
+      .object({
+        enabled: z.boolean().default(false),
+        heartbeat: duration.prefault('5s'),
+        lease: duration.prefault('30s'),
+      })
+      .strict()
+      .prefault({})
+      .refine((c) => c.lease >= 3 * c.heartbeat, {
+        message: 'expected lease to be at least 3 heartbeats',
+        path: ['lease'],
+      }),
     log: z
       .object({
         level: z

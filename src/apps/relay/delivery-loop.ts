@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { domainOf } from '../../domain/address/address.js';
 import type { Classification } from '../../domain/bounce/classifier.js';
+import { shareLimits } from '../../domain/cluster/limit-share.js';
+import { partitionOf } from '../../domain/cluster/partition.js';
 import { handleCommand, loadState } from '../../domain/command-handling/handle-command.js';
 import type { Deliverer, EgressSource } from '../../domain/delivery/delivery-port.js';
 import { chooseSource, type PoolWeights } from '../../domain/egress/choose-source.js';
@@ -51,6 +53,14 @@ export interface DeliveryLoopDeps {
   readonly verpKey: Uint8Array;
   /** What a failed reply means (the bounce classifier with the configured rule files). */
   readonly classify: (reply: SmtpReply) => Classification;
+  /**
+   * Several nodes sharing the delivery: the partitions this node may work on now and how
+   * many nodes are live (each site's limits are divided among them). Absent: alone.
+   */
+  readonly cluster?: {
+    readonly partitions: () => ReadonlySet<number>;
+    readonly liveNodes: () => number;
+  };
   readonly now: () => number;
   readonly random: () => number;
   readonly log: {
@@ -80,6 +90,12 @@ type Job =
  */
 export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
   const { sites, gates, reactions, warmup } = deps.shaping;
+  const { cluster } = deps;
+  /** This node's partitions for the queue's queries; null: all of them. */
+  const partitions = (): readonly number[] | null => (cluster ? [...cluster.partitions()] : null);
+  const nodes = (): number => cluster?.liveNodes() ?? 1;
+  const stillMine = (messageId: string): boolean =>
+    !cluster || cluster.partitions().has(partitionOf(messageId));
   const inFlight = new Set<string>();
   // Work finished but not yet visible in the projection: skip it until the checkpoint
   // passes the position its outcome was written at.
@@ -174,7 +190,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     const body = await deps.store.readBlob(state.accepted.bodyRef);
     if (!body) throw new Error(`body ${state.accepted.bodyRef} of ${job.messageId} is missing`);
     // A backoff in force replaces the queue's limits; a suspension holds everything back.
-    const limits = reactions.limitsFor(shaped.queue, shaped.values);
+    // Nodes sharing the delivery each take their part of the site's limits.
+    const limits = shareLimits(reactions.limitsFor(shaped.queue, shaped.values), nodes());
     const results: AttemptResult[] = [];
     const headersRef = state.accepted.recipientHeadersRef;
     const headersBlob = headersRef ? await deps.store.readBlob(headersRef) : null;
@@ -193,6 +210,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       // transaction itself: recording the outcome must not hold the site's connection.
       const release = await gates.admit(shaped.queue, limits, job.lane);
       try {
+        // Its partition moved to another node meanwhile: what is not sent is theirs now.
+        if (!stillMine(job.messageId)) break;
         results.push(
           ...(await deps.deliverer.deliver({
             messageId: job.messageId,
@@ -215,6 +234,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         release();
       }
     }
+    if (results.length === 0) return undefined;
     if (source) {
       const delivered = results.filter((r) => r.reply.code < 400).length;
       warmup.settle(source.name, shaped.site, job.reserved, delivered);
@@ -341,7 +361,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       // take every slot from the other sites.
       const queueLane = `${shaped.queue} ${row.lane}`;
       const started = startedPerQueue.get(queueLane) ?? 0;
-      if (gates.load(shaped.queue, row.lane) + started >= 2 * shaped.values.maxConnections) {
+      const connections = Math.ceil(shaped.values.maxConnections / nodes());
+      if (gates.load(shaped.queue, row.lane) + started >= 2 * connections) {
         blocked.add(row.domain);
         continue;
       }
@@ -371,7 +392,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       for (const [key, position] of settling) if (position <= checkpoint) settling.delete(key);
       const limit = Math.min(capacity, 200) + inFlight.size + settling.size + failedUntil.size;
       const jobs = new Map<string, Job>();
-      const rows = dueWork(deps.readDb, deps.now(), limit);
+      const mine = partitions();
+      const rows = dueWork(deps.readDb, deps.now(), limit, [], mine);
       const blocked = plan(rows, capacity, jobs);
       if (
         blocked.size > 0 &&
@@ -380,13 +402,13 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         lastTick - lastSkipQuery >= SKIP_QUERY_INTERVAL_MS
       ) {
         lastSkipQuery = lastTick;
-        plan(dueWork(deps.readDb, deps.now(), limit, [...blocked]), capacity, jobs, true);
+        plan(dueWork(deps.readDb, deps.now(), limit, [...blocked], mine), capacity, jobs, true);
       }
       for (const [key, job] of jobs) start(key, job);
     }
     // Come back when the next deferred recipient falls due, or within a second anyway
     // (settling work, projections written by other processes, a warm-up day turning).
-    const next = nextDueAt(deps.readDb);
+    const next = nextDueAt(deps.readDb, partitions());
     const wait = next === null ? 1000 : Math.min(Math.max(next - deps.now(), 10), 1000);
     timer = setTimeout(wake, wait);
     timer.unref();
@@ -396,7 +418,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
   const sweep = (site: string): void => {
     const domains = sites.domainsOf(site);
     if (domains.length === 0) return;
-    for (const row of pendingWorkAt(deps.readDb, domains)) {
+    for (const row of pendingWorkAt(deps.readDb, domains, partitions())) {
       const key = `${row.messageId} ${row.domain}`;
       if (inFlight.has(key)) continue;
       start(key, { kind: 'bounce', messageId: row.messageId, domain: row.domain });
@@ -408,6 +430,9 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     /** Called when the delivery-queue projection applied new events. */
     notify: wake,
     sweep,
+    /** The partitions of the attempts under way (a node hands over only those it is done with). */
+    busyPartitions: (): ReadonlySet<number> =>
+      new Set([...inFlight].map((key) => partitionOf(key.slice(0, key.indexOf(' '))))),
     /** Stops taking new work and waits for the attempts under way. */
     stop: async (): Promise<void> => {
       stopped = true;

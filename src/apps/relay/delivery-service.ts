@@ -16,6 +16,7 @@ import { catchUpProjection, runProjections } from '../../projections/runner/run-
 import { webhookOutboxProjection } from '../../projections/webhook-outbox/webhook-outbox.js';
 import { startAnomalyWatch } from '../abuse/anomaly-watch.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
+import { type ClusterMembership, startClusterMembership } from '../cluster/cluster-membership.js';
 import type { Config } from '../config/schema.js';
 import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
 import { outboxNews, outboxNewsChannel } from '../webhooks/outbox-news.js';
@@ -78,6 +79,9 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     now: Date.now,
   });
   const bounceRules = loadBounceRules(config.bounces.files);
+  // Sharing the delivery with other nodes: the loop asks the membership (started below,
+  // once the loop can say which partitions it is busy with) what is this node's.
+  let membership: ClusterMembership | null = null;
   const loop = createDeliveryLoop({
     verpKey: loadOrCreateVerpKey(paths.keys),
     classify: (reply) => classifyReply(bounceRules, reply),
@@ -88,6 +92,14 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     egress: config.egress,
     retryJitter: config.queue.retryJitter,
     maxInFlight: config.delivery.maxInFlight,
+    ...(config.cluster.enabled
+      ? {
+          cluster: {
+            partitions: () => membership?.view().active ?? new Set<number>(),
+            liveNodes: () => membership?.view().liveNodes ?? 1,
+          },
+        }
+      : {}),
     now: Date.now,
     random: Math.random,
     log,
@@ -150,6 +162,23 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   }).catch((error) => {
     if (!controller.signal.aborted) log.error({ err: error }, 'projections stopped');
   });
+  if (config.cluster.enabled) {
+    membership = await startClusterMembership({
+      store,
+      node: config.hostname,
+      heartbeatMs: config.cluster.heartbeat,
+      leaseMs: config.cluster.lease,
+      busyPartitions: loop.busyPartitions,
+      onChange: loop.notify,
+      now: Date.now,
+      log,
+    });
+    const view = membership.view();
+    log.info(
+      { node: view.node, nodes: view.assignment?.nodes, partitions: view.active.size },
+      'sharing the delivery with the cluster',
+    );
+  }
   loop.start();
 
   return {
@@ -158,6 +187,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     stop: async () => {
       await anomalies?.stop();
       await loop.stop();
+      await membership?.stop();
       gates.close();
       reacting.unsubscribe();
       windows.close();

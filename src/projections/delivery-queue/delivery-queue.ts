@@ -1,4 +1,5 @@
 import { domainOf } from '../../domain/address/address.js';
+import { partitionOf } from '../../domain/cluster/partition.js';
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
 import { firstDue } from '../../domain/message/decider.js';
 import type { MessageEvent } from '../../domain/message/events.js';
@@ -12,7 +13,7 @@ import { statement } from '../runner/read-model-db.js';
  */
 export const deliveryQueueProjection: Projection = {
   name: 'delivery_queue',
-  version: 4,
+  version: 5,
   filter: { streamPrefixes: [MESSAGE_STREAM_PREFIX] },
   tables: {
     recipients: `
@@ -31,6 +32,8 @@ export const deliveryQueueProjection: Projection = {
       last_reply TEXT,
       lane TEXT NOT NULL,
       pool TEXT,
+      -- The message's cluster partition: a node sharing the delivery asks only for its own.
+      partition INTEGER NOT NULL,
       PRIMARY KEY (message_id, recipient)`,
   },
   indexes: {
@@ -44,8 +47,8 @@ export const deliveryQueueProjection: Projection = {
     const insert = statement(
       db,
       `INSERT OR IGNORE INTO ${t('recipients')} (message_id, recipient, domain, status, attempts,
-       due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply, lane, pool)
-       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
+       due_at, accepted_at, updated_at, sender, subject, source, credential, last_reply, lane, pool, partition)
+       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
     );
     const update = statement(
       db,
@@ -58,6 +61,7 @@ export const deliveryQueueProjection: Projection = {
       switch (event.type) {
         case 'MessageAccepted': {
           const d = event.data;
+          const partition = partitionOf(messageId);
           for (const to of d.envelope.to)
             insert.run(
               messageId,
@@ -74,6 +78,7 @@ export const deliveryQueueProjection: Projection = {
               d.credential?.name ?? null,
               d.lane ?? 'transactional',
               d.pool ?? null,
+              partition,
             );
           break;
         }

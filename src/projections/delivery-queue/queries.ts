@@ -71,6 +71,18 @@ export interface DueWork {
   readonly pool: string | null;
 }
 
+/** A node's partitions (null: it delivers for every partition, alone). */
+export type Partitions = readonly number[] | null;
+
+/** The SQL condition and parameter that keep a node to its partitions. */
+const inPartitions = (partitions: Partitions): { sql: string; params: unknown[] } =>
+  partitions === null
+    ? { sql: '', params: [] }
+    : {
+        sql: 'AND partition IN (SELECT value FROM json_each(?))',
+        params: [JSON.stringify(partitions)],
+      };
+
 /**
  * (message, domain) pairs with a recipient due at `now`: every lane's oldest due first,
  * transactional before bulk, up to `limit` per lane (a bulk backlog never hides
@@ -83,45 +95,46 @@ export const dueWork = (
   now: number,
   limit: number,
   skip: readonly string[] = [],
-): DueWork[] =>
-  (['transactional', 'bulk'] as const).flatMap((lane) =>
-    skip.length === 0
-      ? (statement(
-          db,
-          `SELECT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
-           WHERE lane = ? AND status IN ('queued', 'deferred') AND due_at <= ?
-           ORDER BY due_at LIMIT ?`,
-        ).all(lane, now, limit) as DueWork[])
-      : (statement(
-          db,
-          `SELECT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
-           WHERE lane = ? AND status IN ('queued', 'deferred') AND due_at <= ?
-             AND domain NOT IN (SELECT value FROM json_each(?))
-           ORDER BY due_at LIMIT ?`,
-        ).all(lane, now, JSON.stringify(skip), limit) as DueWork[]),
+  partitions: Partitions = null,
+): DueWork[] => {
+  const mine = inPartitions(partitions);
+  const skipping = skip.length > 0 ? 'AND domain NOT IN (SELECT value FROM json_each(?))' : '';
+  const query = statement(
+    db,
+    `SELECT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
+     WHERE lane = ? AND status IN ('queued', 'deferred') AND due_at <= ? ${skipping} ${mine.sql}
+     ORDER BY due_at LIMIT ?`,
   );
+  const skipParams = skip.length > 0 ? [JSON.stringify(skip)] : [];
+  return (['transactional', 'bulk'] as const).flatMap(
+    (lane) => query.all(lane, now, ...skipParams, ...mine.params, limit) as DueWork[],
+  );
+};
 
 /** Every (message, domain) with a recipient still to send at these domains, due or not. */
-export const pendingWorkAt = (db: ReadModelDb, domains: readonly string[]): DueWork[] =>
-  statement(
+export const pendingWorkAt = (
+  db: ReadModelDb,
+  domains: readonly string[],
+  partitions: Partitions = null,
+): DueWork[] => {
+  const mine = inPartitions(partitions);
+  return statement(
     db,
     `SELECT DISTINCT message_id AS messageId, domain, lane, pool FROM ${t('recipients')}
-     WHERE status IN ('queued', 'deferred') AND domain IN (SELECT value FROM json_each(?))`,
-  ).all(JSON.stringify(domains)) as DueWork[];
+     WHERE status IN ('queued', 'deferred') AND domain IN (SELECT value FROM json_each(?)) ${mine.sql}`,
+  ).all(JSON.stringify(domains), ...mine.params) as DueWork[];
+};
 
 /** When the next deferred recipient falls due, if any (per lane: each an index lookup). */
-export const nextDueAt = (db: ReadModelDb): number | null => {
+export const nextDueAt = (db: ReadModelDb, partitions: Partitions = null): number | null => {
+  const mine = inPartitions(partitions);
+  const query = statement(
+    db,
+    `SELECT min(due_at) AS due FROM ${t('recipients')}
+     WHERE lane = ? AND status IN ('queued', 'deferred') ${mine.sql}`,
+  );
   const dues = (['transactional', 'bulk'] as const)
-    .map(
-      (lane) =>
-        (
-          statement(
-            db,
-            `SELECT min(due_at) AS due FROM ${t('recipients')}
-             WHERE lane = ? AND status IN ('queued', 'deferred')`,
-          ).get(lane) as { due: number | null }
-        ).due,
-    )
+    .map((lane) => (query.get(lane, ...mine.params) as { due: number | null }).due)
     .filter((d): d is number => d !== null);
   return dues.length === 0 ? null : Math.min(...dues);
 };
