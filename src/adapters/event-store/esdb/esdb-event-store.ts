@@ -20,6 +20,7 @@ import type {
   SubscribeOptions,
   SubscriptionItem,
 } from '../../../domain/event-store/event-store.js';
+import { resumable } from '../resumable-subscription.js';
 import {
   BLOB_EVENT_TYPE,
   blobStream,
@@ -168,7 +169,8 @@ export const openEsdbEventStore = (options: EsdbStoreOptions): EventStore => {
     }
   };
 
-  async function* subscribeToAll(
+  /** One connection's subscription: it ends with the connection (see `resumable`). */
+  async function* subscribeOnce(
     subscribeOptions: SubscribeOptions = {},
   ): AsyncIterable<SubscriptionItem> {
     // History by reads (any server version), then live from where they stopped.
@@ -208,6 +210,16 @@ export const openEsdbEventStore = (options: EsdbStoreOptions): EventStore => {
       await subscription.unsubscribe().catch(() => {});
     }
   }
+
+  // A node failure or leader election drops the subscription: it is reopened from the last
+  // event delivered, so the relay's projections keep following the log.
+  const subscribeToAll = (
+    subscribeOptions: SubscribeOptions = {},
+  ): AsyncIterable<SubscriptionItem> =>
+    resumable((after) => subscribeOnce({ ...subscribeOptions, after }), {
+      after: subscribeOptions.after,
+      signal: subscribeOptions.signal,
+    });
 
   return {
     appendToStream: async (
