@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +20,8 @@ import type { EventStore } from '../../src/domain/event-store/event-store.js';
 import { messageStream } from '../../src/domain/message/events.js';
 import { type Sink, startSink, waitFor } from '../support/relay-harness.js';
 import { BIN, exited, freePort, REPO, spawnRelay, waitForPort } from '../support/relay-process.js';
+import { submissionTransport } from '../support/smtp-client.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 const NODES = {
   a: { name: 'a.relay.test', source: '127.0.0.11' },
@@ -88,6 +90,15 @@ describe('several nodes sharing the delivery', () => {
     }
   };
 
+  const cli = async (node: keyof typeof NODES, ...args: string[]) =>
+    (
+      await promisify(execFile)(
+        process.execPath,
+        [BIN, ...args, '--config', join(dir, `${node}.yaml`)],
+        { cwd: REPO },
+      )
+    ).stdout;
+
   const deliveredTo = (recipients: readonly string[]) =>
     sink.transactions.filter(
       (t) => t.reply.startsWith('250') && recipients.includes(t.to[0] as string),
@@ -124,11 +135,7 @@ describe('several nodes sharing the delivery', () => {
     );
     assert.deepEqual(counts, [32, 32]);
     // What an operator sees.
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [BIN, 'cluster', 'status', '--json', '--config', join(dir, 'a.yaml')],
-      { cwd: REPO },
-    );
+    const stdout = await cli('a', 'cluster', 'status', '--json');
     const status = JSON.parse(stdout) as { nodes: Array<Record<string, unknown>> };
     assert.deepEqual(
       status.nodes.map((n) => [n.node, n.state, n.partitions]),
@@ -169,6 +176,72 @@ describe('several nodes sharing the delivery', () => {
     assert.ok(sink.peakConnections(sourceOf('a')) <= MAX_CONNECTIONS / 2);
     assert.ok(sink.peakConnections(sourceOf('b')) <= MAX_CONNECTIONS / 2);
     assert.ok(sink.peakConnections(sourceOf('a')) >= 1 && sink.peakConnections(sourceOf('b')) >= 1);
+  });
+
+  it('each webhook notification is posted once, by the node owning its endpoint', async () => {
+    let receiver: WebhookReceiver | undefined;
+    try {
+      receiver = await startWebhookReceiver('127.0.0.74');
+      const credential = JSON.parse(
+        await cli('a', 'credentials', 'add', 'app', '--domain', 'sender.test', '--json'),
+      ) as { username: string; password: string };
+      await cli(
+        'a',
+        'webhooks',
+        'add',
+        '--credential',
+        'app',
+        '--url',
+        receiver.url('/hook'),
+        '--format',
+        'native',
+        '--events',
+        'delivered',
+      );
+      // Keys (DKIM, VERP, webhook signing keys) are shipped to every node (docs/scale-out.md).
+      cpSync(join(dir, 'data-a', 'keys', 'webhooks'), join(dir, 'data-b', 'keys', 'webhooks'), {
+        recursive: true,
+      });
+      const recipients = Array.from({ length: 40 }, (_, i) => `hooked${i}@cluster.test`);
+      for (const node of ['a', 'b'] as const) {
+        const transport = submissionTransport(ports[node] as number, {
+          user: credential.username,
+          pass: credential.password,
+        });
+        // The credential reaches each node's read models within a poll of the log.
+        await waitFor(
+          () =>
+            transport.verify().then(
+              () => true,
+              () => undefined,
+            ),
+          `node ${node} knows the credential`,
+        );
+        const mine = node === 'a' ? recipients.slice(0, 20) : recipients.slice(20);
+        await Promise.all(
+          mine.map((to) =>
+            transport.sendMail({ from: 'app@sender.test', to, subject: 'hooked', text: 'x' }),
+          ),
+        );
+        transport.close();
+      }
+      const notified = () =>
+        receiver?.requests
+          .filter((r) => r.path === '/hook')
+          .map((r) => JSON.parse(r.body.toString()) as { recipient: string }) ?? [];
+      await waitFor(
+        () => notified().length >= recipients.length || undefined,
+        'notifications',
+        30_000,
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      const got = notified()
+        .map((n) => n.recipient)
+        .sort();
+      assert.deepEqual(got, [...recipients].sort(), 'each delivery notified exactly once');
+    } finally {
+      await receiver?.close();
+    }
   });
 
   it('after kill -9 of one node, the other takes its share over: its deferred mail and new mail', async () => {

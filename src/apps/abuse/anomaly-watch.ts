@@ -21,6 +21,8 @@ export interface AnomalyWatchDeps {
   readonly pause: boolean;
   /** Where each anomaly is also POSTed as JSON; null: nowhere. */
   readonly webhook: string | null;
+  /** Several nodes sharing the work: whether this one looks (one node does, not each). */
+  readonly mine?: () => boolean;
   readonly now: () => number;
   readonly log: Pick<Logger, 'warn' | 'error'>;
 }
@@ -88,6 +90,10 @@ export const startAnomalyWatch = (deps: AnomalyWatchDeps): { stop(): Promise<voi
   };
 
   const timer = setInterval(() => {
+    if (deps.mine && !deps.mine()) {
+      lookedAt = deps.now();
+      return;
+    }
     running = running
       .then(look)
       .catch((error: unknown) => deps.log.error({ err: error }, 'anomaly watch failed'));

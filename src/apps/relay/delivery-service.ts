@@ -17,6 +17,7 @@ import { webhookOutboxProjection } from '../../projections/webhook-outbox/webhoo
 import { startAnomalyWatch } from '../abuse/anomaly-watch.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
 import { type ClusterMembership, startClusterMembership } from '../cluster/cluster-membership.js';
+import { clusterNewsChannel, ownsKey } from '../cluster/cluster-news.js';
 import type { Config } from '../config/schema.js';
 import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
 import { outboxNews, outboxNewsChannel } from '../webhooks/outbox-news.js';
@@ -147,6 +148,10 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
         cooldownMs: config.anomalies.cooldown,
         pause: config.anomalies.pause,
         webhook: config.anomalies.webhook,
+        // One node looks for the whole cluster: the owner of the key 'anomalies'.
+        ...(config.cluster.enabled
+          ? { mine: () => ownsKey(membership?.view().active ?? new Set(), 'anomalies') }
+          : {}),
         now: Date.now,
         log,
       })
@@ -162,6 +167,12 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   }).catch((error) => {
     if (!controller.signal.aborted) log.error({ err: error }, 'projections stopped');
   });
+  // The webhook thread learns this node's partitions on every heartbeat and every change.
+  const clusterNews = config.cluster.enabled ? clusterNewsChannel(paths.projections) : null;
+  const tellPartitions = () =>
+    clusterNews?.postMessage([...(membership?.view().active ?? new Set<number>())]);
+  const telling = clusterNews ? setInterval(tellPartitions, config.cluster.heartbeat) : undefined;
+  telling?.unref();
   if (config.cluster.enabled) {
     membership = await startClusterMembership({
       store,
@@ -169,10 +180,14 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
       heartbeatMs: config.cluster.heartbeat,
       leaseMs: config.cluster.lease,
       busyPartitions: loop.busyPartitions,
-      onChange: loop.notify,
+      onChange: () => {
+        loop.notify();
+        tellPartitions();
+      },
       now: Date.now,
       log,
     });
+    tellPartitions();
     const view = membership.view();
     log.info(
       { node: view.node, nodes: view.assignment?.nodes, partitions: view.active.size },
@@ -188,6 +203,9 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
       await anomalies?.stop();
       await loop.stop();
       await membership?.stop();
+      clearInterval(telling);
+      tellPartitions();
+      clusterNews?.close();
       gates.close();
       reacting.unsubscribe();
       windows.close();

@@ -32,6 +32,11 @@ export interface WebhookDispatcherDeps {
   /** Requests in flight at once to one endpoint: a slow one holds only its own. */
   readonly perEndpoint: number;
   readonly newEventId: () => string;
+  /**
+   * Several nodes sharing the work: whether this endpoint is this node's to post to, so each
+   * notification goes out from one node and the per-endpoint limit holds cluster-wide.
+   */
+  readonly ownsEndpoint?: (webhookId: string) => boolean;
   readonly now: () => number;
   readonly log: Logger;
 }
@@ -169,6 +174,7 @@ export const createWebhookDispatcher = (deps: WebhookDispatcherDeps) => {
   const dispatch = (): number | null => {
     const now = deps.now();
     for (const endpoint of activeWebhooks(deps.readDb)) {
+      if (deps.ownsEndpoint && !deps.ownsEndpoint(endpoint.webhookId)) continue;
       const size = webhookFormat(endpoint.format).batchSize;
       const free = () =>
         Math.min(

@@ -3,6 +3,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { createFileWebhookSecretStore } from '../../adapters/webhook-secrets/file-webhook-secrets.js';
 import { openReadModelDb } from '../../projections/runner/read-model-db.js';
+import { clusterNewsChannel, ownsKey } from '../cluster/cluster-news.js';
 import type { Config } from '../config/schema.js';
 import { dataPaths } from '../relay/data-paths.js';
 import { openEventStore } from '../relay/open-event-store.js';
@@ -18,6 +19,10 @@ export const startWebhookService = async (config: Config, log: Logger, writer?: 
   const paths = dataPaths(config);
   const store = await openEventStore(config, writer ? { writer } : {});
   const readDb = openReadModelDb(paths.projections);
+  // Sharing the work with other nodes: post only to the endpoints in this node's partitions
+  // (none until the delivery thread has said which they are).
+  let partitions: ReadonlySet<number> = new Set();
+  const cluster = config.cluster.enabled ? clusterNewsChannel(paths.projections) : null;
   const dispatcher = createWebhookDispatcher({
     store,
     readDb,
@@ -28,16 +33,23 @@ export const startWebhookService = async (config: Config, log: Logger, writer?: 
     maxInFlight: config.webhooks.maxInFlight,
     perEndpoint: config.webhooks.perEndpoint,
     newEventId: randomUUID,
+    ...(cluster ? { ownsEndpoint: (id: string) => ownsKey(partitions, id) } : {}),
     now: Date.now,
     log,
   });
   const news = outboxNewsChannel(paths.projections);
   news.onmessage = (message: unknown) =>
     dispatcher.observe((message as { data: OutboxNews }).data.settled);
+  if (cluster)
+    cluster.onmessage = (message: unknown) => {
+      partitions = new Set((message as { data: number[] }).data);
+      dispatcher.notify();
+    };
   dispatcher.start();
   return {
     stop: async () => {
       news.close();
+      cluster?.close();
       await dispatcher.stop();
       await store.close();
       readDb.close();
