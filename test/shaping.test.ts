@@ -122,8 +122,13 @@ describe('reply rules: a site that pushes back is suspended, and stays so across
     assert.equal(suspended.streamName, `site-mx:127.0.0.8:${touchy.port}`);
     assert.deepEqual([data.matches, data.reply.code, data.rule.match], [3, 451, '^451 4\\.3\\.0']);
 
+    // One more waits for the site; stopping does not wait out the suspension with it.
+    await submit(relay.smtpPort, ['waiting@touchy.test']);
+    await new Promise((r) => setTimeout(r, 300));
     // Restart: the suspension is an event, so the new process honours it too.
     await first.stop();
+    assert.ok(Date.now() < data.until, 'stopped before the suspension ended');
+    assert.ok(!touchy.transactions.some((t) => t.to.includes('waiting@touchy.test')));
     relay = {
       ...(await startRelay(first.config, pino({ level: 'silent' }))),
       config: first.config,
@@ -138,6 +143,11 @@ describe('reply rules: a site that pushes back is suspended, and stays so across
       Date.parse(delivered.at) >= data.until,
       `delivered ${Date.parse(delivered.at) - data.until} ms after the suspension ended`,
     );
+    const waited = await waitFor(
+      () => touchy.transactions.find((t) => t.to.includes('waiting@touchy.test')),
+      'the message that waited across the restart',
+    );
+    assert.ok(Date.parse(waited.at) >= data.until);
   });
 });
 

@@ -7,7 +7,7 @@ import type { EventStore } from '../../domain/event-store/event-store.js';
 import { readAssignment, startClusterMembership } from './cluster-membership.js';
 
 const HEARTBEAT_MS = 20;
-const quiet = { info: () => undefined, warn: () => undefined };
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const until = async (probe: () => boolean | Promise<boolean>, what: string, ms = 3000) => {
   const deadline = Date.now() + ms;
   while (!(await probe())) {
@@ -105,5 +105,63 @@ describe('cluster membership', () => {
     await until(() => b.view().active.size === PARTITIONS / 2, 'b rejoins');
     await b.stop();
     await a.stop();
+  });
+
+  it('a node back after being cut off takes its share again only once the other let go of it', async () => {
+    const store = createMemoryEventStore();
+    let cut = false;
+    const cutOff = (fn: (...args: never[]) => unknown) =>
+      ((...args: never[]) => {
+        if (cut) throw new Error('connection to the log lost');
+        return fn(...args);
+      }) as never;
+    const bStore: EventStore = {
+      ...store,
+      appendToStream: cutOff(store.appendToStream),
+      readStream: cutOff(store.readStream),
+    };
+    const aBusy = new Set<number>();
+    const a = await member(store, 'a', aBusy, 200);
+    const b = await member(bStore, 'b', new Set(), 200);
+    await until(() => b.view().active.size === PARTITIONS / 2, 'shared');
+    cut = true;
+    await until(() => a.view().active.size === PARTITIONS, 'a takes everything');
+    // a is now busy in every partition when b comes back.
+    for (let p = 0; p < PARTITIONS; p++) aBusy.add(p);
+    cut = false;
+    await until(async () => (await readAssignment(store)).state?.nodes.length === 2, 'b rejoined');
+    await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 5));
+    assert.equal(b.view().active.size, 0, 'nothing while a is still at work there');
+    aBusy.clear();
+    await until(() => b.view().active.size === PARTITIONS / 2, 'b works on its share');
+    await until(() => a.view().active.size === PARTITIONS / 2, 'a on its own');
+    await b.stop();
+    await a.stop();
+  });
+
+  it('two processes under one name both stop working, and say why', async () => {
+    const store = createMemoryEventStore();
+    const errors: string[] = [];
+    const log = { ...quiet, error: (_: object, msg: string) => void errors.push(msg) };
+    const twin = () =>
+      startClusterMembership({
+        store,
+        node: 'same-host',
+        heartbeatMs: HEARTBEAT_MS,
+        leaseMs: 60_000,
+        busyPartitions: () => new Set(),
+        onChange: () => undefined,
+        now: Date.now,
+        log,
+      });
+    const first = await twin();
+    const second = await twin();
+    await until(
+      () => first.view().active.size === 0 && second.view().active.size === 0,
+      'both stand down',
+    );
+    assert.ok(errors.some((m) => /another process heartbeats as this node/.test(m)));
+    await first.stop();
+    await second.stop();
   });
 });

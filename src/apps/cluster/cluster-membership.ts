@@ -37,6 +37,7 @@ export interface ClusterMembershipDeps {
   readonly log: {
     info: (obj: object, msg: string) => void;
     warn: (obj: object, msg: string) => void;
+    error: (obj: object, msg: string) => void;
   };
 }
 
@@ -67,7 +68,14 @@ export const readAssignment = async (
   return { state: null, revision: 'no_stream' };
 };
 
-export const readHeartbeat = async (store: EventStore, node: string) => {
+export const readHeartbeat = async (
+  store: EventStore,
+  node: string,
+): Promise<{
+  readonly revision: bigint;
+  readonly recordedAt: Date;
+  readonly data: NodeHeartbeat['data'];
+} | null> => {
   for await (const e of store.readStream(nodeStream(node), { direction: 'backwards', maxCount: 1 }))
     return {
       revision: e.revision,
@@ -86,6 +94,7 @@ export const readHeartbeat = async (store: EventStore, node: string) => {
  */
 export const startClusterMembership = async (deps: ClusterMembershipDeps) => {
   const { store, node } = deps;
+  const instance = randomUUID();
   let view: ClusterView = {
     node,
     revision: null,
@@ -95,38 +104,52 @@ export const startClusterMembership = async (deps: ClusterMembershipDeps) => {
     peers: new Map(),
   };
   let adopted: number | null = null;
-  // When this node last got a heartbeat into the log. Cut off from the log for a lease, it
-  // stops working: by then the others may have taken its share over (they wait a lease
-  // from when they last saw its heartbeat, which is no earlier).
+  // When this node last got a heartbeat into the log. Silent for longer than the lease less
+  // one heartbeat, it stops working: its peers take its share over only once they have seen
+  // no heartbeat of it for a whole lease.
   let lastBeat = deps.now();
+  const fenceMs = deps.leaseMs - deps.heartbeatMs;
+  const fenced = (): boolean => deps.now() - lastBeat > fenceMs;
+  // The revision of this process's last heartbeat: another one after it, not ours, means a
+  // second process runs under this name.
+  let ownBeat: bigint | null = null;
+  let clashUntil = 0;
+  // Until it has rejoined (a new table revision of its own, adopted by its peers), a node
+  // carries nothing over: on start, after being cut off, after being dropped from the table.
+  let rejoined = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
 
-  const beat = (leaving: boolean) =>
-    store.appendToStream(
+  const beat = async (leaving: boolean): Promise<void> => {
+    const at = deps.now();
+    const result = await store.appendToStream(
       nodeStream(node),
       [
         {
           eventId: randomUUID(),
           type: 'NodeHeartbeat',
-          data: NodeHeartbeatSchema.parse({ at: deps.now(), adopted, leaving }),
+          data: NodeHeartbeatSchema.parse({ at, instance, adopted, leaving }),
         },
       ],
       { expectedRevision: 'any' },
     );
+    ownBeat = result.nextExpectedRevision;
+    lastBeat = at;
+  };
 
   /** Shares the partitions among `live`, unless another node changed the table first. */
   const rebalance = async (
     read: { state: AssignmentState; revision: ExpectedRevision },
     live: readonly string[],
+    rejoining: boolean,
   ) => {
     try {
       const result = await handleCommand(
         store,
         ASSIGNMENTS_STREAM,
         assignmentDecider,
-        { type: 'Rebalance', at: deps.now(), live },
+        { type: 'Rebalance', at: deps.now(), live, ...(rejoining ? { rejoining: node } : {}) },
         { newEventId: () => randomUUID(), loaded: read, retries: 0 },
       );
       const [event] = result.events;
@@ -144,27 +167,62 @@ export const startClusterMembership = async (deps: ClusterMembershipDeps) => {
     }
   };
 
+  /** Another process heartbeating under this node's name since our last heartbeat? */
+  const clashing = async (): Promise<boolean> => {
+    const latest = await readHeartbeat(store, node);
+    if (
+      ownBeat !== null &&
+      latest &&
+      latest.revision !== ownBeat &&
+      latest.data.instance !== instance
+    ) {
+      clashUntil = deps.now() + deps.leaseMs;
+      deps.log.error(
+        { node, other: latest.data.instance, instance },
+        'another process heartbeats as this node: give each node its own hostname; this one delivers nothing meanwhile',
+      );
+    }
+    return deps.now() < clashUntil;
+  };
+
   const tick = async (): Promise<void> => {
-    const now = deps.now();
+    // A node that was cut off starts over.
+    if (fenced()) rejoined = false;
+    // First of all say it is alive: an earlier run's last heartbeat may say it left.
+    if (ownBeat === null) await beat(false);
+    const clash = await clashing();
     let read = await readAssignment(store);
     const peers = new Map<string, PeerSighting>();
-    for (const peer of read.state?.nodes ?? [])
-      if (peer !== node)
-        peers.set(peer, sightPeer(view.peers.get(peer), await readHeartbeat(store, peer), now));
+    for (const peer of read.state?.nodes ?? []) {
+      if (peer === node) continue;
+      const latest = await readHeartbeat(store, peer);
+      // The time it was seen at is taken after the read: never earlier than it was written.
+      peers.set(peer, sightPeer(view.peers.get(peer), latest, deps.now()));
+    }
+    const now = deps.now();
     const livePeers = [...peers].filter(([, p]) => isAlive(p, now, deps.leaseMs));
-    const changed = await rebalance(read, [node, ...livePeers.map(([name]) => name)]);
+    if (!read.state?.nodes.includes(node)) rejoined = false;
+    const changed = clash
+      ? read
+      : await rebalance(read, [node, ...livePeers.map(([name]) => name)], !rejoined);
+    // Lost the race: the table read is out of date; nothing new starts until the next one.
+    const current = changed !== null;
     if (changed) read = changed;
     const revision = read.revision === 'no_stream' ? null : Number(read.revision);
     const mine = partitionsOf(read.state, node);
+    const previous = rejoined ? view.active : new Set<number>();
     const active =
-      revision === null
+      revision === null || clash
         ? new Set<number>()
-        : activePartitions({
-            previous: view.active,
-            mine,
-            revision,
-            livePeers: livePeers.map(([, p]) => p),
-          });
+        : current
+          ? activePartitions({
+              previous,
+              mine,
+              revision,
+              livePeers: livePeers.map(([, p]) => p),
+            })
+          : new Set(mine.filter((p) => previous.has(p)));
+    if (current && !clash) rejoined = true;
     // Adopted once nothing is under way outside this node's share of the latest table.
     if (revision !== null && [...deps.busyPartitions()].every((p) => mine.includes(p)))
       adopted = revision;
@@ -178,7 +236,6 @@ export const startClusterMembership = async (deps: ClusterMembershipDeps) => {
       peers,
     };
     await beat(false);
-    lastBeat = now;
     if (moved) deps.onChange();
   };
 
@@ -195,7 +252,6 @@ export const startClusterMembership = async (deps: ClusterMembershipDeps) => {
   await tick();
   schedule();
 
-  const fenced = (): boolean => deps.now() - lastBeat > deps.leaseMs;
   const NOTHING: ReadonlySet<number> = new Set();
 
   return {
@@ -218,7 +274,7 @@ export const startClusterMembership = async (deps: ClusterMembershipDeps) => {
       if (live.length > 0)
         for (let attempt = 0; attempt < 3; attempt++) {
           const read = await readAssignment(store);
-          const changed = await rebalance(read, live);
+          const changed = await rebalance(read, live, false);
           if (changed) {
             adopted = changed.revision === 'no_stream' ? null : Number(changed.revision);
             break;

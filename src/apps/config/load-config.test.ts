@@ -40,6 +40,23 @@ describe('config', () => {
     rejects({ store: { kind: 'postgres' } }, /store\.kind/);
   });
 
+  it('cluster: off by default; heartbeat and lease checked against each other', () => {
+    assert.deepEqual(parseConfig({}).cluster, { enabled: false, heartbeat: 5000, lease: 30_000 });
+    assert.deepEqual(
+      parseConfig({ cluster: { enabled: true, heartbeat: '1s', lease: '3s' } }).cluster,
+      { enabled: true, heartbeat: 1000, lease: 3000 },
+    );
+    rejects(
+      { cluster: { heartbeat: '10s', lease: '20s' } },
+      /cluster\.lease: expected lease to be at least 3 heartbeats/,
+    );
+    rejects({ cluster: { heartbeat: '0s' } }, /cluster\.heartbeat: expected at least 100ms/);
+    assert.deepEqual(parseConfig({ store: { kind: 'sqlite', path: '/srv/events.db' } }).store, {
+      kind: 'sqlite',
+      path: '/srv/events.db',
+    });
+  });
+
   it('a bad value names its key path and the expected form', () => {
     rejects({ smtp: { listen: 'nope' } }, /smtp\.listen: expected HOST:PORT/);
     rejects(

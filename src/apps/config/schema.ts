@@ -138,6 +138,10 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({})
+      .refine((c) => c.heartbeat >= 100, {
+        message: 'expected at least 100ms',
+        path: ['heartbeat'],
+      })
       .refine((c) => c.lease >= 3 * c.heartbeat, {
         message: 'expected lease to be at least 3 heartbeats',
         path: ['lease'],

@@ -97,6 +97,9 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
   const stillMine = (messageId: string): boolean =>
     !cluster || cluster.partitions().has(partitionOf(messageId));
   const inFlight = new Set<string>();
+  // Attempts past their ownership check, sending or recording (a subset of inFlight; those
+  // still waiting for their site hold no partition: they check again when their turn comes).
+  const sending = new Set<string>();
   // Work finished but not yet visible in the projection: skip it until the checkpoint
   // passes the position its outcome was written at.
   const settling = new Map<string, GlobalPosition>();
@@ -176,7 +179,10 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     });
   };
 
-  const send = async (job: Extract<Job, { kind: 'send' }>): Promise<GlobalPosition | undefined> => {
+  const send = async (
+    key: string,
+    job: Extract<Job, { kind: 'send' }>,
+  ): Promise<GlobalPosition | undefined> => {
     const { shaped, source } = job;
     const stream = messageStream(job.messageId);
     const loaded = await loadState(deps.store, stream, messageDecider);
@@ -206,12 +212,17 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       recipients,
       recipientHeaders,
     )) {
+      // Its partition moved to another node: what is not sent is theirs now.
+      if (!stillMine(job.messageId)) break;
       // Wait for the queue (a free connection, its message rate) only around the
       // transaction itself: recording the outcome must not hold the site's connection.
       const release = await gates.admit(shaped.queue, limits, job.lane);
+      if (!release) break;
       try {
-        // Its partition moved to another node meanwhile: what is not sent is theirs now.
+        // Checked again after the wait, and from here until its outcome is recorded the
+        // attempt holds its partition: the node hands it over only after that.
         if (!stillMine(job.messageId)) break;
+        sending.add(key);
         results.push(
           ...(await deps.deliverer.deliver({
             messageId: job.messageId,
@@ -293,7 +304,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
   const start = (key: string, job: Job): void => {
     inFlight.add(key);
     running++;
-    (job.kind === 'send' ? send(job) : bounce(job))
+    (job.kind === 'send' ? send(key, job) : bounce(job))
       .then((position) => {
         if (position !== undefined) settling.set(key, position);
       })
@@ -305,6 +316,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         if (job.kind === 'send' && job.source && job.reserved > 0)
           warmup.settle(job.source.name, job.shaped.site, job.reserved, 0);
         inFlight.delete(key);
+        sending.delete(key);
         running--;
         if (running === 0) for (const resolve of idle.splice(0)) resolve();
         wake();
@@ -432,11 +444,13 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     sweep,
     /** The partitions of the attempts under way (a node hands over only those it is done with). */
     busyPartitions: (): ReadonlySet<number> =>
-      new Set([...inFlight].map((key) => partitionOf(key.slice(0, key.indexOf(' '))))),
+      new Set([...sending].map((key) => partitionOf(key.slice(0, key.indexOf(' '))))),
     /** Stops taking new work and waits for the attempts under way. */
     stop: async (): Promise<void> => {
       stopped = true;
       clearTimeout(timer);
+      // Attempts waiting for their site (a suspension may last hours) give up their turn.
+      gates.cancelWaiting();
       if (running > 0) await new Promise<void>((resolve) => idle.push(resolve));
     },
   };

@@ -17,6 +17,7 @@ interface Gate {
     readonly limits: GateLimits;
     readonly lane: Lane;
     readonly go: () => void;
+    readonly cancel: () => void;
   }>;
   readonly running: Record<Lane, number>;
   timer: NodeJS.Timeout | undefined;
@@ -73,17 +74,21 @@ export const createSiteGates = (now: () => number = Date.now) => {
   };
 
   return {
-    /** Resolves when this site may take one more transaction; call the result when done. */
+    /**
+     * Resolves when this site may take one more transaction; call the result when done.
+     * Null: the wait was cancelled (the relay is stopping), nothing was taken.
+     */
     admit: (
       site: string,
       limits: GateLimits,
       lane: Lane = 'transactional',
-    ): Promise<() => void> => {
+    ): Promise<(() => void) | null> => {
       const g = gateOf(site);
       return new Promise((resolve) => {
         const waiter = {
           limits,
           lane,
+          cancel: () => resolve(null),
           go: () => {
             let released = false;
             resolve(() => {
@@ -120,6 +125,10 @@ export const createSiteGates = (now: () => number = Date.now) => {
     load: (site: string, lane: Lane): number => {
       const g = gates.get(site);
       return g ? g.running[lane] + g.waiting.filter((w) => w.lane === lane).length : 0;
+    },
+    /** Ends every wait (each admit resolves null): a stopping relay does not wait out a suspension. */
+    cancelWaiting: (): void => {
+      for (const g of gates.values()) for (const w of g.waiting.splice(0)) w.cancel();
     },
     close: (): void => {
       for (const g of gates.values()) clearTimeout(g.timer);

@@ -31,11 +31,17 @@ export interface Assignment {
 
 export type AssignmentState = Assignment | null;
 
-/** Share the partitions among the live nodes (the caller counts itself among them). */
+/**
+ * Share the partitions among the live nodes (the caller counts itself among them).
+ * `rejoining`: a node coming back (started again, or cut off for a while) asks for a new
+ * revision even when the nodes are the same, so its share is ordered after anything
+ * written while it was away and it waits for its peers to adopt that revision.
+ */
 export interface Rebalance {
   readonly type: 'Rebalance';
   readonly at: number;
   readonly live: readonly string[];
+  readonly rejoining?: string;
 }
 
 const sameNodes = (a: readonly string[], b: readonly string[]): boolean =>
@@ -82,7 +88,8 @@ export const decideAssignment = (
   state: AssignmentState,
 ): PartitionsAssigned[] => {
   const live = [...new Set(command.live)].sort();
-  if (live.length === 0 || (state && sameNodes(state.nodes, live))) return [];
+  if (live.length === 0) return [];
+  if (state && sameNodes(state.nodes, live) && !command.rejoining) return [];
   const before = state?.nodes ?? [];
   return [
     {
@@ -91,7 +98,7 @@ export const decideAssignment = (
         at: command.at,
         nodes: live,
         owners: balance(state?.owners ?? null, live),
-        joined: live.filter((n) => !before.includes(n)),
+        joined: live.filter((n) => !before.includes(n) || n === command.rejoining),
         left: before.filter((n) => !live.includes(n)),
       },
     },

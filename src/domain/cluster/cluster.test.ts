@@ -76,6 +76,21 @@ describe('cluster assignments (given/when/then)', () => {
     });
   });
 
+  it('a node rejoining gets a new revision with the same table, naming it as joined', () => {
+    const ab = assigned(['a', 'b']);
+    const [again] = given(ab)
+      .when('a', 'b')
+      .concat(
+        decideAssignment(
+          { type: 'Rebalance', at: 2, live: ['a', 'b'], rejoining: 'b' },
+          evolveAssignment(null, ab),
+        ),
+      );
+    assert.deepEqual(again?.data.owners, ab.data.owners);
+    assert.deepEqual(again?.data.joined, ['b']);
+    assert.deepEqual(again?.data.left, []);
+  });
+
   it('no live nodes decide nothing (the table is never emptied)', () => {
     assert.deepEqual(given(assigned(['a'])).when(), []);
   });
@@ -102,7 +117,7 @@ describe('cluster assignments (given/when/then)', () => {
 describe('heartbeats and handoff', () => {
   const beat = (revision: bigint, adopted: number | null, leaving = false) => ({
     revision,
-    data: { at: 0, adopted, leaving },
+    data: { at: 0, instance: 'i1', adopted, leaving },
   });
 
   it('a peer is alive while its stream moves, dead a lease after it stops, gone at once when leaving', () => {

@@ -9,6 +9,8 @@ export const nodeStream = (node: string): string => `${NODE_STREAM_PREFIX}${node
 
 export const NodeHeartbeatSchema = z.object({
   at: z.number(),
+  /** This process's id: two processes heartbeating under one name is a misconfiguration. */
+  instance: z.string().min(1),
   /**
    * The revision of `cluster-assignments` this node has adopted: it starts nothing outside
    * its partitions there and has no attempt under way outside them. Null: none yet.

@@ -97,6 +97,8 @@ export const dueWork = (
   skip: readonly string[] = [],
   partitions: Partitions = null,
 ): DueWork[] => {
+  // No partitions (a node waiting for its share): nothing, without walking the whole queue.
+  if (partitions?.length === 0) return [];
   const mine = inPartitions(partitions);
   const skipping = skip.length > 0 ? 'AND domain NOT IN (SELECT value FROM json_each(?))' : '';
   const query = statement(
@@ -117,6 +119,7 @@ export const pendingWorkAt = (
   domains: readonly string[],
   partitions: Partitions = null,
 ): DueWork[] => {
+  if (partitions?.length === 0) return [];
   const mine = inPartitions(partitions);
   return statement(
     db,
@@ -127,6 +130,7 @@ export const pendingWorkAt = (
 
 /** When the next deferred recipient falls due, if any (per lane: each an index lookup). */
 export const nextDueAt = (db: ReadModelDb, partitions: Partitions = null): number | null => {
+  if (partitions?.length === 0) return null;
   const mine = inPartitions(partitions);
   const query = statement(
     db,

@@ -173,9 +173,12 @@ export const openEsdbEventStore = (options: EsdbStoreOptions): EventStore => {
   async function* subscribeOnce(
     subscribeOptions: SubscribeOptions = {},
   ): AsyncIterable<SubscriptionItem> {
-    // History by reads (any server version), then live from where they stopped.
+    // History by reads (any server version), then live from where they stopped. The head
+    // is read first: the history read covers at least up to it, so it is a safe checkpoint
+    // (read after, it could pass events appended meanwhile that were not delivered yet).
     let last = subscribeOptions.after;
     const { filter, signal } = subscribeOptions;
+    const head = await headPosition();
     for await (const event of readAll({
       ...(last !== undefined ? { after: last } : {}),
       ...(filter ? { filter } : {}),
@@ -184,7 +187,6 @@ export const openEsdbEventStore = (options: EsdbStoreOptions): EventStore => {
       last = event.position;
       yield { kind: 'event', event };
     }
-    const head = await headPosition();
     yield { kind: 'caughtUp', position: last !== undefined && last > head ? last : head };
     const subscription = client.subscribeToAll({
       fromPosition: last === undefined ? START : toPosition(last),
@@ -219,6 +221,11 @@ export const openEsdbEventStore = (options: EsdbStoreOptions): EventStore => {
     resumable((after) => subscribeOnce({ ...subscribeOptions, after }), {
       after: subscribeOptions.after,
       signal: subscribeOptions.signal,
+      // The adapter has no logger of its own: a warning on stderr says why reads stall.
+      onRetry: (error, waitMs) =>
+        process.emitWarning(
+          `EventStoreDB subscription lost (${(error as Error).message}); reopening in ${waitMs} ms`,
+        ),
     });
 
   return {
