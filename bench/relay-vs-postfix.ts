@@ -13,6 +13,7 @@ import Table from 'cli-table3';
 import { freePort } from '../test/support/relay-process.js';
 import { parseBenchOptions } from './support/options.js';
 import {
+  cpuMs,
   ensurePostfix,
   inject,
   log,
@@ -37,6 +38,8 @@ const main = async () => {
     for (const size of o.sizes) {
       const results: Record<string, RunResult[]> = { mailtrail: [], postfix: [] };
       const rss: Record<string, number | null> = { mailtrail: null, postfix: null };
+      // The relay's CPU per message (all its threads); Postfix's is spread over many processes.
+      const cpuPerMessage: number[] = [];
       for (let run = 1; run <= o.runs; run++) {
         for (const start of [startMailtrail, startPostfix]) {
           const target = await start(sinkPort);
@@ -44,7 +47,11 @@ const main = async () => {
             log(`${target.name}: ${o.messages} × ${size} B, run ${run}/${o.runs}…`);
             // Both relays get the same warm-up (JIT, process pools, caches) before the clock starts.
             if (o.warmup > 0) await inject(target, sink, { ...o, messages: o.warmup }, size);
+            const cpuBefore = cpuMs(target.pid());
             const r = await inject(target, sink, o, size);
+            const cpuAfter = cpuMs(target.pid());
+            if (target.name === 'mailtrail' && cpuBefore !== null && cpuAfter !== null)
+              cpuPerMessage.push((cpuAfter - cpuBefore) / o.messages);
             results[target.name]?.push(r);
             rss[target.name] = Math.max(rss[target.name] ?? 0, peakRssMb(target.pid()) ?? 0);
             log(
@@ -63,6 +70,8 @@ const main = async () => {
         mailtrailAccepted: Math.round(m('mailtrail', 'acceptedPerSec')),
         mailtrailDelivered: Math.round(m('mailtrail', 'deliveredPerSec')),
         mailtrailPeakRssMb: rss.mailtrail ?? null,
+        mailtrailCpuMsPerMessage:
+          cpuPerMessage.length > 0 ? Number(median(cpuPerMessage).toFixed(2)) : null,
         postfixAccepted: Math.round(m('postfix', 'acceptedPerSec')),
         postfixDelivered: Math.round(m('postfix', 'deliveredPerSec')),
         ratioDelivered: Number(
@@ -86,6 +95,7 @@ const main = async () => {
       'mailtrail accepted/s',
       'mailtrail delivered/s',
       'mailtrail peak RSS',
+      'mailtrail CPU/msg',
       'postfix accepted/s',
       'postfix delivered/s',
       'ratio (delivered)',
@@ -98,6 +108,7 @@ const main = async () => {
       r.mailtrailAccepted,
       r.mailtrailDelivered,
       `${r.mailtrailPeakRssMb} MB`,
+      `${r.mailtrailCpuMsPerMessage} ms`,
       r.postfixAccepted,
       r.postfixDelivered,
       `${r.ratioDelivered}×`,

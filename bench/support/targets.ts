@@ -177,6 +177,18 @@ export const startPostfix = async (sinkPort: number): Promise<Target> => {
   };
 };
 
+/** A process's CPU time so far (user + system, all threads), ms; null when unreadable. */
+export const cpuMs = (pid: number | undefined): number | null => {
+  if (!pid) return null;
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
+    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+};
+
 export const peakRssMb = (pid: number | undefined): number | null => {
   if (!pid) return null;
   try {
