@@ -28,6 +28,26 @@ const member = (store: EventStore, node: string, busy: Set<number> = new Set(), 
     log: quiet,
   });
 
+/** A node's view of the log that fails while it is cut off (its process hung, its network gone). */
+const cuttable = (store: EventStore) => {
+  let cut = false;
+  const cutOff = (fn: (...args: never[]) => unknown) =>
+    ((...args: never[]) => {
+      if (cut) throw new Error('connection to the log lost');
+      return fn(...args);
+    }) as never;
+  return {
+    store: {
+      ...store,
+      appendToStream: cutOff(store.appendToStream),
+      readStream: cutOff(store.readStream),
+    } as EventStore,
+    cut: (on: boolean) => {
+      cut = on;
+    },
+  };
+};
+
 describe('cluster membership', () => {
   it('the first node owns and works on every partition', async () => {
     const store = createMemoryEventStore();
@@ -76,23 +96,12 @@ describe('cluster membership', () => {
 
   it('a node cut off from the log loses its share a lease later, and stops working itself', async () => {
     const store = createMemoryEventStore();
-    let cut = false;
-    // b's view of the log: fails once b is cut off (its process hung, its network gone).
-    const cutOff = (fn: (...args: never[]) => unknown) =>
-      ((...args: never[]) => {
-        if (cut) throw new Error('connection to the log lost');
-        return fn(...args);
-      }) as never;
-    const bStore: EventStore = {
-      ...store,
-      appendToStream: cutOff(store.appendToStream),
-      readStream: cutOff(store.readStream),
-    };
+    const bLink = cuttable(store);
     const LEASE_MS = 200;
     const a = await member(store, 'a', new Set(), LEASE_MS);
-    const b = await member(bStore, 'b', new Set(), LEASE_MS);
+    const b = await member(bLink.store, 'b', new Set(), LEASE_MS);
     await until(() => b.view().active.size === PARTITIONS / 2, 'shared');
-    cut = true;
+    bLink.cut(true);
     const started = Date.now();
     await until(() => a.view().active.size === PARTITIONS, 'a takes everything');
     assert.ok(Date.now() - started >= LEASE_MS, 'not before the lease ran out');
@@ -100,7 +109,7 @@ describe('cluster membership', () => {
     assert.ok(!b.owns(0) && a.owns(0));
     const { state } = await readAssignment(store);
     assert.deepEqual(state?.nodes, ['a']);
-    cut = false;
+    bLink.cut(false);
     // Back in touch, b rejoins and gets a share again.
     await until(() => b.view().active.size === PARTITIONS / 2, 'b rejoins');
     await b.stop();
@@ -109,26 +118,16 @@ describe('cluster membership', () => {
 
   it('a node back after being cut off takes its share again only once the other let go of it', async () => {
     const store = createMemoryEventStore();
-    let cut = false;
-    const cutOff = (fn: (...args: never[]) => unknown) =>
-      ((...args: never[]) => {
-        if (cut) throw new Error('connection to the log lost');
-        return fn(...args);
-      }) as never;
-    const bStore: EventStore = {
-      ...store,
-      appendToStream: cutOff(store.appendToStream),
-      readStream: cutOff(store.readStream),
-    };
+    const bLink = cuttable(store);
     const aBusy = new Set<number>();
     const a = await member(store, 'a', aBusy, 200);
-    const b = await member(bStore, 'b', new Set(), 200);
+    const b = await member(bLink.store, 'b', new Set(), 200);
     await until(() => b.view().active.size === PARTITIONS / 2, 'shared');
-    cut = true;
+    bLink.cut(true);
     await until(() => a.view().active.size === PARTITIONS, 'a takes everything');
     // a is now busy in every partition when b comes back.
     for (let p = 0; p < PARTITIONS; p++) aBusy.add(p);
-    cut = false;
+    bLink.cut(false);
     await until(async () => (await readAssignment(store)).state?.nodes.length === 2, 'b rejoined');
     await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 5));
     assert.equal(b.view().active.size, 0, 'nothing while a is still at work there');
