@@ -28,6 +28,16 @@ import {
 const USAGE =
   'usage: npm run bench -- [--messages N] [--warmup N] [--sizes 2k,100k] [--sessions N] [--runs N] [--json]\n';
 
+const cpuMedian = (xs: readonly number[] | undefined): number | null =>
+  xs && xs.length > 0 ? Number(median([...xs]).toFixed(2)) : null;
+
+/** How many times less CPU a message takes through mailtrail than through Postfix. */
+const cpuRatio = (cpu: Record<string, number[]>): number | null => {
+  const ours = cpuMedian(cpu.mailtrail);
+  const theirs = cpuMedian(cpu.postfix);
+  return ours && theirs ? Number((theirs / ours).toFixed(2)) : null;
+};
+
 const main = async () => {
   const o = parseBenchOptions(process.argv.slice(2), USAGE);
   ensurePostfix();
@@ -38,8 +48,9 @@ const main = async () => {
     for (const size of o.sizes) {
       const results: Record<string, RunResult[]> = { mailtrail: [], postfix: [] };
       const rss: Record<string, number | null> = { mailtrail: null, postfix: null };
-      // The relay's CPU per message (all its threads); Postfix's is spread over many processes.
-      const cpuPerMessage: number[] = [];
+      // CPU per message: mailtrail's process (all threads), Postfix's master and its daemons.
+      // Steadier than throughput on a machine whose speed changes from day to day.
+      const cpuPerMessage: Record<string, number[]> = { mailtrail: [], postfix: [] };
       for (let run = 1; run <= o.runs; run++) {
         for (const start of [startMailtrail, startPostfix]) {
           const target = await start(sinkPort);
@@ -50,8 +61,8 @@ const main = async () => {
             const cpuBefore = cpuMs(target.pid());
             const r = await inject(target, sink, o, size);
             const cpuAfter = cpuMs(target.pid());
-            if (target.name === 'mailtrail' && cpuBefore !== null && cpuAfter !== null)
-              cpuPerMessage.push((cpuAfter - cpuBefore) / o.messages);
+            if (cpuBefore !== null && cpuAfter !== null)
+              cpuPerMessage[target.name]?.push((cpuAfter - cpuBefore) / o.messages);
             results[target.name]?.push(r);
             rss[target.name] = Math.max(rss[target.name] ?? 0, peakRssMb(target.pid()) ?? 0);
             log(
@@ -70,13 +81,14 @@ const main = async () => {
         mailtrailAccepted: Math.round(m('mailtrail', 'acceptedPerSec')),
         mailtrailDelivered: Math.round(m('mailtrail', 'deliveredPerSec')),
         mailtrailPeakRssMb: rss.mailtrail ?? null,
-        mailtrailCpuMsPerMessage:
-          cpuPerMessage.length > 0 ? Number(median(cpuPerMessage).toFixed(2)) : null,
+        mailtrailCpuMsPerMessage: cpuMedian(cpuPerMessage.mailtrail),
         postfixAccepted: Math.round(m('postfix', 'acceptedPerSec')),
         postfixDelivered: Math.round(m('postfix', 'deliveredPerSec')),
         ratioDelivered: Number(
           (m('mailtrail', 'deliveredPerSec') / m('postfix', 'deliveredPerSec')).toFixed(2),
         ),
+        postfixCpuMsPerMessage: cpuMedian(cpuPerMessage.postfix),
+        ratioCpu: cpuRatio(cpuPerMessage),
       });
     }
   } finally {
@@ -99,6 +111,8 @@ const main = async () => {
       'postfix accepted/s',
       'postfix delivered/s',
       'ratio (delivered)',
+      'postfix CPU/msg',
+      'CPU ratio (postfix/mailtrail)',
     ],
   });
   for (const r of rows)
@@ -112,6 +126,8 @@ const main = async () => {
       r.postfixAccepted,
       r.postfixDelivered,
       `${r.ratioDelivered}×`,
+      `${r.postfixCpuMsPerMessage} ms`,
+      r.ratioCpu === null ? '-' : `${r.ratioCpu}×`,
     ]);
   process.stdout.write(
     `${table.toString()}\nmedians of ${o.runs} runs after ${o.warmup} warm-up messages each, ${o.sessions} smtp-source sessions, one connection per message\n`,

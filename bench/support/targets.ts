@@ -1,6 +1,14 @@
 /** What the benches share: the sink, the relays under test, the load and its timing. */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, exited, freePort, REPO, waitForPort } from '../../test/support/relay-process.js';
@@ -177,16 +185,33 @@ export const startPostfix = async (sinkPort: number): Promise<Target> => {
   };
 };
 
-/** A process's CPU time so far (user + system, all threads), ms; null when unreadable. */
-export const cpuMs = (pid: number | undefined): number | null => {
-  if (!pid) return null;
+/** /proc/<pid>/stat after the command name: [state, ppid, …]; times in clock ticks (10 ms). */
+const statFields = (pid: number | string): string[] | null => {
   try {
-    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
-    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
   } catch {
     return null;
   }
+};
+const TICK_MS = 10;
+
+/**
+ * CPU time so far (user + system, all threads), ms, of a process and its direct children:
+ * the live ones, and those it has reaped (cutime, cstime). Postfix's daemons are children
+ * of its master, so this is the whole Postfix instance; mailtrail is one process. Null when
+ * unreadable.
+ */
+export const cpuMs = (pid: number | undefined): number | null => {
+  const own = pid ? statFields(pid) : null;
+  if (!own) return null;
+  // utime, stime, cutime, cstime: the 12th to 15th fields after the name.
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statFields(entry);
+    if (f && Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks * TICK_MS;
 };
 
 export const peakRssMb = (pid: number | undefined): number | null => {
