@@ -46,7 +46,7 @@ import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import FormData from 'form-data';
 import { BIN, exited, freePort, REPO, waitForPort } from '../test/support/relay-process.js';
-import { log, peakRssMb, sleep } from './support/targets.js';
+import { cpuMs, log, peakRssMb, sleep } from './support/targets.js';
 
 // autocannon ships no types: the part of its programmatic API used here.
 interface CannonRequest {
@@ -569,23 +569,8 @@ const startRelay = async (
   };
 };
 
-const CLOCK_TICKS =
-  Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
 /** A process's CPU time so far, all threads, in seconds (0 when it cannot be read). */
-const cpuSeconds = (pid: number | undefined): number => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const [utime, stime] = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .slice(11, 13)
-      .map(Number);
-    return ((utime ?? 0) + (stime ?? 0)) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-};
+const cpuSeconds = (pid: number | undefined): number => (cpuMs(pid) ?? 0) / 1000;
 
 /** Recipients the relay's read model lists, whatever their status. */
 const recordedRecipients = async (relay: Relay): Promise<number> => {

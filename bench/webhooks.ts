@@ -30,7 +30,7 @@
  * - Variants (the formats, then streams) take turns, and swap order each run.
  */
 import { deepStrictEqual } from 'node:assert';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   existsSync,
@@ -67,7 +67,7 @@ import {
   type WebhookFormatName,
 } from '../src/domain/webhook-format/webhook-format.js';
 import { BIN, exited, freePort, REPO, waitForPort } from '../test/support/relay-process.js';
-import { log, peakRssMb, sleep } from './support/targets.js';
+import { cpuMs, log, peakRssMb, sleep } from './support/targets.js';
 
 const HOST = '127.0.0.1';
 const RECEIVER_HOST = '127.0.0.74';
@@ -450,23 +450,8 @@ const startRelay = async (
   };
 };
 
-const CLOCK_TICKS =
-  Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
 /** A process's CPU time so far, all threads, in seconds (0 when it cannot be read). */
-const cpuSeconds = (pid: number | undefined): number => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const [utime, stime] = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .slice(11, 13)
-      .map(Number);
-    return ((utime ?? 0) + (stime ?? 0)) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-};
+const cpuSeconds = (pid: number | undefined): number => (cpuMs(pid) ?? 0) / 1000;
 
 // ---------------------------------------------------------------------------------------
 // Measurements.

@@ -185,15 +185,18 @@ export const startPostfix = async (sinkPort: number): Promise<Target> => {
   };
 };
 
-/** /proc/<pid>/stat after the command name: [state, ppid, …]; times in clock ticks (10 ms). */
+/** /proc/<pid>/stat after the command name: [state, ppid, …]; times in clock ticks. */
 const statFields = (pid: number | string): string[] | null => {
   try {
-    return (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The name is in parentheses and may hold spaces or parentheses itself.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
 };
-const TICK_MS = 10;
+const TICK_MS =
+  1000 / (Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100);
 
 /**
  * CPU time so far (user + system, all threads), ms, of a process and its direct children:
