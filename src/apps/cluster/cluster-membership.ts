@@ -256,8 +256,6 @@ export const startClusterMembership = async (deps: ClusterMembershipDeps) => {
 
   return {
     view: (): ClusterView => (fenced() ? { ...view, active: NOTHING } : view),
-    /** True when this node may work on the message's partition now. */
-    owns: (partition: number): boolean => !fenced() && view.active.has(partition),
     /**
      * Leaves cleanly, after the delivery loop has stopped: its partitions go to the live
      * peers at once (not after the lease) and its last heartbeat says it is leaving.
