@@ -46,7 +46,7 @@ import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import FormData from 'form-data';
 import { BIN, exited, freePort, REPO, waitForPort } from '../test/support/relay-process.js';
-import { cpuMs, log, peakRssMb, sleep } from './support/targets.js';
+import { cpuMs, log, peakRssMb, sleep, threadCpuMs, threadCpuSince } from './support/targets.js';
 
 // autocannon ships no types: the part of its programmatic API used here.
 interface CannonRequest {
@@ -225,6 +225,29 @@ const SCENARIOS: readonly Scenario[] = [
           { type: 'text/plain', value: TEXT },
           { type: 'text/html', value: HTML },
         ],
+      }),
+    }),
+    taken: all(1),
+  },
+  {
+    name: 'sendgrid-sandbox',
+    api: 'SendGrid',
+    kind: 'single',
+    endpoint: 'POST /v3/mail/send (JSON), sandbox_mode: accepted and recorded, not delivered',
+    messagesPerRequest: 1,
+    recipientsPerMessage: 1,
+    request: (key) => ({
+      path: '/v3/mail/send',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: json({
+        personalizations: [{ to: [{ email: RCPT(0) }] }],
+        from: { email: FROM_ADDRESS, name: 'Shop' },
+        subject: SUBJECT,
+        content: [
+          { type: 'text/plain', value: TEXT },
+          { type: 'text/html', value: HTML },
+        ],
+        mail_settings: { sandbox_mode: { enable: true } },
       }),
     }),
     taken: all(1),
@@ -679,6 +702,8 @@ interface Measurement {
   readonly deliveredPerSec: number;
   /** The relay process's CPU time (all threads, delivery included) per message stored. */
   readonly relayCpuMsPerMessage: number | null;
+  /** The same by thread (main, mt-log-writer, mt-delivery, mt-webhooks, other), ms a message. */
+  readonly relayCpuByThread: Readonly<Record<string, number>>;
   /** This process's CPU (autocannon), in % of one core. */
   readonly loadGeneratorCpuPct: number;
   readonly latencyP50Ms: number;
@@ -745,10 +770,12 @@ const measure = async (
     }
     const sinkBefore = sink.count();
     const relayBefore = cpuSeconds(relay.pid());
+    const threadsBefore = threadCpuMs(relay.pid());
     const ownBefore = process.cpuUsage();
     const measured = await load(relay, scenario, template.apiKey, how, connections);
     const own = process.cpuUsage(ownBefore);
     const relayCpu = cpuSeconds(relay.pid()) - relayBefore;
+    const byThread = threadCpuSince(threadsBefore, threadCpuMs(relay.pid()));
     const delivered = sink.count() - sinkBefore;
     answered += measured.recipients;
     failures.push(...problems(what, measured));
@@ -772,6 +799,9 @@ const measure = async (
       recipientsPerSec: measured.recipients / s,
       deliveredPerSec: delivered / s,
       relayCpuMsPerMessage: measured.messages ? (1000 * relayCpu) / measured.messages : null,
+      relayCpuByThread: Object.fromEntries(
+        [...byThread].map(([name, ms]) => [name, ms / Math.max(measured.messages, 1)]),
+      ),
       loadGeneratorCpuPct: (own.user + own.system) / 1e4 / s,
       latencyP50Ms: measured.p50,
       latencyP99Ms: measured.p99,
@@ -966,7 +996,12 @@ const main = async () => {
           log(
             `  ${num(m.requestsPerSec)} requests/s, ${num(m.messagesPerSec)} messages/s, ` +
               `p50 ${m.latencyP50Ms} ms, ${num(m.deliveredPerSec)} delivered/s meanwhile, ` +
-              `relay CPU ${m.relayCpuMsPerMessage?.toFixed(2)} ms/message, ` +
+              `relay CPU ${m.relayCpuMsPerMessage?.toFixed(2)} ms/message (` +
+              Object.entries(m.relayCpuByThread)
+                .sort((a, b) => b[1] - a[1])
+                .map(([name, ms]) => `${name} ${ms.toFixed(2)}`)
+                .join(', ') +
+              '), ' +
               `autocannon ${num(m.loadGeneratorCpuPct)}% of a core` +
               (m.failures.length ? `, ${m.failures.length} failures` : ''),
           );
@@ -994,6 +1029,12 @@ const main = async () => {
         latencyP50Ms: median(ms.map((m) => m.latencyP50Ms)),
         latencyP99Ms: median(ms.map((m) => m.latencyP99Ms)),
         relayCpuMsPerMessage: median(ms.map((m) => m.relayCpuMsPerMessage ?? Number.NaN)),
+        relayCpuByThread: Object.fromEntries(
+          Object.keys(ms[0]?.relayCpuByThread ?? {}).map((name) => [
+            name,
+            median(ms.map((m) => m.relayCpuByThread[name] ?? 0)),
+          ]),
+        ),
         loadGeneratorCpuPct: median(ms.map((m) => m.loadGeneratorCpuPct)),
         metTarget: scenario.kind === 'single' ? requests.median >= o.target : null,
         failures: ms.flatMap((m) => m.failures),

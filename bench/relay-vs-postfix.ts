@@ -23,6 +23,8 @@ import {
   startMailtrail,
   startPostfix,
   startSink,
+  threadCpuMs,
+  threadCpuSince,
 } from './support/targets.js';
 
 const USAGE =
@@ -38,12 +40,28 @@ const cpuRatio = (cpu: Record<string, number[]>): number | null => {
   return ours && theirs ? Number((theirs / ours).toFixed(2)) : null;
 };
 
+interface Row {
+  readonly size: number;
+  readonly messages: number;
+  readonly mailtrailAccepted: number;
+  readonly mailtrailDelivered: number;
+  readonly mailtrailPeakRssMb: number | null;
+  readonly mailtrailCpuMsPerMessage: number | null;
+  /** main (SMTP), mt-log-writer, mt-delivery, mt-webhooks, other (libuv's pool, V8's). */
+  readonly mailtrailCpuMsPerMessageByThread: Readonly<Record<string, number | null>>;
+  readonly postfixAccepted: number;
+  readonly postfixDelivered: number;
+  readonly ratioDelivered: number;
+  readonly postfixCpuMsPerMessage: number | null;
+  readonly ratioCpu: number | null;
+}
+
 const main = async () => {
   const o = parseBenchOptions(process.argv.slice(2), USAGE);
   ensurePostfix();
   const sinkPort = await freePort();
   const sink = await startSink(sinkPort);
-  const rows: Array<Record<string, number | string | null>> = [];
+  const rows: Row[] = [];
   try {
     for (const size of o.sizes) {
       const results: Record<string, RunResult[]> = { mailtrail: [], postfix: [] };
@@ -51,6 +69,8 @@ const main = async () => {
       // CPU per message: mailtrail's process (all threads), Postfix's master and its daemons.
       // Steadier than throughput on a machine whose speed changes from day to day.
       const cpuPerMessage: Record<string, number[]> = { mailtrail: [], postfix: [] };
+      // mailtrail's by thread (main: SMTP; mt-log-writer, mt-delivery, mt-webhooks; other).
+      const threadCpu: Array<Map<string, number>> = [];
       for (let run = 1; run <= o.runs; run++) {
         for (const start of [startMailtrail, startPostfix]) {
           const target = await start(sinkPort);
@@ -59,14 +79,27 @@ const main = async () => {
             // Both relays get the same warm-up (JIT, process pools, caches) before the clock starts.
             if (o.warmup > 0) await inject(target, sink, { ...o, messages: o.warmup }, size);
             const cpuBefore = cpuMs(target.pid());
+            const threadsBefore = threadCpuMs(target.pid());
             const r = await inject(target, sink, o, size);
             const cpuAfter = cpuMs(target.pid());
+            const byThread = threadCpuSince(threadsBefore, threadCpuMs(target.pid()));
             if (cpuBefore !== null && cpuAfter !== null)
               cpuPerMessage[target.name]?.push((cpuAfter - cpuBefore) / o.messages);
+            if (target.name === 'mailtrail')
+              threadCpu.push(new Map([...byThread].map(([t, ms]) => [t, ms / o.messages])));
             results[target.name]?.push(r);
             rss[target.name] = Math.max(rss[target.name] ?? 0, peakRssMb(target.pid()) ?? 0);
             log(
-              `  ${r.acceptedPerSec.toFixed(0)} accepted/s, ${r.deliveredPerSec.toFixed(0)} delivered/s`,
+              `  ${r.acceptedPerSec.toFixed(0)} accepted/s, ${r.deliveredPerSec.toFixed(0)} delivered/s` +
+                (cpuBefore !== null && cpuAfter !== null
+                  ? `, CPU ${((cpuAfter - cpuBefore) / o.messages).toFixed(2)} ms/msg`
+                  : '') +
+                (target.name === 'mailtrail' && byThread.size > 0
+                  ? ` (${[...byThread]
+                      .sort((a, b) => b[1] - a[1])
+                      .map(([t, ms]) => `${t} ${(ms / o.messages).toFixed(2)}`)
+                      .join(', ')})`
+                  : ''),
             );
           } finally {
             await target.stop();
@@ -82,6 +115,12 @@ const main = async () => {
         mailtrailDelivered: Math.round(m('mailtrail', 'deliveredPerSec')),
         mailtrailPeakRssMb: rss.mailtrail ?? null,
         mailtrailCpuMsPerMessage: cpuMedian(cpuPerMessage.mailtrail),
+        mailtrailCpuMsPerMessageByThread: Object.fromEntries(
+          [...(threadCpu[0]?.keys() ?? [])].map((t) => [
+            t,
+            cpuMedian(threadCpu.map((byThread) => byThread.get(t) ?? 0)),
+          ]),
+        ),
         postfixAccepted: Math.round(m('postfix', 'acceptedPerSec')),
         postfixDelivered: Math.round(m('postfix', 'deliveredPerSec')),
         ratioDelivered: Number(
@@ -117,7 +156,7 @@ const main = async () => {
   });
   for (const r of rows)
     table.push([
-      `${Number(r.size) / 1024} KB`,
+      `${r.size / 1024} KB`,
       r.messages,
       r.mailtrailAccepted,
       r.mailtrailDelivered,

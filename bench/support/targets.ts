@@ -217,6 +217,43 @@ export const cpuMs = (pid: number | undefined): number | null => {
   return ticks * TICK_MS;
 };
 
+/**
+ * CPU time so far (user + system), ms, of each thread of a process, summed by thread name:
+ * the main thread as `main`, mailtrail's own threads by the names they give themselves
+ * (`mt-…`), and every other thread (libuv's pool, V8's helpers) as `other`. Threads that
+ * have exited are not counted. Empty when unreadable.
+ */
+export const threadCpuMs = (pid: number | undefined): Map<string, number> => {
+  const byName = new Map<string, number>();
+  if (!pid) return byName;
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tasks) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const name = Number(tid) === pid ? 'main' : comm.startsWith('mt-') ? comm : 'other';
+    byName.set(name, (byName.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * TICK_MS);
+  }
+  return byName;
+};
+
+/** What each thread used between two `threadCpuMs` readings, ms. */
+export const threadCpuSince = (
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): Map<string, number> =>
+  new Map([...after].map(([name, ms]) => [name, ms - (before.get(name) ?? 0)]));
+
 export const peakRssMb = (pid: number | undefined): number | null => {
   if (!pid) return null;
   try {

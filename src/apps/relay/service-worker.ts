@@ -17,7 +17,12 @@ export const startServiceWorker = async (
   writer: MessagePort | undefined,
   log: Logger,
 ): Promise<{ readonly worker: Worker; readonly stop: () => Promise<void> }> => {
-  const worker = await startTypeScriptWorker(entry, { config, writer }, writer ? [writer] : []);
+  const worker = await startTypeScriptWorker(
+    entry,
+    `mt-${name}`.slice(0, 15),
+    { config, writer },
+    writer ? [writer] : [],
+  );
   let stopping = false;
   worker.on('error', (error) => {
     log.fatal({ err: error }, `${name} worker failed`);

@@ -15,6 +15,7 @@ export const startSqliteWriter = async (
 ): Promise<SqliteWriter> => {
   const worker: Worker = await startTypeScriptWorker(
     new URL('./writer-thread.ts', import.meta.url),
+    'mt-log-writer',
     {
       path: resolve(path),
       windowMs: options.groupCommitWindowMs ?? 1,
