@@ -1,7 +1,7 @@
 /**
  * What DKIM signing costs.
  *
- *   npm run bench:dkim -- [--messages 2000] [--warmup 1000] [--sizes 2k,100k] [--runs 3] [--json]
+ *   npm run bench:dkim -- [--messages 2000] [--warmup 8000] [--sizes 2k,100k] [--runs 3] [--json]
  *
  * 1. signs/s of the signer alone (src/adapters/dkim), per key set (RSA-2048, Ed25519, both:
  *    what an onboarded domain gets) and message size, 16 messages in flight (the signatures

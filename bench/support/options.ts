@@ -21,7 +21,7 @@ export const parseBenchOptions = (argv: string[], usage: string): BenchOptions =
     args: argv,
     options: {
       messages: { type: 'string', default: '2000' },
-      warmup: { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '8000' },
       sizes: { type: 'string', default: '2k,100k' },
       sessions: { type: 'string', default: '20' },
       runs: { type: 'string', default: '3' },
