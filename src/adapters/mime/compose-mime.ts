@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { Mailbox } from '../../domain/address/mailbox.js';
 import type { ComposedApiMessage } from '../http-api/api-submission-port.js';
@@ -32,8 +31,6 @@ export const composeMime = (
     headers: message.headers.map(([key, value]) => ({ key, value })),
     messageId: messageIdHeader,
     date,
-    // One random boundary base for the message, not one per MIME part as by default.
-    baseBoundary: randomBytes(8).toString('hex'),
     attachments: message.attachments.map((a) => ({
       filename: a.filename,
       content: a.content,
