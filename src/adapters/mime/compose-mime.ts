@@ -1,6 +1,7 @@
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { Mailbox } from '../../domain/address/mailbox.js';
 import type { ComposedApiMessage } from '../http-api/api-submission-port.js';
+import { mimeTreeBytes } from './mime-tree-bytes.js';
 
 // MailComposer passes text through as given; SMTP needs CRLF and no NUL (the same canon the
 // SMTP front enforces), so bodies are put right before they are composed.
@@ -18,8 +19,8 @@ export const composeMime = (
   message: ComposedApiMessage,
   messageIdHeader: string,
   date: Date,
-): Promise<Buffer> =>
-  new MailComposer({
+): Promise<Buffer> => {
+  const root = new MailComposer({
     from: toAddress(message.from),
     to: message.to.map(toAddress),
     cc: message.cc.map(toAddress),
@@ -37,9 +38,11 @@ export const composeMime = (
       ...(a.contentType ? { contentType: a.contentType } : {}),
       ...(a.contentId ? { cid: a.contentId, contentDisposition: 'inline' as const } : {}),
     })),
-  })
-    .compile()
-    .build();
+  }).compile();
+  // API content is all in memory, so the tree is written in one pass; build() streams it.
+  const bytes = mimeTreeBytes(root);
+  return bytes ? Promise.resolve(bytes) : root.build();
+};
 
 /** Every envelope recipient of a composed message, To, Cc and Bcc, each once. */
 export const envelopeRecipients = (message: {
