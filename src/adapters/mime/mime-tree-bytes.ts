@@ -27,11 +27,12 @@ const writeNode = (node: MimeNode, out: Buffer[]): boolean => {
   if (streamOnly._raw || streamOnly._transforms?.length || streamOnly._processFuncs?.length)
     return false;
   if (node.content && !inMemory(node.content)) return false;
-  // As stream() does: the encoding is decided before buildHeaders() records it.
-  const encoding = node.getTransferEncoding();
   out.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`));
   const content = node.content;
   if (content && inMemory(content)) {
+    // buildHeaders() decided it (getTransferEncoding(), which scans the content) and wrote
+    // it down; stream() decides it again.
+    const encoding = String(node.getHeader('Content-Transfer-Encoding') ?? '');
     if (encoding === 'quoted-printable') {
       if (!/^text\//i.test(node.contentType ?? '')) return false;
       out.push(Buffer.from(qpWrap(qpEncode(content), LINE_LENGTH), 'latin1'));

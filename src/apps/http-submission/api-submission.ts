@@ -13,7 +13,6 @@ import {
   SubmissionRefused,
 } from '../../adapters/smtp-in/submission-port.js';
 import { parseMailboxList } from '../../domain/address/mailbox.js';
-import { parseHeaderFields, summarizeHeaders } from '../../domain/message-body/headers.js';
 import {
   inspectLineEndings,
   isClean,
@@ -26,6 +25,7 @@ import type { CredentialGate } from '../abuse/credential-gate.js';
 import {
   type AcceptDeps,
   type createAcceptMessage,
+  headerSection,
   submissionRefusal,
 } from '../relay/accept-message.js';
 import { mayConnectFrom } from '../relay/authenticate.js';
@@ -156,7 +156,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
         sender = message.from.address;
       } else {
         body = canonical(message.mime);
-        const { from } = summarizeHeaders(parseHeaderFields(body));
+        const { from } = headerSection(body).headers;
         const parsed = from ? parseMailboxList(from) : null;
         sender = parsed?.ok ? (parsed.mailboxes[0]?.address ?? '') : '';
         if (!sender)
@@ -166,10 +166,8 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
             message: 'the MIME message has no valid From: address',
           };
       }
-      const fields = parseHeaderFields(body);
-      const headers = summarizeHeaders(fields);
       // Acceptance adds a Message-ID the client left out: this one.
-      messageIdHeader = headers.messageId ?? messageIdHeader;
+      messageIdHeader = headerSection(body).headers.messageId ?? messageIdHeader;
       if (body.length > deps.maxMessageSize)
         return {
           ok: false,
@@ -186,7 +184,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
         client: { address: request.clientAddress, helo: null, tls: false },
         credential: request.credential,
       };
-      const refusal = submissionRefusal(deps, submission, headers, fields.length);
+      const refusal = submissionRefusal(deps, submission);
       if (refusal) return { ok: false, code: refusal.code, message: refusal.message };
       prepared.push({ messageId, messageIdHeader, submission, message, tracking });
     }

@@ -60,6 +60,29 @@ export interface AcceptDeps {
   ) => Suppression | null;
 }
 
+/** A message's header section as acceptance reads it. */
+export interface HeaderSection {
+  readonly headers: HeaderSummary;
+  readonly fieldCount: number;
+  /** The domains of the From: addresses. */
+  readonly senders: readonly string[];
+}
+
+// The HTTP fronts check a whole request before storing any of it, then accept each message:
+// the same bytes, read once.
+const readSections = new WeakMap<Buffer, HeaderSection>();
+
+/** The header section of a message body, parsed once per body. */
+export const headerSection = (body: Buffer): HeaderSection => {
+  const known = readSections.get(body);
+  if (known) return known;
+  const fields = parseHeaderFields(body);
+  const headers = summarizeHeaders(fields);
+  const section = { headers, fieldCount: fields.length, senders: fromDomains(headers.from) };
+  readSections.set(body, section);
+  return section;
+};
+
 /**
  * Why a submission is refused for what it says (its sender, its pool), before anything is
  * stored; null when it may go on. Batches check every message first, so a request is
@@ -68,9 +91,8 @@ export interface AcceptDeps {
 export const submissionRefusal = (
   deps: Pick<AcceptDeps, 'authorization' | 'pools' | 'headerLimits'>,
   submission: Submission,
-  headers: Pick<HeaderSummary, 'from' | 'pool'>,
-  fieldCount: number,
 ): SubmissionRefused | null => {
+  const { headers, fieldCount, senders } = headerSection(submission.body);
   const headerBytes = headerEnd(submission.body);
   const { maxBytes, maxFields } = deps.headerLimits;
   if ((headerBytes < 0 ? submission.body.length : headerBytes) > maxBytes)
@@ -87,7 +109,7 @@ export const submissionRefusal = (
     const refusal = deps.authorization.checkSender(
       submission.credential,
       submission.envelope.from,
-      fromDomains(headers.from),
+      senders,
     );
     if (refusal) return new SubmissionRefused('SenderNotAuthorized', refusal);
   }
@@ -116,10 +138,8 @@ export const createAcceptMessage =
   ): Promise<{ readonly messageId: string; readonly suppressed: readonly string[] }> => {
     const messageId = givenMessageId ?? deps.newMessageId();
     const at = deps.now();
-    const fields = parseHeaderFields(submission.body);
-    const headers = summarizeHeaders(fields);
-    const senders = fromDomains(headers.from);
-    const refusal = submissionRefusal(deps, submission, headers, fields.length);
+    const { headers, senders } = headerSection(submission.body);
+    const refusal = submissionRefusal(deps, submission);
     if (refusal) throw refusal;
     // Counted before the first await, so concurrent sessions cannot all slip under a cap.
     const release = submission.credential
