@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { seededRandom } from '../../../test/support/seeded-random.js';
 import { mimeTreeBytes } from './mime-tree-bytes.js';
 
 type MailOptions = ConstructorParameters<typeof MailComposer>[0];
@@ -20,12 +21,6 @@ const assertSameAsBuild = async (options: MailOptions, label: string) => {
   const actual = mimeTreeBytes(compile(options));
   assert.ok(actual, `${label}: written in one pass`);
   assert.equal(actual.toString('latin1'), expected.toString('latin1'), label);
-};
-
-/** A small seeded generator, so a failing case can be replayed. */
-const random = (seed: number) => () => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed / 0x80000000;
 };
 
 // What makes transfer encodings interesting: whitespace before line ends, '=', long unbroken
@@ -64,7 +59,7 @@ const bytes = (next: () => number, max: number): Buffer =>
 describe('mimeTreeBytes: a compiled MailComposer tree in one pass', () => {
   it('gives the bytes build() gives, for generated messages of every shape', async () => {
     for (let seed = 1; seed <= 300; seed++) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const pick = () => next() < 0.5;
       const options: MailOptions = {
         from: { name: pick() ? 'Zoë Müller' : 'Shop', address: 'orders@shop.test' },

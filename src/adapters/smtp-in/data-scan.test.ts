@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import { seededRandom } from '../../../test/support/seeded-random.js';
 import { fastFeedDataStream, stockFeedDataStream } from './data-scan.js';
 
 interface Parser {
@@ -36,10 +37,6 @@ const parse = async (feed: unknown, chunks: readonly Buffer[]): Promise<string[]
 };
 
 // A seeded generator, so a failure can be replayed.
-const rng = (seed: number) => () => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed / 0x7fffffff;
-};
 
 const TOKENS = [
   'a',
@@ -58,7 +55,7 @@ const TOKENS = [
 
 describe('smtp-server DATA reader, native scan', () => {
   it('emits what stock smtp-server emits, for any input and any chunking', async () => {
-    const random = rng(7);
+    const random = seededRandom(7);
     for (let round = 0; round < 1500; round++) {
       let body = '';
       const length = Math.floor(random() * 40);
