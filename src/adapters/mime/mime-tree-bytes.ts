@@ -26,10 +26,10 @@ const writeNode = (node: MimeNode, out: Buffer[]): boolean => {
   const streamOnly = node as unknown as StreamOnly;
   if (streamOnly._raw || streamOnly._transforms?.length || streamOnly._processFuncs?.length)
     return false;
-  if (node.content && !inMemory(node.content)) return false;
-  out.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`));
   const content = node.content;
-  if (content && inMemory(content)) {
+  if (content && !inMemory(content)) return false;
+  out.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`));
+  if (content) {
     // buildHeaders() decided it (getTransferEncoding(), which scans the content) and wrote
     // it down; stream() decides it again.
     const encoding = String(node.getHeader('Content-Transfer-Encoding') ?? '');
