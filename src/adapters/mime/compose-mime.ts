@@ -10,13 +10,42 @@ const canonical = (text: string | null): string | undefined =>
 
 const toAddress = (m: Mailbox) => ({ name: m.name ?? '', address: m.address });
 
+/** What composition reads of an API message: its header fields, bodies and attachments. */
+export type MimeFields = Pick<
+  ComposedApiMessage,
+  | 'from'
+  | 'to'
+  | 'cc'
+  | 'replyTo'
+  | 'subject'
+  | 'text'
+  | 'html'
+  | 'ampHtml'
+  | 'headers'
+  | 'attachments'
+>;
+
+/** Only what composition reads: less to copy when the message crosses to another thread. */
+export const mimeFields = (m: MimeFields): MimeFields => ({
+  from: m.from,
+  to: m.to,
+  cc: m.cc,
+  replyTo: m.replyTo,
+  subject: m.subject,
+  text: m.text,
+  html: m.html,
+  ampHtml: m.ampHtml,
+  headers: m.headers,
+  attachments: m.attachments,
+});
+
 /**
  * The RFC 5322 message for an API submission, built by nodemailer's MailComposer: it
  * encodes non-ASCII names and subjects, picks transfer encodings, and lays out the
  * alternative, related and mixed parts. Bcc never appears in the headers.
  */
 export const composeMime = (
-  message: ComposedApiMessage,
+  message: MimeFields,
   messageIdHeader: string,
   date: Date,
 ): Promise<Buffer> => {

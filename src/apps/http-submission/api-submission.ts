@@ -5,7 +5,8 @@ import type {
   ApiSubmissionPort,
   ApiSubmitResult,
 } from '../../adapters/http-api/api-submission-port.js';
-import { composeMime, envelopeRecipients } from '../../adapters/mime/compose-mime.js';
+import { envelopeRecipients } from '../../adapters/mime/compose-mime.js';
+import type { MimeComposer } from '../../adapters/mime/composer-thread.js';
 import {
   type Submission,
   SubmissionDeferred,
@@ -45,6 +46,8 @@ export interface ApiSubmissionDeps {
   /** Paused credentials and volume caps, checked for a whole request before any is stored. */
   readonly gate: Pick<CredentialGate, 'objection'>;
   readonly log: Pick<Logger, 'warn'>;
+  /** Builds the MIME of messages given as fields (off the main thread, in the relay). */
+  readonly composer: Pick<MimeComposer, 'compose'>;
   /** Open and click tracking: its public base URL and token key; null: never tracked. */
   readonly tracking: { readonly baseUrl: string; readonly key: Uint8Array } | null;
 }
@@ -151,7 +154,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
               })
             : message.html;
         body = canonical(
-          await composeMime({ ...message, html }, messageIdHeader, new Date(deps.now())),
+          await deps.composer.compose({ ...message, html }, messageIdHeader, new Date(deps.now())),
         );
         sender = message.from.address;
       } else {

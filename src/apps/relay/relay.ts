@@ -4,6 +4,7 @@ import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writ
 import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
 import { createMessageIdFactory } from '../../adapters/ids/message-ids.js';
 import { createCounters } from '../../adapters/metrics/counters.js';
+import { startComposerThread } from '../../adapters/mime/composer-thread.js';
 import { createSubmissionServer } from '../../adapters/smtp-in/submission-server.js';
 import { loadOrCreateTls } from '../../adapters/tls/self-signed.js';
 import { createFileWebhookSecretStore } from '../../adapters/webhook-secrets/file-webhook-secrets.js';
@@ -209,7 +210,9 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       logger: log,
     },
   );
+  const composer = await startComposerThread();
   const apiSubmission = createApiSubmission({
+    composer,
     readDb,
     gate,
     headerLimits,
@@ -259,7 +262,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     httpPort = typeof address === 'object' && address ? address.port : config.http.listen.port;
   } catch (error) {
     await Promise.all([submission.close(), http.close()]);
-    await Promise.all([delivery.stop(), webhooks.stop()]);
+    await Promise.all([delivery.stop(), webhooks.stop(), composer.close()]);
     await store.close();
     await writer?.close();
     readDb.close();
@@ -294,7 +297,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       await bounceIntake.close();
       await submission.close();
       await http.close();
-      await Promise.all([delivery.stop(), webhooks.stop()]);
+      await Promise.all([delivery.stop(), webhooks.stop(), composer.close()]);
       await store.close();
       await writer?.close();
       readDb.close();
