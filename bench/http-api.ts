@@ -2,7 +2,7 @@
  * The HTTP sending APIs (Mailgun, SendGrid, Postmark) under load, with durable acceptance:
  * every 2xx is answered after the message is in the event log, fsynced.
  *
- *   npm run bench:http -- [--runs 3] [--duration 10] [--warmup 10] [--connections 32]
+ *   npm run bench:http -- [--runs 3] [--duration 10] [--warmup 10] [--connections 32[,64…]]
  *                         [--batch-connections 4] [--scenarios LIST] [--variants LIST]
  *                         [--target 2000] [--cpu-prof DIR] [--json]
  *
@@ -14,7 +14,9 @@
  * sends one request body, built once per scenario, over keep-alive connections.
  *
  * - single: one ~2 KB text+html message a request, --connections at once, --duration
- *   seconds. requests/s = 2xx answers over the run.
+ *   seconds. requests/s = 2xx answers over the run. Several counts (`--connections 32,64`)
+ *   each get their runs: with a 2xx only after the fsynced group commit, what the relay
+ *   takes grows with what clients keep in flight, and the sweep shows how.
  * - sendgrid-sandbox: the SendGrid single message with `mail_settings.sandbox_mode`: accepted
  *   and recorded as any other (durably, signed, projected), never delivered. What the front
  *   door takes when the machine is not also delivering.
@@ -369,7 +371,7 @@ interface Options {
   runs: number;
   duration: number;
   warmup: number;
-  connections: number;
+  connections: number[];
   batchConnections: number;
   scenarios: string[];
   variants: Variant[];
@@ -394,7 +396,14 @@ const program = new Command('npm run bench:http --')
     wholeNumber(0),
     10,
   )
-  .option('--connections <n>', 'HTTP connections for single messages', wholeNumber(1), 32)
+  .addOption(
+    new Option(
+      '--connections <list>',
+      'HTTP connections for single messages; several (32,64,96) are each measured',
+    )
+      .argParser((text) => text.split(',').map((n) => wholeNumber(1)(n.trim())))
+      .default([32], '32'),
+  )
   .option(
     '--batch-connections <n>',
     'HTTP connections for 1,000-recipient batches (each holds 1,000 messages in flight)',
@@ -694,6 +703,8 @@ interface Measurement {
   readonly scenario: string;
   readonly variant: Variant;
   readonly run: number;
+  /** HTTP connections kept busy. */
+  readonly connections: number;
   readonly seconds: number;
   readonly requestsPerSec: number;
   readonly messagesPerSec: number;
@@ -726,26 +737,21 @@ const measure = async (
   template: Template,
   sink: Sink,
   run: number,
+  /** For single messages; batches use --batch-connections. */
+  connections: number,
 ): Promise<Measurement> => {
   const profileDir = o.cpuProf
-    ? join(o.cpuProf, `${scenario.name}-${template.variant}-${run}`)
+    ? join(o.cpuProf, `${scenario.name}-${template.variant}-x${connections}-${run}`)
     : null;
   const relay = await startRelay(root, template, sink, profileDir);
-  const what = `${scenario.name} ${template.variant} run ${run}`;
+  const what = `${scenario.name} ${template.variant} ×${connections} run ${run}`;
   const failures: string[] = [];
   let answered = 0; // recipients answered 2xx on this relay, warm-up included
   try {
     let how: { readonly duration: number } | { readonly amount: number };
-    const connections = scenario.kind === 'single' ? o.connections : o.batchConnections;
     if (scenario.kind === 'single') {
       if (o.warmup > 0) {
-        const w = await load(
-          relay,
-          scenario,
-          template.apiKey,
-          { duration: o.warmup },
-          o.connections,
-        );
+        const w = await load(relay, scenario, template.apiKey, { duration: o.warmup }, connections);
         answered += w.recipients;
         failures.push(...problems(`${what} (warm-up)`, w));
       }
@@ -792,6 +798,7 @@ const measure = async (
       scenario: scenario.name,
       variant: template.variant,
       run,
+      connections,
       seconds: Number(measured.seconds.toFixed(2)),
       requestsPerSec: measured.ok / s,
       messagesPerSec: measured.messages / s,
@@ -963,6 +970,8 @@ const main = async () => {
   const measurements: Measurement[] = [];
   const aborted: string[] = [];
   const composedSize: Partial<Record<Variant, number>> = {};
+  const connectionsOf = (scenario: Scenario): readonly number[] =>
+    scenario.kind === 'single' ? o.connections : [o.batchConnections];
   try {
     log(`sink: ${sink.name} on ${SINK_HOST}:${sink.port}`);
     const templates = new Map<Variant, Template>();
@@ -972,74 +981,90 @@ const main = async () => {
       log(`${v}: credential and API key made through the CLI; a test message went through`);
     }
     const perMeasurement = o.duration + o.warmup + 10;
+    const cells = scenarios.reduce((n, s) => n + connectionsOf(s).length, 0);
     log(
-      `${o.runs} runs × ${scenarios.length} scenarios × ${variants.length} variants, about ` +
-        `${Math.ceil((o.runs * scenarios.length * variants.length * perMeasurement) / 60)} min`,
+      `${o.runs} runs × ${cells} scenario and connection counts × ${variants.length} ` +
+        `variants, about ${Math.ceil((o.runs * cells * variants.length * perMeasurement) / 60)} min`,
     );
     for (let run = 1; run <= o.runs; run++)
       // Variants take turns, and swap who goes first each run, so noise hits both alike.
       for (const scenario of scenarios)
-        for (const v of run % 2 ? variants : [...variants].reverse()) {
-          log(`${scenario.name}, ${v}, run ${run}/${o.runs}…`);
-          let m: Measurement;
-          try {
-            m = await measure(o, root, scenario, templates.get(v) as Template, sink, run);
-          } catch (error) {
-            // One broken measurement (a relay that would not start) does not end the bench.
-            const what = `${scenario.name} ${v} run ${run}: ${String(error)}`;
-            aborted.push(what);
-            log(`  failed: ${what}`);
-            continue;
+        for (const connections of connectionsOf(scenario))
+          for (const v of run % 2 ? variants : [...variants].reverse()) {
+            log(`${scenario.name}, ${v}, ${connections} connections, run ${run}/${o.runs}…`);
+            let m: Measurement;
+            try {
+              m = await measure(
+                o,
+                root,
+                scenario,
+                templates.get(v) as Template,
+                sink,
+                run,
+                connections,
+              );
+            } catch (error) {
+              // One broken measurement (a relay that would not start) does not end the bench.
+              const what = `${scenario.name} ${v} ×${connections} run ${run}: ${String(error)}`;
+              aborted.push(what);
+              log(`  failed: ${what}`);
+              continue;
+            }
+            measurements.push(m);
+            log(
+              `  ${num(m.requestsPerSec)} requests/s, ${num(m.messagesPerSec)} messages/s, ` +
+                `p50 ${m.latencyP50Ms} ms, ${num(m.deliveredPerSec)} delivered/s meanwhile, ` +
+                `relay CPU ${m.relayCpuMsPerMessage?.toFixed(2)} ms/message (` +
+                Object.entries(m.relayCpuByThread)
+                  .sort((a, b) => b[1] - a[1])
+                  .map(([name, ms]) => `${name} ${ms.toFixed(2)}`)
+                  .join(', ') +
+                '), ' +
+                `autocannon ${num(m.loadGeneratorCpuPct)}% of a core` +
+                (m.failures.length ? `, ${m.failures.length} failures` : ''),
+            );
           }
-          measurements.push(m);
-          log(
-            `  ${num(m.requestsPerSec)} requests/s, ${num(m.messagesPerSec)} messages/s, ` +
-              `p50 ${m.latencyP50Ms} ms, ${num(m.deliveredPerSec)} delivered/s meanwhile, ` +
-              `relay CPU ${m.relayCpuMsPerMessage?.toFixed(2)} ms/message (` +
-              Object.entries(m.relayCpuByThread)
-                .sort((a, b) => b[1] - a[1])
-                .map(([name, ms]) => `${name} ${ms.toFixed(2)}`)
-                .join(', ') +
-              '), ' +
-              `autocannon ${num(m.loadGeneratorCpuPct)}% of a core` +
-              (m.failures.length ? `, ${m.failures.length} failures` : ''),
-          );
-        }
   } finally {
     sink.stop();
     rmSync(root, { recursive: true, force: true });
   }
 
   const rows = scenarios.flatMap((scenario) =>
-    variants.flatMap((variant) => {
-      const ms = measurements.filter((m) => m.scenario === scenario.name && m.variant === variant);
-      if (ms.length === 0) return [];
-      const requests = stats(ms.map((m) => m.requestsPerSec));
-      return {
-        scenario: scenario.name,
-        api: scenario.api,
-        kind: scenario.kind,
-        endpoint: scenario.endpoint,
-        variant,
-        requestsPerSec: requests,
-        messagesPerSec: stats(ms.map((m) => m.messagesPerSec)),
-        recipientsPerSec: stats(ms.map((m) => m.recipientsPerSec)),
-        deliveredPerSec: median(ms.map((m) => m.deliveredPerSec)),
-        latencyP50Ms: median(ms.map((m) => m.latencyP50Ms)),
-        latencyP99Ms: median(ms.map((m) => m.latencyP99Ms)),
-        relayCpuMsPerMessage: median(ms.map((m) => m.relayCpuMsPerMessage ?? Number.NaN)),
-        relayCpuByThread: Object.fromEntries(
-          Object.keys(ms[0]?.relayCpuByThread ?? {}).map((name) => [
-            name,
-            median(ms.map((m) => m.relayCpuByThread[name] ?? 0)),
-          ]),
-        ),
-        loadGeneratorCpuPct: median(ms.map((m) => m.loadGeneratorCpuPct)),
-        metTarget: scenario.kind === 'single' ? requests.median >= o.target : null,
-        failures: ms.flatMap((m) => m.failures),
-        runs: ms,
-      };
-    }),
+    connectionsOf(scenario).flatMap((connections) =>
+      variants.flatMap((variant) => {
+        const ms = measurements.filter(
+          (m) =>
+            m.scenario === scenario.name && m.variant === variant && m.connections === connections,
+        );
+        if (ms.length === 0) return [];
+        const requests = stats(ms.map((m) => m.requestsPerSec));
+        return {
+          scenario: scenario.name,
+          api: scenario.api,
+          kind: scenario.kind,
+          endpoint: scenario.endpoint,
+          variant,
+          connections,
+          requestsPerSec: requests,
+          messagesPerSec: stats(ms.map((m) => m.messagesPerSec)),
+          recipientsPerSec: stats(ms.map((m) => m.recipientsPerSec)),
+          deliveredPerSec: median(ms.map((m) => m.deliveredPerSec)),
+          latencyP50Ms: median(ms.map((m) => m.latencyP50Ms)),
+          latencyP99Ms: median(ms.map((m) => m.latencyP99Ms)),
+          relayCpuMsPerMessage: median(ms.map((m) => m.relayCpuMsPerMessage ?? Number.NaN)),
+          relayCpuByThread: Object.fromEntries(
+            Object.keys(ms[0]?.relayCpuByThread ?? {}).map((name) => [
+              name,
+              median(ms.map((m) => m.relayCpuByThread[name] ?? 0)),
+            ]),
+          ),
+          loadGeneratorCpuPct: median(ms.map((m) => m.loadGeneratorCpuPct)),
+          metTarget: scenario.kind === 'single' ? requests.median >= o.target : null,
+          failures: ms.flatMap((m) => m.failures),
+          runs: ms,
+        };
+      }),
+    ),
   );
   const failures = [...aborted, ...rows.flatMap((r) => r.failures)];
   const settings = {
@@ -1065,8 +1090,9 @@ const main = async () => {
     const table = new Table({
       head: [
         'API',
-        'request',
+        'scenario',
         'DKIM',
+        'connections',
         'requests/s',
         'messages/s',
         'recipients/s',
@@ -1081,8 +1107,9 @@ const main = async () => {
     for (const r of rows)
       table.push([
         r.api,
-        r.kind === 'single' ? 'single' : `batch ×${BATCH}`,
+        r.kind === 'single' ? r.scenario : `${r.scenario} ×${BATCH}`,
         r.variant,
+        r.connections,
         range(r.requestsPerSec),
         range(r.messagesPerSec),
         num(r.recipientsPerSec.median),
@@ -1098,20 +1125,25 @@ const main = async () => {
       ]);
     const verdicts = [...new Set(scenarios.filter((s) => s.kind === 'single').map((s) => s.api))]
       .map((api) => {
-        const parts = rows
-          .filter((r) => r.api === api && r.kind === 'single')
-          .map((r) => `${num(r.requestsPerSec.median)}/s ${r.variant}`);
-        const signed = rows.find(
-          (r) => r.api === api && r.kind === 'single' && r.variant === 'signed',
+        const single = rows.filter((r) => r.api === api && r.kind === 'single');
+        const parts = single.map(
+          (r) => `${num(r.requestsPerSec.median)}/s ${r.variant} ×${r.connections}`,
         );
-        const verdict = signed ? (signed.metTarget ? 'met' : 'NOT met') : 'not measured signed';
+        const signed = single.filter((r) => r.variant === 'signed');
+        const metAt = signed.filter((r) => r.metTarget).map((r) => r.connections);
+        const verdict =
+          signed.length === 0
+            ? 'not measured signed'
+            : metAt.length > 0
+              ? `met (${metAt.join(', ')} connections)`
+              : 'NOT met';
         return `  ${api}: ${verdict} (${parts.join(', ')})`;
       })
       .join('\n');
     process.stdout.write(
       `${table.toString()}\n` +
         `Medians (min–max) of ${o.runs} runs of ${o.duration} s after ${o.warmup} s warm-up, ` +
-        `each on a fresh relay; single messages over ${o.connections} connections, batches over ` +
+        `each on a fresh relay; single messages over ${o.connections.join(' and ')} connections, batches over ` +
         `${o.batchConnections} (a batch run is a fixed number of requests timed to the last answer).\n` +
         `Only 2xx count, each answered after its fsynced commit. messages/s: messages stored; ` +
         `recipients/s: their recipients (Postmark batch: 2 a message); delivered/s: messages the ` +

@@ -71,7 +71,15 @@ export const startComposerThread = async (
     const batch = queued;
     queued = [];
     running().then(
-      (w) => w.postMessage(batch),
+      (w) => {
+        try {
+          w.postMessage(batch);
+        } catch (error) {
+          // Something in a request that cannot be copied to another thread: a bug upstream,
+          // answered as a failed composition rather than left hanging.
+          onReplies(batch.map((r) => ({ id: r.id, ok: false, error: String(error) })));
+        }
+      },
       () => {}, // failAll has answered them
     );
   };
