@@ -36,8 +36,6 @@ const parse = async (feed: unknown, chunks: readonly Buffer[]): Promise<string[]
   return seen;
 };
 
-// A seeded generator, so a failure can be replayed.
-
 const TOKENS = [
   'a',
   'b',
