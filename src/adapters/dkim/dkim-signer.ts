@@ -1,5 +1,4 @@
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
-import { promisify } from 'node:util';
 import { relaxedHeaders } from 'mailauth/lib/dkim/header/relaxed.js';
 import {
   formatSignatureHeaderLine,
@@ -47,14 +46,6 @@ export const DKIM_SIGNED_FIELDS: readonly string[] = [
   'List-Unsubscribe-Post',
 ];
 
-// With a callback, node:crypto signs on libuv's thread pool: the RSA work (about half a
-// millisecond a signature) stays off the event loop that answers SMTP clients.
-const signOffThread = promisify(sign) as (
-  algorithm: string | null,
-  data: Buffer,
-  key: KeyObject,
-) => Promise<Buffer>;
-
 const SIGNED_FIELD_LIST = DKIM_SIGNED_FIELDS.join(':');
 const OVERSIGNED_FIELD = 'From';
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
@@ -67,15 +58,17 @@ const KEY_TYPE: Record<DkimAlgorithm, string> = {
 /**
  * Signs a message (canonical CRLF; the header ends at the first empty line, and a message
  * without one has an empty body) with every key, relaxed/relaxed. The body hash is computed
- * once and shared by all keys; the signatures themselves are computed off the event loop.
- * `at` (epoch ms) gives t=; RSA signatures are deterministic for a given message, key and
- * `at`.
+ * once and shared by all keys. `at` (epoch ms) gives t=; RSA signatures are deterministic
+ * for a given message, key and `at`.
+ *
+ * Synchronous, and about 0.4 ms of CPU with an RSA-2048 key: the relay calls it on a thread
+ * of its own (signer-thread.ts), never on the thread that answers clients.
  */
-export const signMessage = async (
+export const signMessage = (
   message: Buffer,
   keys: readonly SigningKey[],
   at: number,
-): Promise<SignedHeaders> => {
+): SignedHeaders => {
   const headerEnd = message.indexOf(HEADER_END);
   const headerBlock = headerEnd === -1 ? message : message.subarray(0, headerEnd + 2);
   const body = headerEnd === -1 ? NO_BODY : message.subarray(headerEnd + 4);
@@ -90,7 +83,7 @@ export const signMessage = async (
   };
   const signTime = new Date(at);
 
-  const signing = keys.map(async (key) => {
+  const signing = keys.map((key) => {
     const keyType = key.privateKey.asymmetricKeyType;
     if (keyType !== KEY_TYPE[key.algorithm]) {
       throw new Error(
@@ -109,12 +102,8 @@ export const signMessage = async (
     // Ed25519 (RFC 8463) signs the SHA-256 digest of it.
     const signature =
       key.algorithm === 'rsa-sha256'
-        ? await signOffThread('rsa-sha256', canonicalizedHeader, key.privateKey)
-        : await signOffThread(
-            null,
-            createHash('sha256').update(canonicalizedHeader).digest(),
-            key.privateKey,
-          );
+        ? sign('rsa-sha256', canonicalizedHeader, key.privateKey)
+        : sign(null, createHash('sha256').update(canonicalizedHeader).digest(), key.privateKey);
     return `${formatSignatureHeaderLine(
       'DKIM',
       { ...dkimHeaderOpts, b: signature.toString('base64') },
@@ -122,7 +111,7 @@ export const signMessage = async (
     )}\r\n`;
   });
   return {
-    headers: (await Promise.all(signing)).join(''),
+    headers: signing.join(''),
     signatures: keys.map((k) => ({
       domain: k.domain,
       selector: k.selector,

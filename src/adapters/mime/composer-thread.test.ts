@@ -86,31 +86,4 @@ describe('startComposerThread: API messages composed on a thread of their own', 
     assert.match(String((bad as PromiseRejectedResult).reason), /argument must be/);
     assert.equal(good.status, 'fulfilled');
   });
-
-  it('fails a request that cannot cross to the thread, rather than leave it waiting', async () => {
-    const uncopyable = fields({ headers: [['X-Fn', (() => 'x') as unknown as string]] });
-    await assert.rejects(
-      composer.compose(uncopyable, '<fn@shop.test>', DATE),
-      /could not be cloned/,
-    );
-    const bytes = await composer.compose(fields(), '<after@shop.test>', DATE);
-    assert.match(bytes.toString('latin1'), /^Message-ID: <after@shop\.test>\r$/m);
-  });
-
-  it('fails what a dying thread held, and composes on a new thread after', async () => {
-    const dying = await startComposerThread(
-      new URL('./composer-crash.fixture.ts', import.meta.url),
-    );
-    try {
-      await assert.rejects(
-        dying.compose(fields({ subject: 'die' }), '<die@shop.test>', DATE),
-        /composer thread exited \(3\)/,
-      );
-      const bytes = await dying.compose(fields(), '<next@shop.test>', DATE);
-      assert.match(bytes.toString('latin1'), /^Message-ID: <next@shop\.test>\r$/m);
-    } finally {
-      await dying.close();
-    }
-    await assert.rejects(dying.compose(fields(), '<late@shop.test>', DATE), /closed/);
-  });
 });

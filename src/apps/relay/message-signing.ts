@@ -1,9 +1,6 @@
 import type { Logger } from 'pino';
-import {
-  type SignedHeaders,
-  type SigningKey,
-  signMessage,
-} from '../../adapters/dkim/dkim-signer.js';
+import type { SignedHeaders, SigningKey } from '../../adapters/dkim/dkim-signer.js';
+import type { DkimSigner } from '../../adapters/dkim/signer-thread.js';
 import type { DkimKeyStore } from '../../adapters/dkim-keys/file-key-store.js';
 import { organizationalDomain } from '../../domain/sending-domain/organizational-domain.js';
 import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
@@ -16,6 +13,8 @@ import { cachedLookup } from './lookup-cache.js';
 export interface MessageSigningDeps {
   readonly readDb: ReadModelDb;
   readonly keyStore: DkimKeyStore;
+  /** Where the signatures are made: the signer thread. */
+  readonly signer: Pick<DkimSigner, 'sign'>;
   /** Every message also gets a signature for this domain, when it has keys. */
   readonly operatorDomain: string | null;
   readonly log: Logger;
@@ -64,7 +63,7 @@ export const createMessageSigning = (deps: MessageSigningDeps) => {
     const extra =
       operator && own?.[0]?.domain !== operator ? rows.filter((r) => r.domain === operator) : [];
     const keys = keysOf([...(own ?? []), ...extra]);
-    return keys.length === 0 ? null : await signMessage(message, keys, at);
+    return keys.length === 0 ? null : await deps.signer.sign(message, keys, at);
   };
 };
 

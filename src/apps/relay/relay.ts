@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { startSignerThread } from '../../adapters/dkim/signer-thread.js';
 import { createFileKeyStore } from '../../adapters/dkim-keys/file-key-store.js';
 import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writer.js';
 import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
@@ -119,10 +120,15 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   if (tls.generated) log.info({ dir: paths.tls }, 'generated a self-signed TLS certificate');
   const newMessageId = createMessageIdFactory();
   const authorization = createSenderAuthorization(readDb);
-  const sign = config.dkim.enabled
+  const [composer, signer] = await Promise.all([
+    startComposerThread(),
+    config.dkim.enabled ? startSignerThread() : null,
+  ]);
+  const sign = signer
     ? createMessageSigning({
         readDb,
         keyStore: createFileKeyStore(paths.keys),
+        signer,
         operatorDomain: config.dkim.operatorDomain,
         log,
       })
@@ -210,7 +216,6 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       logger: log,
     },
   );
-  const composer = await startComposerThread();
   const apiSubmission = createApiSubmission({
     composer,
     readDb,
@@ -262,7 +267,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     httpPort = typeof address === 'object' && address ? address.port : config.http.listen.port;
   } catch (error) {
     await Promise.all([submission.close(), http.close()]);
-    await Promise.all([delivery.stop(), webhooks.stop(), composer.close()]);
+    await Promise.all([delivery.stop(), webhooks.stop(), composer.close(), signer?.close()]);
     await store.close();
     await writer?.close();
     readDb.close();
@@ -297,7 +302,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       await bounceIntake.close();
       await submission.close();
       await http.close();
-      await Promise.all([delivery.stop(), webhooks.stop(), composer.close()]);
+      await Promise.all([delivery.stop(), webhooks.stop(), composer.close(), signer?.close()]);
       await store.close();
       await writer?.close();
       readDb.close();

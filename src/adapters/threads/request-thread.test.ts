@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startRequestThread } from './request-thread.js';
+
+const ECHO = new URL('./echo-thread.fixture.ts', import.meta.url);
+const startEcho = () => startRequestThread<string, string>(ECHO, 'mt-test-echo', 'the echo');
+
+describe('startRequestThread: CPU-bound requests answered on another thread', () => {
+  it('answers each of many requests made at once with its own result', async () => {
+    const thread = await startEcho();
+    try {
+      const asked = Array.from({ length: 500 }, (_, i) => `request ${i}`);
+      assert.deepEqual(
+        await Promise.all(asked.map((r) => thread.request(r))),
+        asked.map((r) => r.toUpperCase()),
+      );
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('fails only the request that throws, with its reason', async () => {
+    const thread = await startEcho();
+    try {
+      const [bad, good] = await Promise.allSettled([
+        thread.request('throw'),
+        thread.request('fine'),
+      ]);
+      assert.equal(bad.status, 'rejected');
+      assert.match(String((bad as PromiseRejectedResult).reason), /asked to throw/);
+      assert.deepEqual(good, { status: 'fulfilled', value: 'FINE' });
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('fails a request that cannot cross to the thread, rather than leave it waiting', async () => {
+    const thread = await startEcho();
+    try {
+      await assert.rejects(thread.request((() => 'x') as unknown as string), /could not be cloned/);
+      assert.equal(await thread.request('after'), 'AFTER');
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('fails what a dying thread held, answers on a new thread after, refuses once closed', async () => {
+    const thread = await startEcho();
+    try {
+      const held = ['a', 'die', 'b'].map((r) => thread.request(r));
+      for (const request of held) await assert.rejects(request, /echo thread exited \(3\)/);
+      assert.equal(await thread.request('next'), 'NEXT');
+    } finally {
+      await thread.close();
+    }
+    await assert.rejects(thread.request('late'), /the echo is closed/);
+  });
+});
