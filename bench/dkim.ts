@@ -3,7 +3,7 @@
  *
  *   npm run bench:dkim -- [--messages 2000] [--warmup 8000] [--sizes 2k,100k] [--runs 3] [--json]
  *
- * 1. signs/s of the signer alone (src/adapters/dkim: the signer thread the relay runs), per
+ * 1. signs/s of the signer alone (src/adapters/dkim: the signer threads the relay runs), per
  *    key set (RSA-2048, Ed25519, both: what an onboarded domain gets) and message size, 16
  *    messages in flight.
  * 2. The relay end to end with signing on and off, same load as `npm run bench`
@@ -16,7 +16,11 @@ import {
   generateDkimKeyPair,
   type SigningKey,
 } from '../src/adapters/dkim/dkim-signer.js';
-import { type DkimSigner, startSignerThread } from '../src/adapters/dkim/signer-thread.js';
+import {
+  type DkimSigner,
+  defaultSignerThreads,
+  startSignerThreads,
+} from '../src/adapters/dkim/signer-thread.js';
 import { freePort } from '../test/support/relay-process.js';
 import { parseBenchOptions } from './support/options.js';
 import {
@@ -79,7 +83,7 @@ const main = async () => {
     ['RSA-2048 + Ed25519', [rsa, ed]],
   ];
   const signer: Array<Record<string, string | number>> = [];
-  const thread = await startSignerThread();
+  const thread = await startSignerThreads(defaultSignerThreads());
   try {
     for (const size of o.sizes) {
       const message = messageOf(size);

@@ -7,7 +7,7 @@ import {
   type SigningKey,
   signMessage,
 } from './dkim-signer.js';
-import { type DkimSigner, startSignerThread } from './signer-thread.js';
+import { type DkimSigner, startSignerThreads } from './signer-thread.js';
 
 const AT = Date.UTC(2026, 10, 29, 8, 0, 0);
 
@@ -25,10 +25,10 @@ const message = (subject: string, body = 'Thank you.\r\n'): Buffer =>
       `Date: Sun, 29 Nov 2026 08:00:00 +0000\r\nMessage-ID: <${subject}@shop.test>\r\n\r\n${body}`,
   );
 
-describe('startSignerThread: DKIM signatures made on a thread of their own', () => {
+describe('startSignerThreads: DKIM signatures made on threads of their own', () => {
   let signer: DkimSigner;
   before(async () => {
-    signer = await startSignerThread();
+    signer = await startSignerThreads(2);
   });
   after(() => signer.close());
 

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { EchoRequest } from './echo-thread.fixture.js';
 import { startRequestThread } from './request-thread.js';
+import { spreadRequests } from './spread-requests.js';
 
 const ECHO = new URL('./echo-thread.fixture.ts', import.meta.url);
-const startEcho = () => startRequestThread<string, string>(ECHO, 'mt-test-echo', 'the echo');
+const startEcho = () => startRequestThread<EchoRequest, string>(ECHO, 'mt-test-echo', 'the echo');
 
 describe('startRequestThread: CPU-bound requests answered on another thread', () => {
   it('answers each of many requests made at once with its own result', async () => {
@@ -54,5 +56,27 @@ describe('startRequestThread: CPU-bound requests answered on another thread', ()
       await thread.close();
     }
     await assert.rejects(thread.request('late'), /the echo is closed/);
+  });
+});
+
+describe('spreadRequests: several request threads as one', () => {
+  // Routed to the held thread, a request would wait for ever: the timeout fails it instead.
+  it('sends new requests to a thread that is free while another is held up', {
+    timeout: 10_000,
+  }, async () => {
+    const threads = [await startEcho(), await startEcho()];
+    const spread = spreadRequests(threads);
+    try {
+      const hold = new Int32Array(new SharedArrayBuffer(4));
+      const held = spread.request({ hold });
+      // Each of these would wait behind the held request on its thread.
+      for (let i = 0; i < 10; i++) assert.equal(await spread.request(`free ${i}`), `FREE ${i}`);
+      Atomics.store(hold, 0, 1);
+      Atomics.notify(hold, 0);
+      assert.equal(await held, 'RELEASED');
+    } finally {
+      await spread.close();
+    }
+    await assert.rejects(threads[1]?.request('late') ?? Promise.resolve(), /closed/);
   });
 });

@@ -152,6 +152,7 @@ anomalies:
 dkim:
   enabled: true              # sign mail for onboarded domains (mailtrail domains add)
   operatorDomain: null       # also sign everything with this onboarded domain
+  signerThreads: null        # threads that sign; null: one per core beyond the first, up to 4
   retiredKeyGrace: 7d        # how long old keys keep verifying before domains prune
 
 domains:

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { startSignerThread } from '../../adapters/dkim/signer-thread.js';
+import { defaultSignerThreads, startSignerThreads } from '../../adapters/dkim/signer-thread.js';
 import { createFileKeyStore } from '../../adapters/dkim-keys/file-key-store.js';
 import { startSqliteWriter } from '../../adapters/event-store/sqlite/sqlite-writer.js';
 import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
@@ -122,7 +122,9 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   const authorization = createSenderAuthorization(readDb);
   const [composer, signer] = await Promise.all([
     startComposerThread(),
-    config.dkim.enabled ? startSignerThread() : null,
+    config.dkim.enabled
+      ? startSignerThreads(config.dkim.signerThreads ?? defaultSignerThreads())
+      : null,
   ]);
   const sign = signer
     ? createMessageSigning({
