@@ -50,6 +50,7 @@ const SIGNED_FIELD_LIST = DKIM_SIGNED_FIELDS.join(':');
 const OVERSIGNED_FIELD = 'From';
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
 const NO_BODY = Buffer.alloc(0);
+const ED25519_KEY_BYTES = 32;
 const KEY_TYPE: Record<DkimAlgorithm, string> = {
   'rsa-sha256': 'rsa',
   'ed25519-sha256': 'ed25519',
@@ -136,10 +137,12 @@ export const generateDkimKeyPair = (
     };
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const { x } = publicKey.export({ format: 'jwk' });
-  if (!x) throw new Error('Ed25519 public key export has no x');
+  // The raw key is the end of the SPKI DER. Not read from a JWK export: on Node 20 that can
+  // deadlock, when a garbage collection during the export frees the key-generation job,
+  // which takes the lock the export holds (seen: `domains add` hung for good).
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
   return {
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicKeyDns: Buffer.from(x, 'base64url').toString('base64'),
+    publicKeyDns: spki.subarray(spki.length - ED25519_KEY_BYTES).toString('base64'),
   };
 };
