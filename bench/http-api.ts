@@ -525,6 +525,8 @@ const cli = (config: string, ...args: string[]): string =>
     cwd: REPO,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    // A CLI call takes a second or two; one that hangs fails the bench instead of stalling it.
+    timeout: 120_000,
   });
 
 /** What an application team does first: a credential with an API key, the domain onboarded. */
