@@ -15,12 +15,9 @@ export interface MimeComposer {
  * while it runs. A thread that dies fails what it was composing (those requests get an
  * error, nothing was accepted) and the next request starts a new one.
  */
-export const startComposerThread = async (
-  /** The thread's module; tests give one that can be made to die. */
-  entry = new URL('./composer-thread-entry.ts', import.meta.url),
-): Promise<MimeComposer> => {
+export const startComposerThread = async (): Promise<MimeComposer> => {
   const thread = await startRequestThread<ComposeRequest, ComposeResult>(
-    entry,
+    new URL('./composer-thread-entry.ts', import.meta.url),
     'mt-composer',
     'the MIME composer',
   );

@@ -391,7 +391,7 @@ export const ConfigSchema = z
         /** Also sign every message with this onboarded domain (KumoMTA's additional signature). */
         operatorDomain: z.string().min(3).nullable().default(null),
         /**
-         * Threads that sign (about 1,700 small messages a second each, RSA-2048 + Ed25519).
+         * Threads that sign (about 2,000 small messages a second each, RSA-2048 + Ed25519).
          * null: one per core beyond the first, at most 4.
          */
         signerThreads: z.number().int().min(1).max(64).nullable().default(null),
