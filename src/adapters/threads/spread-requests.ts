@@ -2,8 +2,8 @@ import type { RequestThread } from './request-thread.js';
 
 /**
  * One request thread made of several: each request goes to the thread with the fewest
- * requests still unanswered, so a thread held up by a large request (a 10 MB body to hash)
- * does not hold up the others.
+ * requests still unanswered, so while one is held up by a large request (a 10 MB body to
+ * hash) the others take the new ones.
  */
 export const spreadRequests = <Request, Result>(
   threads: readonly RequestThread<Request, Result>[],
