@@ -246,9 +246,10 @@ describe('generateDkimKeyPair and the TXT record', () => {
       format: 'der',
       type: 'spki',
     });
-    assert.deepEqual(
-      publicKey.export({ format: 'jwk' }),
-      createPublicKey(privateKey).export({ format: 'jwk' }),
+    // Compared as keys, not as JWK exports: those can deadlock on Node 20 (generateDkimKeyPair).
+    assert.ok(
+      publicKey.equals(createPublicKey(privateKey)),
+      'p= is the public half of the private key',
     );
     assert.equal(
       dkimTxtValue({ selector: 'any', algorithm: 'rsa-sha256', publicKey: publicKeyDns }),
