@@ -75,10 +75,17 @@ export const startRequestThread = async <Request, Result>(
       (w) => {
         try {
           w.postMessage(batch);
-        } catch (error) {
-          // Something in a request that cannot be copied to another thread: a bug upstream,
-          // answered as a failed request rather than left hanging.
-          onReplies(batch.map((r) => ({ id: r.id, ok: false, error: String(error) })));
+        } catch {
+          // Something in a request that cannot be copied to another thread (a bug upstream):
+          // the batch goes again one request at a time, so only that one fails rather than
+          // being left waiting, and the others of its turn go through.
+          for (const r of batch) {
+            try {
+              w.postMessage([r]);
+            } catch (error) {
+              onReplies([{ id: r.id, ok: false, error: String(error) }]);
+            }
+          }
         }
       },
       () => {}, // failAll has answered them
