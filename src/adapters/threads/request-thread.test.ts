@@ -6,24 +6,30 @@ import { spreadRequests } from './spread-requests.js';
 
 const ECHO = new URL('./echo-thread.fixture.ts', import.meta.url);
 const startEcho = () => startRequestThread<EchoRequest, string>(ECHO, 'mt-test-echo', 'the echo');
+type Echo = Awaited<ReturnType<typeof startEcho>>;
+
+/** A fresh echo thread for one test, closed after it. */
+const withEcho = async (use: (thread: Echo) => Promise<void>): Promise<void> => {
+  const thread = await startEcho();
+  try {
+    await use(thread);
+  } finally {
+    await thread.close();
+  }
+};
 
 describe('startRequestThread: CPU-bound requests answered on another thread', () => {
-  it('answers each of many requests made at once with its own result', async () => {
-    const thread = await startEcho();
-    try {
+  it('answers each of many requests made at once with its own result', () =>
+    withEcho(async (thread) => {
       const asked = Array.from({ length: 500 }, (_, i) => `request ${i}`);
       assert.deepEqual(
         await Promise.all(asked.map((r) => thread.request(r))),
         asked.map((r) => r.toUpperCase()),
       );
-    } finally {
-      await thread.close();
-    }
-  });
+    }));
 
-  it('fails only the request that throws, with its reason', async () => {
-    const thread = await startEcho();
-    try {
+  it('fails only the request that throws, with its reason', () =>
+    withEcho(async (thread) => {
       const [bad, good] = await Promise.allSettled([
         thread.request('throw'),
         thread.request('fine'),
@@ -31,14 +37,10 @@ describe('startRequestThread: CPU-bound requests answered on another thread', ()
       assert.equal(bad.status, 'rejected');
       assert.match(String((bad as PromiseRejectedResult).reason), /asked to throw/);
       assert.deepEqual(good, { status: 'fulfilled', value: 'FINE' });
-    } finally {
-      await thread.close();
-    }
-  });
+    }));
 
-  it('fails only a request that cannot cross to the thread, rather than leave it waiting', async () => {
-    const thread = await startEcho();
-    try {
+  it('fails only a request that cannot cross to the thread, rather than leave it waiting', () =>
+    withEcho(async (thread) => {
       // Made in one turn, so they would cross together.
       const [bad, good] = await Promise.allSettled([
         thread.request((() => 'x') as unknown as EchoRequest),
@@ -48,10 +50,7 @@ describe('startRequestThread: CPU-bound requests answered on another thread', ()
       assert.match(String((bad as PromiseRejectedResult).reason), /could not be cloned/);
       assert.deepEqual(good, { status: 'fulfilled', value: 'SAME TURN' });
       assert.equal(await thread.request('after'), 'AFTER');
-    } finally {
-      await thread.close();
-    }
-  });
+    }));
 
   it('fails what a dying thread held, answers on a new thread after, refuses once closed', async () => {
     const thread = await startEcho();
