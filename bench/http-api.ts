@@ -17,9 +17,11 @@
  *   seconds. requests/s = 2xx answers over the run. Several counts (`--connections 32,64`)
  *   each get their runs: with a 2xx only after the fsynced group commit, what the relay
  *   takes grows with what clients keep in flight, and the sweep shows how.
- * - sendgrid-sandbox: the SendGrid single message with `mail_settings.sandbox_mode`: accepted
- *   and recorded as any other (durably, signed, projected), never delivered. What the front
- *   door takes when the machine is not also delivering.
+ * - sendgrid-sandbox and mailgun-testmode: the SendGrid single message with
+ *   `mail_settings.sandbox_mode`, the Mailgun one with `o:testmode`: accepted and recorded as
+ *   any other (durably, signed, projected), never delivered. What the front door takes when
+ *   the machine is not also delivering. (Postmark has no such flag: its test token
+ *   validates a request without storing it.)
  * - batch: 1,000 recipients a request (Mailgun: 1,000 `to` with recipient-variables, one
  *   message each; SendGrid: 1,000 personalizations; Postmark: /email/batch, 500 messages of
  *   2 recipients), --batch-connections at once. A batch run sends a fixed number of requests,
@@ -223,6 +225,27 @@ const SCENARIOS: readonly Scenario[] = [
           ['subject', SUBJECT],
           ['text', TEXT],
           ['html', HTML],
+        ],
+        key,
+      ),
+    taken: all(1),
+  },
+  {
+    name: 'mailgun-testmode',
+    api: 'Mailgun',
+    kind: 'single',
+    endpoint: `POST /v3/${DOMAIN}/messages (multipart), o:testmode: accepted and recorded, not delivered`,
+    messagesPerRequest: 1,
+    recipientsPerMessage: 1,
+    request: (key) =>
+      mailgunForm(
+        [
+          ['from', FROM],
+          ['to', RCPT(0)],
+          ['subject', SUBJECT],
+          ['text', TEXT],
+          ['html', HTML],
+          ['o:testmode', 'yes'],
         ],
         key,
       ),
