@@ -20,8 +20,7 @@ import {
   normalizeLineEndings,
 } from '../../domain/message-body/line-endings.js';
 import { instrumentHtml } from '../../domain/tracking/tracking-links.js';
-import { findCredentialByApiKeyHash } from '../../projections/credentials/credentials.js';
-import type { ReadModelDb } from '../../projections/runner/read-model-db.js';
+import type { CredentialRow } from '../../projections/credentials/credentials.js';
 import type { CredentialGate } from '../abuse/credential-gate.js';
 import {
   type AcceptDeps,
@@ -33,7 +32,8 @@ import { mayConnectFrom } from '../relay/authenticate.js';
 import type { SenderAuthorization } from '../relay/sender-authorization.js';
 
 export interface ApiSubmissionDeps {
-  readonly readDb: ReadModelDb;
+  /** The active credential an active API key (by its SHA-256) belongs to, if any. */
+  readonly credentialOfKey: (keyHash: string) => CredentialRow | null;
   readonly accept: ReturnType<typeof createAcceptMessage>;
   readonly authorization: SenderAuthorization;
   readonly pools: AcceptDeps['pools'];
@@ -237,7 +237,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
 
   return {
     authenticateKey: (key, clientAddress) => {
-      const found = key ? findCredentialByApiKeyHash(deps.readDb, hashApiKey(key)) : null;
+      const found = key ? deps.credentialOfKey(hashApiKey(key)) : null;
       if (!found) return null;
       if (!mayConnectFrom(found, clientAddress)) {
         deps.log.warn(

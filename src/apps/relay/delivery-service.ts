@@ -7,6 +7,7 @@ import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
 import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
 import { classifyReply } from '../../domain/bounce/classifier.js';
 import type { RecordedEvent } from '../../domain/event-store/event-store.js';
+import { credentialsProjection } from '../../projections/credentials/credentials.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import { credentialOf } from '../../projections/delivery-queue/queries.js';
 import { deliveredOn } from '../../projections/egress-volume/egress-volume.js';
@@ -19,6 +20,7 @@ import { loadBounceRules } from '../bounces/bounce-rules.js';
 import { type ClusterMembership, startClusterMembership } from '../cluster/cluster-membership.js';
 import { clusterNewsChannel, ownsKey } from '../cluster/cluster-news.js';
 import type { Config } from '../config/schema.js';
+import { credentialsNewsChannel } from '../credentials/credentials-news.js';
 import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
 import { outboxNews, outboxNewsChannel } from '../webhooks/outbox-news.js';
 import { attemptOutcomes } from './attempt-outcomes.js';
@@ -130,6 +132,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     .subscribe();
 
   const webhookNews = outboxNewsChannel(paths.projections);
+  const credentialsNews = credentialsNewsChannel(paths.projections);
   const controller = new AbortController();
   const anomalies = config.anomalies.enabled
     ? startAnomalyWatch({
@@ -159,6 +162,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   const runner = runProjections(store, readDb, PROJECTIONS, {
     signal: controller.signal,
     onApplied: (projection, events) => {
+      if (projection === credentialsProjection) credentialsNews.postMessage(null);
       if (projection === webhookOutboxProjection) webhookNews.postMessage(outboxNews(events));
       if (projection !== deliveryQueueProjection) return;
       live.next(events);
@@ -213,6 +217,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
       controller.abort();
       await runner;
       webhookNews.close();
+      credentialsNews.close();
       await store.close();
       readDb.close();
     },

@@ -20,6 +20,7 @@ import {
 } from '../../projections/credential-volume/credential-volume.js';
 import {
   credentialsProjection,
+  findCredentialByApiKeyHash,
   findCredentialById,
 } from '../../projections/credentials/credentials.js';
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
@@ -36,6 +37,7 @@ import { createAuthGuard } from '../abuse/auth-guard.js';
 import { createCredentialGate } from '../abuse/credential-gate.js';
 import { loadBounceRules } from '../bounces/bounce-rules.js';
 import type { Config } from '../config/schema.js';
+import { credentialsNewsChannel } from '../credentials/credentials-news.js';
 import { createApiSubmission } from '../http-submission/api-submission.js';
 import { loadShapingRules } from '../shaping/shaping-rules.js';
 import { createAcceptMessage } from './accept-message.js';
@@ -43,7 +45,7 @@ import { createAuthenticate } from './authenticate.js';
 import { fallbackReturnPathDomain, startBounceIntake } from './bounce-intake.js';
 import { dataPaths } from './data-paths.js';
 import { createHttpServer } from './http-server.js';
-import { cachedLookup } from './lookup-cache.js';
+import { cachedLookup, rememberedLookup } from './lookup-cache.js';
 import { createMessageSigning } from './message-signing.js';
 import { openEventStore } from './open-event-store.js';
 import { createSenderAuthorization } from './sender-authorization.js';
@@ -218,9 +220,14 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       logger: log,
     },
   );
+  // Every API request names its key; the delivery thread says when keys or credentials
+  // changed (a revocation, say), and they are read again from then on.
+  const keyOwners = rememberedLookup((keyHash) => findCredentialByApiKeyHash(readDb, keyHash));
+  const credentialsNews = credentialsNewsChannel(paths.projections);
+  credentialsNews.onmessage = () => keyOwners.forget();
   const apiSubmission = createApiSubmission({
     composer,
-    readDb,
+    credentialOfKey: keyOwners.get,
     gate,
     headerLimits,
     log,
@@ -270,6 +277,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   } catch (error) {
     await Promise.all([submission.close(), http.close()]);
     await Promise.all([delivery.stop(), webhooks.stop(), composer.close(), signer?.close()]);
+    credentialsNews.close();
     await store.close();
     await writer?.close();
     readDb.close();
@@ -305,6 +313,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       await submission.close();
       await http.close();
       await Promise.all([delivery.stop(), webhooks.stop(), composer.close(), signer?.close()]);
+      credentialsNews.close();
       await store.close();
       await writer?.close();
       readDb.close();
