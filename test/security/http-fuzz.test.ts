@@ -1083,6 +1083,34 @@ describe('HTTP sending APIs under bad input', () => {
         (r) => mailgunError(r, 413, 'request size exceeds 52.4MiB limit'),
       );
     });
+
+    it('more than 1,000 attachments, or more than 11,000 parts: 413, as for a body too big', async () => {
+      const files = Array.from(
+        { length: 1001 },
+        (_, i): FilePart => ({
+          name: 'attachment',
+          filename: `f${i}.txt`,
+          type: 'text/plain',
+          content: Buffer.from('x'),
+        }),
+      );
+      const fields = Array.from({ length: 11_000 }, (_, i): Field => [`v:k${i}`, 'v']);
+      for (const body of [
+        multipart(MAILGUN_FIELDS, files),
+        multipart([...MAILGUN_FIELDS, ...fields]),
+      ])
+        await refused(
+          () =>
+            send(path(), {
+              headers: {
+                authorization: basic('api', api.apiKey),
+                'content-type': 'multipart/form-data; boundary=fuzz-boundary',
+              },
+              body,
+            }),
+          (r) => mailgunError(r, 413, 'request size exceeds 52.4MiB limit'),
+        );
+    });
   });
 
   describe('SendGrid POST /v3/mail/send', () => {

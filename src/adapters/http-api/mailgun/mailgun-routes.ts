@@ -1,5 +1,11 @@
 import formbody from '@fastify/formbody';
-import multipart from '@fastify/multipart';
+import {
+  getMultipartBoundary,
+  MaxFileSizeExceededError,
+  MaxPartsExceededError,
+  MaxTotalSizeExceededError,
+  parseMultipart,
+} from '@remix-run/multipart-parser';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedCredential } from '../../smtp-in/submission-port.js';
 import {
@@ -20,15 +26,25 @@ import {
 /** Mailgun's own limit, and its own words for it. */
 const MAX_REQUEST_BYTES = 52.4 * 1024 * 1024;
 const TOO_LARGE = 'request size exceeds 52.4MiB limit';
+/** A 1,000-recipient batch repeats `to` a thousand times, beside its other fields. */
+const MAX_PARTS = 11_000;
+const MAX_FILES = 1000;
 
 class RequestTooLarge extends Error {
   readonly statusCode = 413;
 }
 
-/** Multipart or form-encoded, into Mailgun's view of a form: repeated fields and files. */
-const readForm = async (
-  request: FastifyRequest,
-): Promise<{ form: MailgunForm; files: MailgunFile[] }> => {
+class MalformedForm extends Error {}
+
+const isMultipart = (request: FastifyRequest): boolean =>
+  /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '');
+
+/**
+ * Multipart or form-encoded, into Mailgun's view of a form: repeated fields and files.
+ * A multipart body is read whole (fastify enforces the size) and split in one synchronous
+ * pass, with no stream or event per part: for a small message those were most of its cost.
+ */
+const readForm = (request: FastifyRequest): { form: MailgunForm; files: MailgunFile[] } => {
   const form = new Map<string, string[]>();
   const add = (name: string, value: string) => {
     const values = form.get(name);
@@ -36,29 +52,49 @@ const readForm = async (
     else form.set(name, [value]);
   };
   const files: MailgunFile[] = [];
-  if (!request.isMultipart()) {
+  if (!isMultipart(request)) {
     for (const [name, value] of Object.entries((request.body ?? {}) as Record<string, unknown>))
       for (const v of Array.isArray(value) ? value : [value]) add(name, String(v));
     return { form, files };
   }
-  let bytes = 0;
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      const content = await part.toBuffer();
-      bytes += content.length;
+  const boundary = getMultipartBoundary(request.headers['content-type'] ?? '');
+  if (!boundary) throw new MalformedForm('no boundary');
+  const parts = parseMultipart(request.body as Buffer, {
+    boundary,
+    maxParts: MAX_PARTS,
+    maxFileSize: MAX_REQUEST_BYTES,
+    maxTotalSize: MAX_REQUEST_BYTES,
+  });
+  try {
+    for (const part of parts) {
+      const name = part.name;
+      if (name === undefined) continue;
+      const bytes = part.bytes;
+      const content = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      const filename = part.filename;
+      if (filename === undefined) {
+        // Not UTF-8: U+FFFD, which the submission refuses in any field bound for a header.
+        add(name, content.toString('utf8'));
+        continue;
+      }
+      if (files.length >= MAX_FILES) throw new RequestTooLarge(TOO_LARGE);
       files.push({
-        field: part.fieldname,
-        filename: part.filename || 'file',
-        contentType: part.mimetype || null,
+        field: name,
+        filename: filename || 'file',
+        contentType: part.mediaType || null,
         content,
       });
-    } else {
-      if (part.valueTruncated) throw new RequestTooLarge(TOO_LARGE);
-      const value = String(part.value ?? '');
-      bytes += Buffer.byteLength(value);
-      add(part.fieldname, value);
     }
-    if (bytes > MAX_REQUEST_BYTES) throw new RequestTooLarge(TOO_LARGE);
+  } catch (error) {
+    if (error instanceof RequestTooLarge) throw error;
+    if (
+      error instanceof MaxTotalSizeExceededError ||
+      error instanceof MaxFileSizeExceededError ||
+      error instanceof MaxPartsExceededError
+    )
+      throw new RequestTooLarge(TOO_LARGE);
+    // A truncated body, a boundary that never comes, a part header out of bounds.
+    throw new MalformedForm((error as Error).message);
   }
   return { form, files };
 };
@@ -71,16 +107,11 @@ const readForm = async (
  */
 export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): Promise<void> => {
   await app.register(formbody, { bodyLimit: MAX_REQUEST_BYTES });
-  await app.register(multipart, {
-    // A 1,000-recipient batch repeats `to` a thousand times, beside its other fields.
-    limits: {
-      fileSize: MAX_REQUEST_BYTES,
-      fieldSize: MAX_REQUEST_BYTES,
-      files: 1000,
-      fields: 10_000,
-      parts: 11_000,
-    },
-  });
+  app.addContentTypeParser(
+    'multipart/form-data',
+    { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES },
+    (_request, body, done) => done(null, body),
+  );
 
   // Mailgun reads forms only: a JSON or text body is the wrong content type, not a form.
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -146,20 +177,15 @@ export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): P
   const handle = (kind: 'messages' | 'mime') => async (request: Route, reply: FastifyReply) => {
     const credential = authenticate(request, reply);
     if (!credential) return reply;
-    if (kind === 'mime' && !request.isMultipart())
+    if (kind === 'mime' && !isMultipart(request))
       return reply.code(400).send({
         message: `Invalid request content type. Expecting 'multipart/form-data' but got '${request.headers['content-type'] ?? ''}'`,
       });
-    let read: Awaited<ReturnType<typeof readForm>>;
+    let read: ReturnType<typeof readForm>;
     try {
-      read = await readForm(request);
+      read = readForm(request);
     } catch (error) {
-      if (
-        error instanceof RequestTooLarge ||
-        clientErrorStatus(error as { statusCode?: number }) === 413
-      )
-        throw error;
-      // busboy's complaints about a truncated or boundary-less body are the client's.
+      if (!(error instanceof MalformedForm)) throw error;
       return reply.code(400).send({ message: 'malformed multipart/form-data body' });
     }
     const { form, files } = read;
