@@ -1,3 +1,4 @@
+import { TextDecoder } from 'node:util';
 import formbody from '@fastify/formbody';
 import {
   getMultipartBoundary,
@@ -36,6 +37,28 @@ class RequestTooLarge extends Error {
 
 class MalformedForm extends Error {}
 
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+const decoders = new Map<string, TextDecoder>();
+
+/**
+ * A field's text in the charset its part names (RFC 7578 §4.4), else UTF-8. What does not
+ * decode becomes U+FFFD, which the submission refuses in any field bound for a header.
+ */
+const fieldText = (content: Buffer, contentType: string | undefined): string => {
+  const label = contentType ? CHARSET.exec(contentType)?.[1]?.toLowerCase() : undefined;
+  if (label === undefined || label === 'utf-8' || label === 'utf8') return content.toString('utf8');
+  let decoder = decoders.get(label);
+  if (!decoder) {
+    try {
+      decoder = new TextDecoder(label);
+    } catch {
+      return content.toString('utf8'); // a charset nobody knows: read as UTF-8
+    }
+    decoders.set(label, decoder);
+  }
+  return decoder.decode(content);
+};
+
 const isMultipart = (request: FastifyRequest): boolean =>
   /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '');
 
@@ -73,8 +96,7 @@ const readForm = (request: FastifyRequest): { form: MailgunForm; files: MailgunF
       const content = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
       const filename = part.filename;
       if (filename === undefined) {
-        // Not UTF-8: U+FFFD, which the submission refuses in any field bound for a header.
-        add(name, content.toString('utf8'));
+        add(name, fieldText(content, part.headers['content-type']));
         continue;
       }
       if (files.length >= MAX_FILES) throw new RequestTooLarge(TOO_LARGE);
