@@ -149,38 +149,63 @@ describe('Mailgun API with mailgun.js', () => {
     assert.equal((await acceptedFor(body.id))[0]?.envelope.to.length, 2);
   });
 
-  it('reads a multipart field in the charset its part names, UTF-8 when it names none', async () => {
-    const boundary = 'charset-boundary';
-    const part = (name: string, value: Buffer, type?: string) =>
-      Buffer.concat([
+  /** A multipart body built by hand: what no SDK sends, but clients may. */
+  const postRawMultipart = (
+    parts: ReadonlyArray<{ name: string; value: Buffer; type?: string }>,
+    preamble = '',
+  ) => {
+    const boundary = 'raw-boundary';
+    const body = Buffer.concat([
+      Buffer.from(preamble),
+      ...parts.flatMap(({ name, value, type }) => [
         Buffer.from(
           `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n${type ? `Content-Type: ${type}\r\n` : ''}\r\n`,
         ),
         value,
         Buffer.from('\r\n'),
-      ]);
-    const response = await fetch(`${api.baseUrl}/v3/${api.domain}/messages`, {
+      ]),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]);
+    return fetch(`${api.baseUrl}/v3/${api.domain}/messages`, {
       method: 'POST',
       headers: {
         authorization: `Basic ${Buffer.from(`api:${api.apiKey}`).toString('base64')}`,
         'content-type': `multipart/form-data; boundary=${boundary}`,
       },
-      body: Buffer.concat([
-        part('from', Buffer.from('team@shop.test')),
-        part('to', Buffer.from('jo@example.com')),
-        part(
-          'subject',
-          Buffer.from('Caf\xe9 cr\xe8me', 'latin1'),
-          'text/plain; charset=ISO-8859-1',
-        ),
-        part('text', Buffer.from('Crème brûlée')),
-        Buffer.from(`--${boundary}--\r\n`),
-      ]),
+      body,
     });
+  };
+  const field = (name: string, value: string | Buffer, type?: string) => ({
+    name,
+    value: typeof value === 'string' ? Buffer.from(value) : value,
+    ...(type ? { type } : {}),
+  });
+
+  it('reads a multipart field in the charset its part names, UTF-8 when it names none', async () => {
+    const response = await postRawMultipart([
+      field('from', 'team@shop.test'),
+      field('to', 'jo@example.com'),
+      field('subject', Buffer.from('Caf\xe9 cr\xe8me', 'latin1'), 'text/plain; charset=ISO-8859-1'),
+      field('text', 'Crème brûlée'),
+    ]);
     assert.equal(response.status, 200, await response.clone().text());
     const received = await api.received('jo@example.com');
     assert.equal(received.subject, 'Café crème');
     assert.equal(received.text?.trim(), 'Crème brûlée');
+  });
+
+  it('takes a multipart body with a preamble before its first boundary (RFC 2046)', async () => {
+    const response = await postRawMultipart(
+      [
+        field('from', 'team@shop.test'),
+        field('to', 'pia@example.com'),
+        field('subject', 'preamble'),
+        field('text', 'after a preamble'),
+      ],
+      'This is a multi-part message in MIME format.\r\n',
+    );
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal((await api.received('pia@example.com')).subject, 'preamble');
   });
 
   it('messages.mime sends the client MIME as built, to the envelope it names', async () => {

@@ -59,6 +59,14 @@ const fieldText = (content: Buffer, contentType: string | undefined): string => 
   return decoder.decode(content);
 };
 
+/** RFC 2046 lets a preamble come before the first boundary; the parser expects none. */
+const withoutPreamble = (body: Buffer, boundary: string): Buffer => {
+  const first = `--${boundary}`;
+  if (body.toString('latin1', 0, first.length) === first) return body;
+  const at = body.indexOf(`\r\n${first}`, 0, 'latin1');
+  return at < 0 ? body : body.subarray(at + 2);
+};
+
 const isMultipart = (request: FastifyRequest): boolean =>
   /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '');
 
@@ -82,7 +90,7 @@ const readForm = (request: FastifyRequest): { form: MailgunForm; files: MailgunF
   }
   const boundary = getMultipartBoundary(request.headers['content-type'] ?? '');
   if (!boundary) throw new MalformedForm('no boundary');
-  const parts = parseMultipart(request.body as Buffer, {
+  const parts = parseMultipart(withoutPreamble(request.body as Buffer, boundary), {
     boundary,
     maxParts: MAX_PARTS,
     maxFileSize: MAX_REQUEST_BYTES,
