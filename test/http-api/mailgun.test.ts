@@ -15,6 +15,7 @@ import type { MessageAccepted } from '../../src/domain/message/events.js';
 import { listRecipients } from '../../src/projections/delivery-queue/queries.js';
 import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
 import { acceptedMessages, streamEvents } from '../support/fixtures.js';
+import { postMailgunMultipart, type RawPart } from '../support/mailgun-multipart.js';
 import { waitFor } from '../support/relay-harness.js';
 import { BIN, REPO } from '../support/relay-process.js';
 
@@ -149,40 +150,14 @@ describe('Mailgun API with mailgun.js', () => {
     assert.equal((await acceptedFor(body.id))[0]?.envelope.to.length, 2);
   });
 
-  /** A multipart body built by hand: what no SDK sends, but clients may. */
-  const postRawMultipart = (
-    parts: ReadonlyArray<{ name: string; value: Buffer; type?: string }>,
-    preamble = '',
-  ) => {
-    const boundary = 'raw-boundary';
-    const body = Buffer.concat([
-      Buffer.from(preamble),
-      ...parts.flatMap(({ name, value, type }) => [
-        Buffer.from(
-          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n${type ? `Content-Type: ${type}\r\n` : ''}\r\n`,
-        ),
-        value,
-        Buffer.from('\r\n'),
-      ]),
-      Buffer.from(`--${boundary}--\r\n`),
-    ]);
-    return fetch(`${api.baseUrl}/v3/${api.domain}/messages`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`api:${api.apiKey}`).toString('base64')}`,
-        'content-type': `multipart/form-data; boundary=${boundary}`,
-      },
-      body,
-    });
-  };
-  const field = (name: string, value: string | Buffer, type?: string) => ({
+  const field = (name: string, value: string | Buffer, type?: string): RawPart => ({
     name,
     value: typeof value === 'string' ? Buffer.from(value) : value,
     ...(type ? { type } : {}),
   });
 
   it('reads a multipart field in the charset its part names, UTF-8 when it names none', async () => {
-    const response = await postRawMultipart([
+    const response = await postMailgunMultipart(api, [
       field('from', 'team@shop.test'),
       field('to', 'jo@example.com'),
       field('subject', Buffer.from('Caf\xe9 cr\xe8me', 'latin1'), 'text/plain; charset=ISO-8859-1'),
@@ -195,7 +170,8 @@ describe('Mailgun API with mailgun.js', () => {
   });
 
   it('takes a multipart body with a preamble before its first boundary (RFC 2046)', async () => {
-    const response = await postRawMultipart(
+    const response = await postMailgunMultipart(
+      api,
       [
         field('from', 'team@shop.test'),
         field('to', 'pia@example.com'),

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
 import { acceptedMessages } from '../support/fixtures.js';
+import { postMailgunMultipart } from '../support/mailgun-multipart.js';
 import { startTestRelay, type TestRelay } from '../support/relay-harness.js';
 import { type RawSmtp, rawSmtp } from '../support/smtp-client.js';
 
@@ -344,27 +345,11 @@ describe('invalid UTF-8 and NUL over the HTTP APIs', () => {
       assert.equal(await stored(), before);
     });
 
-  const multipart = (fields: Array<[string, Buffer]>) => {
-    const boundary = 'mailtrailboundary';
-    const body = Buffer.concat([
-      ...fields.map(([name, value]) =>
-        bytes(
-          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`,
-          [...value],
-          '\r\n',
-        ),
-      ),
-      Buffer.from(`--${boundary}--\r\n`),
-    ]);
-    return fetch(`${api.baseUrl}/v3/${api.domain}/messages`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`api:${api.apiKey}`).toString('base64')}`,
-        'content-type': `multipart/form-data; boundary=${boundary}`,
-      },
-      body,
-    });
-  };
+  const multipart = (fields: Array<[string, Buffer]>) =>
+    postMailgunMultipart(
+      api,
+      fields.map(([name, value]) => ({ name, value })),
+    );
   const base: Array<[string, Buffer]> = [
     ['from', Buffer.from('a@shop.test')],
     ['to', Buffer.from('x@example.com')],

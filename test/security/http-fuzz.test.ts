@@ -1062,16 +1062,9 @@ describe('HTTP sending APIs under bad input', () => {
       }
     });
 
-    it('a body over 52.4 MiB: 413 "request size exceeds 52.4MiB limit"', async () => {
-      const body = multipart(MAILGUN_FIELDS, [
-        {
-          name: 'attachment',
-          filename: 'big.bin',
-          type: 'application/octet-stream',
-          content: oversize(),
-        },
-      ]);
-      await refused(
+    /** A multipart body past one of Mailgun's limits: 413 in its words, nothing stored. */
+    const refusedTooLarge = (body: Buffer) =>
+      refused(
         () =>
           send(path(), {
             headers: {
@@ -1082,6 +1075,17 @@ describe('HTTP sending APIs under bad input', () => {
           }),
         (r) => mailgunError(r, 413, 'request size exceeds 52.4MiB limit'),
       );
+
+    it('a body over 52.4 MiB: 413 "request size exceeds 52.4MiB limit"', async () => {
+      const body = multipart(MAILGUN_FIELDS, [
+        {
+          name: 'attachment',
+          filename: 'big.bin',
+          type: 'application/octet-stream',
+          content: oversize(),
+        },
+      ]);
+      await refusedTooLarge(body);
     });
 
     it('more than 1,000 attachments, or more than 11,000 parts: 413, as for a body too big', async () => {
@@ -1095,21 +1099,8 @@ describe('HTTP sending APIs under bad input', () => {
         }),
       );
       const fields = Array.from({ length: 11_000 }, (_, i): Field => [`v:k${i}`, 'v']);
-      for (const body of [
-        multipart(MAILGUN_FIELDS, files),
-        multipart([...MAILGUN_FIELDS, ...fields]),
-      ])
-        await refused(
-          () =>
-            send(path(), {
-              headers: {
-                authorization: basic('api', api.apiKey),
-                'content-type': 'multipart/form-data; boundary=fuzz-boundary',
-              },
-              body,
-            }),
-          (r) => mailgunError(r, 413, 'request size exceeds 52.4MiB limit'),
-        );
+      await refusedTooLarge(multipart(MAILGUN_FIELDS, files));
+      await refusedTooLarge(multipart([...MAILGUN_FIELDS, ...fields]));
     });
   });
 
