@@ -17,11 +17,15 @@
  *   seconds. requests/s = 2xx answers over the run. Several counts (`--connections 32,64`)
  *   each get their runs: with a 2xx only after the fsynced group commit, what the relay
  *   takes grows with what clients keep in flight, and the sweep shows how.
- * - sendgrid-sandbox and mailgun-testmode: the SendGrid single message with
- *   `mail_settings.sandbox_mode`, the Mailgun one with `o:testmode`: accepted and recorded as
- *   any other (durably, signed, projected), never delivered. What the front door takes when
- *   the machine is not also delivering. (Postmark has no such flag: its test token
- *   validates a request without storing it.)
+ * - Acceptance alone, what the front door takes when the machine is not also delivering:
+ *   - sendgrid-sandbox and mailgun-testmode: the SendGrid single message with
+ *     `mail_settings.sandbox_mode`, the Mailgun one with `o:testmode`: accepted and recorded
+ *     as any other (durably, signed, projected), never delivered.
+ *   - postmark-held: Postmark has no such flag (its test token validates a request without
+ *     storing it), so the Postmark single message is sent as it is, and the relay's route
+ *     leads to a tarpit on 127.0.0.72 instead of the sink: a receiving MX that takes
+ *     connections and never greets, as a throttling ISP may. The relay's few connections
+ *     wait, and the rest of the mail waits in its queue, as it would.
  * - batch: 1,000 recipients a request (Mailgun: 1,000 `to` with recipient-variables, one
  *   message each; SendGrid: 1,000 personalizations; Postmark: /email/batch, 500 messages of
  *   2 recipients), --batch-connections at once. A batch run sends a fixed number of requests,
@@ -47,6 +51,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
@@ -86,6 +91,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (
 
 const HOST = '127.0.0.1';
 const SINK_HOST = '127.0.0.71';
+const TARPIT_HOST = '127.0.0.72';
 const DOMAIN = 'shop.test';
 const FROM_ADDRESS = `orders@${DOMAIN}`;
 const FROM = `Shop <${FROM_ADDRESS}>`;
@@ -172,6 +178,12 @@ interface Scenario {
   };
   /** Messages a 2xx answer says were taken (a Postmark batch answers per item). */
   readonly taken: (body: string) => number;
+  /**
+   * What becomes of the mail while the load runs: delivered to the sink, held (its route
+   * leads to the tarpit), or nothing (a test mode: recorded, never delivered). Only
+   * `delivered` has the relay delivering beside accepting.
+   */
+  readonly meanwhile: 'delivered' | 'held' | 'test mode';
 }
 
 const json = (body: unknown) => Buffer.from(JSON.stringify(body));
@@ -221,6 +233,19 @@ const sendgridSingle = (apiKey: string, extra: Record<string, unknown>) => ({
   }),
 });
 
+/** The Postmark single message. */
+const postmarkSingle = (apiKey: string) => ({
+  path: '/email',
+  headers: {
+    'X-Postmark-Server-Token': apiKey,
+    'Content-Type': 'application/json',
+    Accept: 'application/json',
+  },
+  body: json({ From: FROM, To: RCPT(0), Subject: SUBJECT, TextBody: TEXT, HtmlBody: HTML }),
+});
+const postmarkTaken = (body: string) =>
+  (JSON.parse(body) as { ErrorCode?: number }).ErrorCode === 0 ? 1 : 0;
+
 const recipients = Array.from({ length: BATCH }, (_, i) => RCPT(i));
 
 const SCENARIOS: readonly Scenario[] = [
@@ -233,6 +258,7 @@ const SCENARIOS: readonly Scenario[] = [
     recipientsPerMessage: 1,
     request: (key) => mailgunSingle(key, []),
     taken: all(1),
+    meanwhile: 'delivered',
   },
   {
     name: 'mailgun-testmode',
@@ -243,6 +269,7 @@ const SCENARIOS: readonly Scenario[] = [
     recipientsPerMessage: 1,
     request: (key) => mailgunSingle(key, [['o:testmode', 'yes']]),
     taken: all(1),
+    meanwhile: 'test mode',
   },
   {
     name: 'sendgrid',
@@ -253,6 +280,7 @@ const SCENARIOS: readonly Scenario[] = [
     recipientsPerMessage: 1,
     request: (key) => sendgridSingle(key, {}),
     taken: all(1),
+    meanwhile: 'delivered',
   },
   {
     name: 'sendgrid-sandbox',
@@ -263,6 +291,7 @@ const SCENARIOS: readonly Scenario[] = [
     recipientsPerMessage: 1,
     request: (key) => sendgridSingle(key, { mail_settings: { sandbox_mode: { enable: true } } }),
     taken: all(1),
+    meanwhile: 'test mode',
   },
   {
     name: 'postmark',
@@ -271,16 +300,20 @@ const SCENARIOS: readonly Scenario[] = [
     endpoint: 'POST /email (JSON)',
     messagesPerRequest: 1,
     recipientsPerMessage: 1,
-    request: (key) => ({
-      path: '/email',
-      headers: {
-        'X-Postmark-Server-Token': key,
-        'Content-Type': 'application/json',
-        Accept: 'application/json',
-      },
-      body: json({ From: FROM, To: RCPT(0), Subject: SUBJECT, TextBody: TEXT, HtmlBody: HTML }),
-    }),
-    taken: (body) => ((JSON.parse(body) as { ErrorCode?: number }).ErrorCode === 0 ? 1 : 0),
+    request: postmarkSingle,
+    taken: postmarkTaken,
+    meanwhile: 'delivered',
+  },
+  {
+    name: 'postmark-held',
+    api: 'Postmark',
+    kind: 'single',
+    endpoint: 'POST /email (JSON), delivery held: the route leads to a tarpit',
+    messagesPerRequest: 1,
+    recipientsPerMessage: 1,
+    request: postmarkSingle,
+    taken: postmarkTaken,
+    meanwhile: 'held',
   },
   {
     name: 'mailgun-batch',
@@ -307,6 +340,7 @@ const SCENARIOS: readonly Scenario[] = [
         key,
       ),
     taken: all(BATCH),
+    meanwhile: 'delivered',
   },
   {
     name: 'sendgrid-batch',
@@ -332,6 +366,7 @@ const SCENARIOS: readonly Scenario[] = [
       }),
     }),
     taken: all(BATCH),
+    meanwhile: 'delivered',
   },
   {
     name: 'postmark-batch',
@@ -359,6 +394,7 @@ const SCENARIOS: readonly Scenario[] = [
     }),
     taken: (body) =>
       (JSON.parse(body) as Array<{ ErrorCode?: number }>).filter((r) => r.ErrorCode === 0).length,
+    meanwhile: 'delivered',
   },
 ];
 
@@ -470,9 +506,8 @@ Examples:
 // ---------------------------------------------------------------------------------------
 // The sink and the relay.
 
-interface Sink {
+interface Sink extends Route {
   readonly name: string;
-  readonly port: number;
   /** Messages received so far. */
   count(): number;
   stop(): void;
@@ -494,6 +529,7 @@ const startSink = async (): Promise<Sink> => {
     await waitForPort(port, SINK_HOST);
     return {
       name: 'smtp-sink',
+      host: SINK_HOST,
       port,
       count: () => {
         const text = readFileSync(out, 'latin1');
@@ -515,7 +551,61 @@ const startSink = async (): Promise<Sink> => {
     for (const byte of chunk) if (byte === 0x0a) lines++;
   });
   await waitForPort(port, SINK_HOST);
-  return { name: 'mailtrail sink', port, count: () => lines, stop: () => child.kill('SIGTERM') };
+  return {
+    name: 'mailtrail sink',
+    host: SINK_HOST,
+    port,
+    count: () => lines,
+    stop: () => child.kill('SIGTERM'),
+  };
+};
+
+interface Tarpit extends Route {
+  /** From now on, connections are held: never greeted. */
+  hold(): void;
+  /**
+   * From now on, every connection, held or new, is answered 421 and closed, so a relay that
+   * is done can stop at once: its attempts under way end, and none waits on.
+   */
+  release(): void;
+  stop(): void;
+}
+
+const CLOSING = '421 4.3.2 tarpit closing\r\n';
+
+/** A receiving MX that takes connections and never greets, while it holds them. */
+const startTarpit = async (): Promise<Tarpit> => {
+  const held = new Set<Socket>();
+  let holding = true;
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    if (!holding) {
+      socket.end(CLOSING);
+      return;
+    }
+    held.add(socket);
+    socket.on('close', () => held.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, TARPIT_HOST, resolve);
+  });
+  const release = () => {
+    holding = false;
+    for (const socket of held) socket.end(CLOSING);
+  };
+  return {
+    host: TARPIT_HOST,
+    port: (server.address() as AddressInfo).port,
+    hold: () => {
+      holding = true;
+    },
+    release,
+    stop: () => {
+      release();
+      server.close();
+    },
+  };
 };
 
 interface Template {
@@ -524,15 +614,23 @@ interface Template {
   readonly apiKey: string;
 }
 
-const relayConfig = (dataDir: string, smtpPort: number, httpPort: number, sinkPort: number) =>
+/** Where the relay sends all mail: the sink, or the tarpit. */
+interface Route {
+  readonly host: string;
+  readonly port: number;
+}
+
+const relayConfig = (dataDir: string, smtpPort: number, httpPort: number, route: Route) =>
   [
     `dataDir: ${dataDir}`,
     'log: { level: warn }',
     `smtp: { listen: "${HOST}:${smtpPort}" }`,
     `http: { listen: "${HOST}:${httpPort}" }`,
     'bounces: { listen: null }',
-    `routes: ${JSON.stringify({ '*': `[${SINK_HOST}]:${sinkPort}` })}`,
-    'delivery: { blockLocalAddresses: false }',
+    `routes: ${JSON.stringify({ '*': `[${route.host}]:${route.port}` })}`,
+    // The greeting wait outlasts any run, so no delivery to the tarpit gives up (and
+    // records a deferral) while the load runs.
+    'delivery: { blockLocalAddresses: false, connectTimeout: 10m }',
     '',
   ].join('\n');
 
@@ -546,15 +644,11 @@ const cli = (config: string, ...args: string[]): string =>
   });
 
 /** What an application team does first: a credential with an API key, the domain onboarded. */
-const makeTemplate = async (
-  root: string,
-  variant: Variant,
-  sinkPort: number,
-): Promise<Template> => {
+const makeTemplate = async (root: string, variant: Variant, sink: Route): Promise<Template> => {
   const dir = join(root, `template-${variant}`);
   mkdirSync(dir);
   const config = join(dir, 'mailtrail.yaml');
-  writeFileSync(config, relayConfig(join(dir, 'data'), 0, 0, sinkPort));
+  writeFileSync(config, relayConfig(join(dir, 'data'), 0, 0, sink));
   const credential = JSON.parse(
     cli(config, 'credentials', 'add', 'app', '--domain', DOMAIN, '--api-key', '--json'),
   ) as { apiKey?: string };
@@ -573,7 +667,7 @@ interface Relay {
 const startRelay = async (
   root: string,
   template: Template,
-  sink: Sink,
+  route: Route,
   profileDir: string | null,
 ): Promise<Relay> => {
   const dir = mkdtempSync(join(root, 'relay-'));
@@ -581,7 +675,7 @@ const startRelay = async (
   cpSync(template.dataDir, dataDir, { recursive: true });
   const [smtpPort, httpPort] = [await freePort(), await freePort()];
   const config = join(dir, 'mailtrail.yaml');
-  writeFileSync(config, relayConfig(dataDir, smtpPort, httpPort, sink.port));
+  writeFileSync(config, relayConfig(dataDir, smtpPort, httpPort, route));
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const child: ChildProcess = spawn(
     process.execPath,
@@ -754,6 +848,7 @@ const measure = async (
   scenario: Scenario,
   template: Template,
   sink: Sink,
+  tarpit: Tarpit,
   run: number,
   /** For single messages; batches use --batch-connections. */
   connections: number,
@@ -761,7 +856,9 @@ const measure = async (
   const profileDir = o.cpuProf
     ? join(o.cpuProf, `${scenario.name}-${template.variant}-x${connections}-${run}`)
     : null;
-  const relay = await startRelay(root, template, sink, profileDir);
+  const route = scenario.meanwhile === 'held' ? tarpit : sink;
+  tarpit.hold();
+  const relay = await startRelay(root, template, route, profileDir);
   const what = `${scenario.name} ${template.variant} ×${connections} run ${run}`;
   const failures: string[] = [];
   let answered = 0; // recipients answered 2xx on this relay, warm-up included
@@ -833,6 +930,7 @@ const measure = async (
       failures,
     };
   } finally {
+    tarpit.release();
     await relay.stop();
     if (profileDir) printProfiles(profileDir, what);
   }
@@ -985,6 +1083,7 @@ const main = async () => {
   if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
   const root = mkdtempSync(join(tmpdir(), 'bench-http-'));
   const sink = await startSink();
+  const tarpit = await startTarpit();
   const measurements: Measurement[] = [];
   const aborted: string[] = [];
   const composedSize: Partial<Record<Variant, number>> = {};
@@ -994,7 +1093,7 @@ const main = async () => {
     log(`sink: ${sink.name} on ${SINK_HOST}:${sink.port}`);
     const templates = new Map<Variant, Template>();
     for (const v of variants) {
-      templates.set(v, await makeTemplate(root, v, sink.port));
+      templates.set(v, await makeTemplate(root, v, sink));
       composedSize[v] = await preflight(root, templates.get(v) as Template, sink);
       log(`${v}: credential and API key made through the CLI; a test message went through`);
     }
@@ -1018,6 +1117,7 @@ const main = async () => {
                 scenario,
                 templates.get(v) as Template,
                 sink,
+                tarpit,
                 run,
                 connections,
               );
@@ -1044,6 +1144,7 @@ const main = async () => {
           }
   } finally {
     sink.stop();
+    tarpit.stop();
     rmSync(root, { recursive: true, force: true });
   }
 
@@ -1061,6 +1162,7 @@ const main = async () => {
           api: scenario.api,
           kind: scenario.kind,
           endpoint: scenario.endpoint,
+          meanwhile: scenario.meanwhile,
           variant,
           connections,
           requestsPerSec: requests,
@@ -1158,6 +1260,24 @@ const main = async () => {
         return `  ${api}: ${verdict} (${parts.join(', ')})`;
       })
       .join('\n');
+    // The same target read on what the front door alone takes, for each API and variant.
+    const alone = [...new Set(rows.map((r) => r.api))]
+      .map((api) => {
+        const measured = rows.filter(
+          (r) => r.api === api && r.kind === 'single' && r.meanwhile !== 'delivered',
+        );
+        return measured.length === 0
+          ? null
+          : `  ${api} (${[...new Set(measured.map((r) => r.scenario))].join(', ')}): ` +
+              measured
+                .map(
+                  (r) =>
+                    `${num(r.requestsPerSec.median)}/s ${r.variant} ×${r.connections} ` +
+                    (r.metTarget ? 'met' : 'not met'),
+                )
+                .join(', ');
+      })
+      .filter((line) => line !== null);
     process.stdout.write(
       `${table.toString()}\n` +
         `Medians (min–max) of ${o.runs} runs of ${o.duration} s after ${o.warmup} s warm-up, ` +
@@ -1173,7 +1293,10 @@ const main = async () => {
               `${v}: ${VARIANT_LABEL[v]}; a single message is ${composedSize[v]} B composed.\n`,
           )
           .join('') +
-        `Target, ${o.target} single-message submissions/s with durable acceptance (signed):\n${verdicts}\n`,
+        `Target, ${o.target} single-message submissions/s with durable acceptance (signed):\n${verdicts}\n` +
+        (alone.length > 0
+          ? `The same, acceptance alone (test modes, or delivery held), by variant:\n${alone.join('\n')}\n`
+          : ''),
     );
   }
   if (failures.length > 0) {
