@@ -127,6 +127,72 @@ describe('SendGrid API with @sendgrid/mail', () => {
     );
   });
 
+  it('substitutions reach every body, AMP included, in one pass; a personalization header replaces the message header of that name in any case', async () => {
+    const [response] = await sg.send({
+      from: 'team@shop.test',
+      subject: 'Plan {{plan}}',
+      content: [
+        { type: 'text/plain', value: 'Plan {{plan}}, code {{code}}' },
+        { type: 'TEXT/HTML', value: '<p>Plan {{plan}}</p>' },
+        { type: 'text/x-amp-html', value: '<html amp4email><body>Plan {{plan}}</body></html>' },
+      ],
+      headers: { 'X-Seg': 'everyone' },
+      personalizations: [
+        {
+          to: 'fay@example.com',
+          // The SDK sends these keys as {{plan}} and {{code}}. The value put in for {{plan}}
+          // holds another key: it is not replaced again.
+          substitutions: { plan: 'gold {{code}}', code: 'G1' },
+          headers: { 'x-seg': 'fay' },
+        },
+      ],
+    });
+    assert.equal(response.statusCode, 202);
+    const fay = await api.received('fay@example.com');
+    assert.equal(fay.subject, 'Plan gold {{code}}');
+    assert.equal(fay.text?.trim(), 'Plan gold {{code}}, code G1');
+    assert.match(fay.html || '', /Plan gold \{\{code\}\}/);
+    assert.deepEqual(fay.headerLines.filter((l) => /^x-seg$/i.test(l.key)).length, 1);
+    assert.equal(fay.headers.get('x-seg'), 'fay');
+    const raw = (await api.receivedBytes('fay@example.com')).toString('latin1');
+    assert.match(raw, /Content-Type: text\/x-amp-html/);
+    assert.match(raw, /Plan gold \{\{code\}\}<\/body>/);
+  });
+
+  it('content the SendGrid way: a type with parameters, HTML before text, or a type we cannot send is refused by name', async () => {
+    const attempt = (content: Array<{ type: string; value: string }>) =>
+      // Cast: the SDK's type wants a text or html field, where the API takes content alone.
+      sg
+        .send({
+          from: 'team@shop.test',
+          to: 'gus@example.com',
+          subject: 'x',
+          content,
+        } as Parameters<MailService['send']>[0])
+        .then(
+          () => assert.fail('expected a 400'),
+          (e: { code: number; response: { body: { errors: Array<{ field: string }> } } }) => {
+            assert.equal(e.code, 400);
+            return e.response.body.errors[0]?.field;
+          },
+        );
+    assert.equal(
+      await attempt([{ type: 'text/plain; charset=utf-8', value: 'x' }]),
+      'content.0.type',
+    );
+    assert.equal(
+      await attempt([
+        { type: 'text/html', value: '<p>x</p>' },
+        { type: 'text/plain', value: 'x' },
+      ]),
+      'content',
+    );
+    assert.equal(
+      await attempt([{ type: 'text/calendar', value: 'BEGIN:VCALENDAR' }]),
+      'content.0.type',
+    );
+  });
+
   it('sandbox mode answers 200 and records the message, which is never delivered', async () => {
     const [response] = await sg.send({
       from: 'team@shop.test',

@@ -1169,6 +1169,68 @@ describe('HTTP sending APIs under bad input', () => {
       );
     });
 
+    // The old check took time in the square of the run's length: this one held the server for
+    // about ten minutes, and the test's timeout fails it long before.
+    it('attachment content that is not base64 is refused at once, however long its run of blanks: 400', {
+      timeout: 60_000,
+    }, async () => {
+      const content = `A${' '.repeat(1_000_000)}!`;
+      await refused(
+        () => post({ ...sendgridMessage(), attachments: [{ content, filename: 'a.bin' }] }),
+        (r) => sendgridError(r, 400, { field: 'attachments.0.content' }),
+      );
+    });
+
+    it('a field of the wrong type is named as such, not as missing: 400', async () => {
+      await refused(
+        () => post({ ...sendgridMessage(), send_at: '1700000000' }),
+        (r) => {
+          sendgridError(r, 400, { field: 'send_at', message: /expected number/ });
+          assert.doesNotMatch(r.text, /required/);
+        },
+      );
+    });
+
+    it('reply_to and reply_to_list together: 400', async () => {
+      await refused(
+        () =>
+          post({
+            ...sendgridMessage(),
+            reply_to: { email: 'help@shop.test' },
+            reply_to_list: [{ email: 'help@shop.test' }],
+          }),
+        (r) => sendgridError(r, 400, { field: 'reply_to_list' }),
+      );
+    });
+
+    it('content types as SendGrid takes them: 400 naming the rule', async () => {
+      const cases: Array<[Array<{ type: string; value: string }>, string, RegExp]> = [
+        [[{ type: 'text/plain\r\nBcc: x@example.com', value: 'x' }], 'content.0.type', /';'/],
+        [
+          [
+            { type: 'text/plain', value: 'x' },
+            { type: 'text/plain', value: 'y' },
+          ],
+          'content',
+          /only be provided once/,
+        ],
+        [
+          [
+            { type: 'text/x-amp-html', value: '<html amp4email></html>' },
+            { type: 'text/plain', value: 'x' },
+          ],
+          'content',
+          /must be first/,
+        ],
+        [[{ type: 'application/pdf', value: 'x' }], 'content.0.type', /not supported/],
+      ];
+      for (const [content, field, message] of cases)
+        await refused(
+          () => post({ ...sendgridMessage(), content }),
+          (r) => sendgridError(r, 400, { field, message }),
+        );
+    });
+
     it('a text/plain body: 415 in the errors shape', async () => {
       await refused(
         () => post(sendgridMessage(), { 'content-type': 'text/plain' }),
@@ -1332,6 +1394,20 @@ describe('HTTP sending APIs under bad input', () => {
             () => post(path, body),
             (r) => postmarkError(r, 422, 402),
           );
+    });
+
+    it('attachment content that is not base64 is refused at once, however long its run of blanks: 422 ErrorCode 300', {
+      timeout: 60_000,
+    }, async () => {
+      const Content = `A${' '.repeat(1_000_000)}!`;
+      await refused(
+        () =>
+          post('/email', {
+            ...postmarkMessage(),
+            Attachments: [{ Name: 'a.bin', Content, ContentType: 'application/octet-stream' }],
+          }),
+        (r) => postmarkError(r, 422, 300, /base64/),
+      );
     });
 
     it('a missing or invalid From: 422 ErrorCode 300', async () => {

@@ -52,6 +52,17 @@ export const customHeaders = (pairs: ReadonlyArray<readonly [string, string]>): 
   return { ok: true, headers: pairs };
 };
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const WHITESPACE = /\s+/g;
+
+/**
+ * Whether an attachment's content is base64, which may be broken into lines (MIME style).
+ * The whitespace goes first: one pattern that allowed it both inside and after the
+ * padding took time in the square of the length to refuse a long run of blanks, and a
+ * request of a megabyte held the event loop for minutes.
+ */
+export const isBase64 = (text: string): boolean => BASE64.test(text.replace(WHITESPACE, ''));
+
 /** Mailgun-style booleans: `yes`, `true` (any case); everything else is no. */
 export const isYes = (value: string | undefined): boolean =>
   value !== undefined && /^(yes|true)$/i.test(value.trim());

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Mailbox, parseMailboxList } from '../../../domain/address/mailbox.js';
-import { customHeaders, DEFAULT_API_OPTIONS, takeMessageId } from '../api-fields.js';
+import { customHeaders, DEFAULT_API_OPTIONS, isBase64, takeMessageId } from '../api-fields.js';
 import type { ApiAttachment, ApiMessage } from '../api-submission-port.js';
 
 /** Postmark's error body: an ErrorCode of its own catalogue and a message. */
@@ -110,7 +110,7 @@ export const parsePostmarkMessage = (body: unknown): PostmarkParse => {
   const own = takeMessageId(headers.headers);
   const attachments: ApiAttachment[] = [];
   for (const a of m.Attachments ?? []) {
-    if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(a.Content))
+    if (!isBase64(a.Content))
       return fail(`Invalid 'Attachments': the content of ${a.Name} is not base64.`);
     attachments.push({
       filename: a.Name,
@@ -140,7 +140,8 @@ export const parsePostmarkMessage = (body: unknown): PostmarkParse => {
       tags: m.Tag ? [m.Tag] : [],
       metadata: m.Metadata ?? {},
       trackOpens: m.TrackOpens ?? null,
-      trackClicks: links === undefined ? null : links !== 'None',
+      // Links are rewritten in the HTML part only: TextOnly asks for none of those.
+      trackClicks: links === undefined ? null : links === 'HtmlOnly' || links === 'HtmlAndText',
     },
   };
 };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isSafeHeaderValue, type Mailbox, mailbox } from '../../../domain/address/mailbox.js';
-import { customHeaders, DEFAULT_API_OPTIONS, takeMessageId } from '../api-fields.js';
+import { customHeaders, DEFAULT_API_OPTIONS, isBase64, takeMessageId } from '../api-fields.js';
 import type { ApiAttachment, ApiMessage } from '../api-submission-port.js';
 
 /** One entry of SendGrid's `errors` array. */
@@ -78,13 +78,68 @@ const error = (message: string, field: string | null = null): SendGridError => (
 
 const fail = (...errors: SendGridError[]): SendGridParse => ({ ok: false, errors });
 
-const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
+const SPECIAL = /[.*+?^${}()|[\]\\]/g;
 
-const replaceAll = (text: string, pairs: Readonly<Record<string, string>>): string => {
-  let out = text;
-  for (const [key, value] of Object.entries(pairs))
-    if (key !== '') out = out.split(key).join(value);
-  return out;
+/**
+ * A personalization's substitutions, applied in one pass: each key found is replaced by its
+ * value, the longest key first where several start at the same place, and a value put in
+ * is never searched again (so `{"-a-": "-b-", "-b-": "x"}` does not chain, whatever the
+ * keys' order).
+ */
+const substitutions = (pairs: Readonly<Record<string, string>>) => {
+  const keys = Object.keys(pairs)
+    .filter((key) => key !== '')
+    .sort((a, b) => b.length - a.length);
+  if (keys.length === 0) return (text: string): string => text;
+  const pattern = new RegExp(keys.map((key) => key.replace(SPECIAL, '\\$&')).join('|'), 'g');
+  return (text: string): string => text.replace(pattern, (key) => pairs[key] ?? key);
+};
+
+const CONTENT_TYPES = ['text/plain', 'text/html', 'text/x-amp-html'] as const;
+type ContentType = (typeof CONTENT_TYPES)[number];
+
+/**
+ * `content` read by SendGrid's rules: a type is a bare media type (no `;` parameters, no
+ * CR or LF), text/plain and text/html at most once each, text/plain first and text/html
+ * next. Media types compare without regard to case (RFC 2045). Of the other types only
+ * AMP's is taken: anything else is refused by name rather than dropped, so no message
+ * goes out without the body its sender wrote.
+ */
+const readContent = (
+  content: ReadonlyArray<{ readonly type: string; readonly value: string }>,
+): Partial<Record<ContentType, string>> | SendGridError => {
+  const found: Partial<Record<ContentType, string>> = {};
+  const types: string[] = [];
+  for (const [i, c] of content.entries()) {
+    if (/[;\r\n]/.test(c.type))
+      return error(
+        "The content type cannot contain ';', carriage returns, or newlines",
+        `content.${i}.type`,
+      );
+    const type = c.type.trim().toLowerCase();
+    if (!(CONTENT_TYPES as readonly string[]).includes(type))
+      return error(
+        `Content of type ${type} is not supported by this server: send text/plain, text/html or text/x-amp-html`,
+        `content.${i}.type`,
+      );
+    if (found[type as ContentType] !== undefined)
+      return error(
+        type === 'text/x-amp-html'
+          ? 'If present, text/x-amp-html may only be provided once.'
+          : 'If present, text/plain and text/html may only be provided once.',
+        'content',
+      );
+    found[type as ContentType] = c.value;
+    types.push(type);
+  }
+  const plain = types.indexOf('text/plain');
+  const html = types.indexOf('text/html');
+  if (plain > 0 || (html >= 0 && html !== (plain === 0 ? 1 : 0)))
+    return error(
+      'If present, text/plain must be first, followed by text/html, followed by any other content.',
+      'content',
+    );
+  return found;
 };
 
 /**
@@ -93,7 +148,9 @@ const replaceAll = (text: string, pairs: Readonly<Record<string, string>>): stri
  * SendGrid's `{message, field, help}` shape, with the field path SendGrid uses.
  */
 export const parseSendGridMail = (body: unknown, now: number): SendGridParse => {
-  const parsed = mailSend.safeParse(body);
+  // With the input on each issue, a field that is there but of the wrong type is told
+  // apart from one that is missing.
+  const parsed = mailSend.safeParse(body, { reportInput: true });
   if (!parsed.success)
     return fail(
       ...parsed.error.issues.slice(0, 10).map((issue) => {
@@ -114,6 +171,10 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
   const m: MailSend = parsed.data;
   if (m.template_id)
     return fail(error('Templates are not supported by this server: send content', 'template_id'));
+  if (m.reply_to && m.reply_to_list)
+    return fail(
+      error('The reply_to and reply_to_list fields cannot both be set: use one.', 'reply_to_list'),
+    );
   const content = m.content ?? [];
   if (content.length === 0)
     return fail(
@@ -148,7 +209,10 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
       ? error('Does not contain a valid address.', field)
       : error('The name may not contain CR or LF.', field.replace(/email$/, 'name'));
   };
-  const isError = (v: Mailbox | SendGridError): v is SendGridError => 'field' in v;
+  const isError = <T extends object>(v: T | SendGridError): v is SendGridError =>
+    'field' in v && 'help' in v;
+  const bodies = readContent(content);
+  if (isError(bodies)) return fail(bodies);
   const from = one(m.from, 'from.email');
   if (isError(from)) return fail(from);
   const replyTo: Mailbox[] = [];
@@ -163,7 +227,7 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
 
   const attachments: ApiAttachment[] = [];
   for (const [i, a] of (m.attachments ?? []).entries()) {
-    if (!BASE64.test(a.content))
+    if (!isBase64(a.content))
       return fail(
         error('The attachment content must be base64 encoded.', `attachments.${i}.content`),
       );
@@ -184,9 +248,9 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
     });
   }
 
-  const text = content.find((c) => c.type === 'text/plain')?.value ?? null;
-  const html = content.find((c) => c.type === 'text/html')?.value ?? null;
-  const ampHtml = content.find((c) => c.type === 'text/x-amp-html')?.value ?? null;
+  const text = bodies['text/plain'] ?? null;
+  const html = bodies['text/html'] ?? null;
+  const ampHtml = bodies['text/x-amp-html'] ?? null;
   const tracking = m.tracking_settings;
   const messages: ApiMessage[] = [];
   for (const [i, p] of m.personalizations.entries()) {
@@ -219,14 +283,13 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
     const sendAt = sendAtSeconds === undefined ? null : sendAtSeconds * 1000;
     if (sendAt !== null && sendAt - now > MAX_SCHEDULE_MS)
       return fail(error('The send_at parameter must be within 72 hours of now.', 'send_at'));
-    const substitutions = p.substitutions ?? {};
+    const substitute = substitutions(p.substitutions ?? {});
     const pool = m.ip_pool_name ? [['X-Mailtrail-Pool', m.ip_pool_name] as const] : [];
-    const headers = customHeaders([
-      ...Object.entries({ ...m.headers, ...p.headers }).map(
-        ([k, v]) => [k, replaceAll(v, substitutions)] as const,
-      ),
-      ...pool,
-    ]);
+    // A personalization's header replaces the message's of the same name, in any case.
+    const merged = new Map<string, readonly [string, string]>();
+    for (const [k, v] of [...Object.entries(m.headers ?? {}), ...Object.entries(p.headers ?? {})])
+      merged.set(k.toLowerCase(), [k, substitute(v)]);
+    const headers = customHeaders([...merged.values(), ...pool]);
     if (!headers.ok) return fail(error(headers.message, 'headers'));
     const own = takeMessageId(headers.headers);
     messages.push({
@@ -235,10 +298,10 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
       from: pFrom,
       ...lists,
       replyTo,
-      subject: replaceAll(p.subject ?? m.subject ?? '', substitutions),
-      text: text === null ? null : replaceAll(text, substitutions),
-      html: html === null ? null : replaceAll(html, substitutions),
-      ampHtml,
+      subject: substitute(p.subject ?? m.subject ?? ''),
+      text: text === null ? null : substitute(text),
+      html: html === null ? null : substitute(html),
+      ampHtml: ampHtml === null ? null : substitute(ampHtml),
       headers: own.headers,
       attachments,
       messageIdHeader: own.messageId,
