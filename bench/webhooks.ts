@@ -184,6 +184,7 @@ const accepted = (
   returnPathDomain: null,
   recipientHeadersRef: null,
   batchId: null,
+  apiMessageId: null,
   tags: ['order-shipped'],
   metadata: { order: String(10_000 + i) },
   scheduledAt: null,

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as postmark from 'postmark';
 import type { MessageAccepted } from '../../src/domain/message/events.js';
+import { summarizeMessage } from '../../src/domain/webhook/notification.js';
 import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
 import { acceptedMessages, streamEvents } from '../support/fixtures.js';
 
@@ -70,6 +71,9 @@ describe('open and click tracking', () => {
     assert.equal(messages.length, 2, 'one message per recipient');
     assert.equal(new Set(messages.map((m) => m.headers.messageId)).size, 1);
     assert.ok(messages.some((m) => m.messageId === response.MessageID));
+    // Its webhooks name every copy by the MessageID the client was answered with.
+    for (const m of messages)
+      assert.equal(summarizeMessage(m).apiMessageId, response.MessageID, m.envelope.to[0]?.address);
     for (const m of messages) assert.deepEqual(m.tracking, { opens: true, clicks: true });
     const ann = await trackingUrls('ann@example.com');
     const bob = await trackingUrls('bob@example.com');
@@ -152,5 +156,23 @@ describe('open and click tracking', () => {
     assert.equal(untracked[0]?.envelope.to.length, 2);
     const { pixel, link } = await trackingUrls('cy@example.com');
     assert.deepEqual([pixel, link], [undefined, undefined]);
+  });
+
+  it("TrackLinks TextOnly leaves the HTML's links as they are (only HTML links are rewritten)", async () => {
+    const response = await pm.sendEmail({
+      From: 'team@shop.test',
+      To: 'ed@example.com',
+      Subject: 'text links only',
+      HtmlBody: '<p><a href="https://shop.test/y">y</a></p>',
+      TextBody: 'y: https://shop.test/y',
+      TrackLinks: 'TextOnly' as postmark.Models.LinkTrackingOptions,
+    });
+    assert.equal(response.ErrorCode, 0);
+    const { link } = await trackingUrls('ed@example.com');
+    assert.equal(link, undefined);
+    const [stored] = (await acceptedMessages(api.relay.store))
+      .map((e) => e.data as Accepted)
+      .filter((d) => d.messageId === response.MessageID);
+    assert.deepEqual(stored?.tracking, { opens: false, clicks: false });
   });
 });

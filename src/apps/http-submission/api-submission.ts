@@ -66,6 +66,8 @@ const objectionResult = (objection: SubmissionObjection): Refusal => ({
 interface Prepared {
   readonly messageId: string;
   readonly messageIdHeader: string;
+  /** The id the client is answered with, when it is not this one's (a tracked copy). */
+  readonly apiMessageId: string | null;
   readonly submission: Submission;
   readonly message: ApiMessage;
   readonly tracking: { readonly opens: boolean; readonly clicks: boolean };
@@ -189,7 +191,14 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
       };
       const refusal = submissionRefusal(deps, submission);
       if (refusal) return { ok: false, code: refusal.code, message: refusal.message };
-      prepared.push({ messageId, messageIdHeader, submission, message, tracking });
+      prepared.push({
+        messageId,
+        messageIdHeader,
+        apiMessageId: messageId === firstId ? null : firstId,
+        submission,
+        message,
+        tracking,
+      });
     }
     return prepared;
   };
@@ -203,6 +212,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
       request.source,
       {
         batchId: request.batchId,
+        apiMessageId: p.apiMessageId,
         tags: [...p.message.tags],
         metadata: { ...p.message.metadata },
         scheduledAt: p.message.sendAt,

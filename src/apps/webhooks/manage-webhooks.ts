@@ -138,6 +138,7 @@ export const sampleNotification = (now: number, credential: { id: string; name: 
     returnPathDomain: null,
     recipientHeadersRef: null,
     batchId: null,
+    apiMessageId: null,
     tags: ['webhook-test'],
     metadata: { sample: 'true' },
     scheduledAt: null,

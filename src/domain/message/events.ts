@@ -82,6 +82,12 @@ export const MessageAcceptedSchema = z.object({
   recipientHeadersRef: z.string().nullable().default(null),
   /** The request it came in with over HTTP (Mailgun's id, SendGrid's X-Message-Id). */
   batchId: z.string().nullable().default(null),
+  /**
+   * The message id the HTTP API answered with, when it is another message's: a tracked
+   * message is stored as one message per recipient (each with its own pixel and links), and
+   * the client knows them all by the first one's id (Postmark's MessageID). null: its own.
+   */
+  apiMessageId: z.string().nullable().default(null),
   /** Tags (Mailgun `o:tag`, SendGrid categories, Postmark Tag), for webhooks and stats. */
   tags: z.array(z.string()).default([]),
   /** The application's own data (`v:`, `custom_args`, `Metadata`), returned in webhooks. */
@@ -223,12 +229,20 @@ export type MessageAccepted = {
 /** What the submitter may ask of a message beyond its content: the HTTP APIs' options. */
 export type SubmissionOptions = Pick<
   MessageAccepted['data'],
-  'batchId' | 'tags' | 'metadata' | 'scheduledAt' | 'testMode' | 'requireTls' | 'tracking'
+  | 'batchId'
+  | 'apiMessageId'
+  | 'tags'
+  | 'metadata'
+  | 'scheduledAt'
+  | 'testMode'
+  | 'requireTls'
+  | 'tracking'
 >;
 
 /** A message submitted with no options: over SMTP, or with none of them set. */
 export const NO_SUBMISSION_OPTIONS: SubmissionOptions = {
   batchId: null,
+  apiMessageId: null,
   tags: [],
   metadata: {},
   scheduledAt: null,

@@ -56,6 +56,7 @@ export const accepted: MessageAccepted = {
     returnPathDomain: 'bounces.shop.example.org',
     recipientHeadersRef: null,
     batchId: '01JPAZ3K7Q9V2C8M4N6R5T0W1Y',
+    apiMessageId: null,
     tags: ['order', 'receipt'],
     metadata: { order: '42', cohort: '2026-03-A' },
     scheduledAt: null,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Models } from 'postmark';
-import type { Notification } from '../webhook/notification.js';
+import { type Notification, summarizeMessage } from '../webhook/notification.js';
 import {
   ANN,
   accepted,
@@ -155,6 +155,17 @@ describe('Postmark webhook payloads', () => {
       for (const value of Object.values(record.Metadata as Json))
         assert.equal(typeof value, 'string');
     }
+  });
+
+  it("a tracked message's per-recipient copies are told by the MessageID the API answered with", () => {
+    // Copies after the first are messages of their own, known to the client by the first's id.
+    const copy = summarizeMessage({
+      ...accepted.data,
+      messageId: '01JPAZ3K7Q9V2C8M4N6R5T0W2Z',
+      apiMessageId: accepted.data.messageId,
+    });
+    for (const event of [delivered, hardBounce, opened, clicked])
+      assert.equal(render(notify(event, { message: copy })).MessageID, accepted.data.messageId);
   });
 
   it('a Delivery says when, to whom, and what the server answered', () => {

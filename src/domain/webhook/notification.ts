@@ -50,6 +50,8 @@ export interface MessageSummary {
   readonly tags: readonly string[];
   readonly metadata: Readonly<Record<string, string>>;
   readonly batchId: string | null;
+  /** The id the HTTP API answered the client with: this message's own, or its first copy's. */
+  readonly apiMessageId: string;
   readonly pool: string | null;
   readonly testMode: boolean;
   readonly scheduledAt: number | null;
@@ -69,6 +71,7 @@ export const summarizeMessage = (accepted: MessageAccepted['data']): MessageSumm
   tags: accepted.tags,
   metadata: accepted.metadata,
   batchId: accepted.batchId,
+  apiMessageId: accepted.apiMessageId ?? accepted.messageId,
   pool: accepted.pool,
   testMode: accepted.testMode,
   scheduledAt: accepted.scheduledAt,

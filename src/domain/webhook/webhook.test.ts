@@ -139,6 +139,7 @@ describe('notifications of a message event', () => {
       returnPathDomain: null,
       recipientHeadersRef: null,
       batchId: null,
+      apiMessageId: null,
       tags: ['t'],
       metadata: { k: 'v' },
       scheduledAt: null,
