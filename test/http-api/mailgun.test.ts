@@ -128,6 +128,25 @@ describe('Mailgun API with mailgun.js', () => {
     }
   });
 
+  it('h:reply-to in any case sets Reply-To; a %recipient.x% with no such variable stays as written', async () => {
+    const result = await mg.messages.create(api.domain, {
+      from: 'team@shop.test',
+      to: ['kay@example.com'],
+      subject: 'Hello %recipient.first%',
+      // constructor is no variable of Kay's, though every object has one by inheritance.
+      text: 'Hi %recipient.first% %recipient.constructor%',
+      'h:reply-to': 'Help <help@shop.test>',
+      'recipient-variables': JSON.stringify({ 'kay@example.com': { first: 'Kay' } }),
+    });
+    assert.match(result.id as string, /^</);
+    const mail = await api.received('kay@example.com');
+    assert.equal(mail.subject, 'Hello Kay');
+    assert.equal(mail.text?.trim(), 'Hi Kay %recipient.constructor%');
+    assert.deepEqual((mail.replyTo as { value: unknown[] } | undefined)?.value, [
+      { address: 'help@shop.test', name: 'Help' },
+    ]);
+  });
+
   it('takes form-encoded posts as Mailgun does', async () => {
     const response = await fetch(`${api.baseUrl}/v3/${api.domain}/messages`, {
       method: 'POST',
@@ -205,6 +224,40 @@ describe('Mailgun API with mailgun.js', () => {
     assert.equal(mail.subject, 'prebuilt');
     assert.equal(mail.text?.trim(), 'built by the client');
     assert.equal((await api.dkim(await api.receivedBytes('ivy@example.com')))[0]?.result, 'pass');
+  });
+
+  it('messages.mime adds the h: fields atop the client MIME, encoded; one the MIME has already is refused', async () => {
+    const mime = (id: string) =>
+      Buffer.from(
+        [
+          'From: Shop <team@shop.test>',
+          'To: lou@example.com',
+          'Subject: prebuilt with extras',
+          `Message-ID: <${id}@shop.test>`,
+          'MIME-Version: 1.0',
+          'Content-Type: text/plain; charset=utf-8',
+          '',
+          'built by the client',
+          '',
+        ].join('\r\n'),
+      );
+    await mg.messages.create(api.domain, {
+      to: ['lou@example.com'],
+      message: mime('prebuilt-2'),
+      'h:X-Campaign': 'Café crème',
+    });
+    const raw = (await api.receivedBytes('lou@example.com')).toString('latin1');
+    assert.match(raw, /^X-Campaign: =\?UTF-8\?Q\?Caf=C3=A9_cr=C3=A8me\?=\r$/m, 'RFC 2047');
+    assert.ok(raw.indexOf('X-Campaign:') < raw.indexOf('From: Shop'), 'atop the client MIME');
+    await assert.rejects(
+      mg.messages.create(api.domain, {
+        to: ['lou@example.com'],
+        message: mime('prebuilt-3'),
+        'h:Message-ID': '<another@shop.test>',
+      }),
+      (e: { status: number; details: string }) =>
+        e.status === 400 && /already has a Message-ID/.test(e.details),
+    );
   });
 
   it('o:deliverytime holds the message until then, and messages show says so', async () => {

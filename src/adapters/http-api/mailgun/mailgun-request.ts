@@ -1,4 +1,6 @@
+import MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { type Mailbox, parseMailboxList } from '../../../domain/address/mailbox.js';
+import { parseHeaderFields } from '../../../domain/message-body/headers.js';
 import { customHeaders, DEFAULT_API_OPTIONS, isYes, takeMessageId } from '../api-fields.js';
 import type { ApiAttachment, ApiMessage, ApiOptions } from '../api-submission-port.js';
 
@@ -25,13 +27,20 @@ const bad = (message: string): MailgunParse => ({ ok: false, status: 400, messag
 
 const first = (form: MailgunForm, name: string): string | undefined => form.get(name)?.[0];
 
+/** The custom header fields (`h:Name`), by their names; a name may come in any case. */
+const headerFields = (form: MailgunForm): Array<readonly [string, string]> =>
+  [...form.entries()]
+    .filter(([name]) => name.startsWith('h:'))
+    .flatMap(([name, values]) => values.map((v) => [name.slice(2), v] as const));
+
 /** Every value of a repeated, comma-separated address field, or the field that failed. */
 const mailboxes = (
   form: MailgunForm,
   name: string,
+  values: readonly string[] = form.get(name) ?? [],
 ): { ok: true; list: Mailbox[] } | { ok: false; message: string } => {
   const list: Mailbox[] = [];
-  for (const value of form.get(name) ?? []) {
+  for (const value of values) {
     if (value.trim() === '') continue;
     const parsed = parseMailboxList(value);
     if (!parsed.ok)
@@ -68,7 +77,7 @@ const substitute = (text: string | null, vars: Readonly<Record<string, unknown>>
   text === null
     ? null
     : text.replace(/%recipient\.([A-Za-z0-9_.-]+)%/g, (whole, key: string) =>
-        key in vars ? textOf(vars[key]) : whole,
+        Object.hasOwn(vars, key) ? textOf(vars[key]) : whole,
       );
 
 /**
@@ -93,7 +102,13 @@ export const parseMailgunMessages = (
   if (!cc.ok) return bad(cc.message);
   const bcc = mailboxes(form, 'bcc');
   if (!bcc.ok) return bad(bcc.message);
-  const replyTo = mailboxes(form, 'h:Reply-To');
+  const custom = headerFields(form);
+  const isReplyTo = ([name]: readonly [string, string]) => name.toLowerCase() === 'reply-to';
+  const replyTo = mailboxes(
+    form,
+    'h:Reply-To',
+    custom.filter(isReplyTo).map(([, v]) => v),
+  );
   if (!replyTo.ok) return bad(replyTo.message);
   if (to.list.length + cc.list.length + bcc.list.length > MAX_RECIPIENTS)
     return bad(`Too many recipients, max is ${MAX_RECIPIENTS}`);
@@ -107,9 +122,8 @@ export const parseMailgunMessages = (
   const options = mailgunOptions(form, context.now);
   if (!options.ok) return options;
   const headers = customHeaders(
-    [...form.entries()]
-      .filter(([name]) => name.startsWith('h:') && name.toLowerCase() !== 'h:reply-to')
-      .flatMap(([name, values]) => values.map((v) => [name.slice(2), v] as const))
+    custom
+      .filter((field) => !isReplyTo(field))
       // Mailgun's IP pool header picks one of our egress pools.
       .map(([name, v]) =>
         name.toLowerCase() === 'x-mailgun-sending-ip-pool'
@@ -242,7 +256,15 @@ export const mailgunOptions = (
   };
 };
 
-/** A `/messages.mime` form: the client's MIME and the envelope's recipients. */
+const MAX_LINE = 998;
+// RFC 5322 §3.6: fields a message has at most once (beyond those customHeaders refuses).
+const ONCE = new Set(['date', 'reply-to', 'message-id', 'in-reply-to', 'references']);
+
+/**
+ * A `/messages.mime` form: the client's MIME and the envelope's recipients. Its `h:` fields
+ * are added at the top of the client's header section, as Mailgun adds them; a non-ASCII
+ * value is encoded (RFC 2047) as `/messages` would.
+ */
 export const parseMailgunMime = (
   form: MailgunForm,
   files: readonly MailgunFile[],
@@ -256,5 +278,20 @@ export const parseMailgunMime = (
   if (!mime || mime.length === 0) return bad('message parameter is missing');
   const options = mailgunOptions(form, context.now);
   if (!options.ok) return options;
-  return { ok: true, messages: [{ kind: 'mime', mime, to: to.list, ...options.options }] };
+  const headers = customHeaders(headerFields(form));
+  if (!headers.ok) return bad(headers.message);
+  const present = new Set(parseHeaderFields(mime).map(([name]) => name.toLowerCase()));
+  const twice = headers.headers.find(
+    ([name]) => ONCE.has(name.toLowerCase()) && present.has(name.toLowerCase()),
+  );
+  if (twice) return bad(`h:${twice[0]}: the message already has a ${twice[0]} field`);
+  const lines = headers.headers.map(
+    ([name, value]) => `${name}: ${MimeNode.encodeHeaderValue(name, value)}`,
+  );
+  const long = lines.find((line) => Buffer.byteLength(line) > MAX_LINE);
+  if (long !== undefined)
+    return bad(`h:${long.slice(0, long.indexOf(':'))} is too long for one header line`);
+  const added =
+    lines.length === 0 ? mime : Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`), mime]);
+  return { ok: true, messages: [{ kind: 'mime', mime: added, to: to.list, ...options.options }] };
 };
