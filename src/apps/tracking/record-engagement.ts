@@ -40,7 +40,7 @@ const record = async (
       at: deps.now(),
       userAgent: request.userAgent,
       ip: request.ip,
-      machine: machineKind(request),
+      machine: machineKind({ ...request, fetched: url === null ? 'pixel' : 'link' }),
       url,
     },
     { newEventId: () => randomUUID(), retries: 3 },

@@ -65,33 +65,45 @@ describe('tracking links', () => {
 });
 
 describe('machine opens', () => {
+  const pixel = (userAgent: string | null, ip: string) =>
+    machineKind({ userAgent, ip, fetched: 'pixel' });
+  const OUTLOOK_WINDOWS =
+    'Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)';
+
   it('flags Apple Mail Privacy Protection, the Gmail proxy and scanners; people pass', () => {
-    assert.equal(machineKind({ userAgent: 'Mozilla/5.0', ip: '17.58.1.2' }), 'apple');
-    assert.equal(machineKind({ userAgent: 'Mozilla/5.0', ip: '203.0.113.9' }), 'apple');
+    assert.equal(pixel('Mozilla/5.0', '17.58.1.2'), 'apple');
+    assert.equal(pixel('Mozilla/5.0', '203.0.113.9'), 'apple');
     assert.equal(
-      machineKind({
-        userAgent:
-          'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)',
-        ip: '66.249.1.1',
-      }),
+      pixel(
+        'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)',
+        '66.249.1.1',
+      ),
       'gmail',
     );
-    assert.equal(
-      machineKind({ userAgent: 'Barracuda Sentinel (EE)', ip: '64.235.1.1' }),
-      'generic',
-    );
-    assert.equal(machineKind({ userAgent: null, ip: '198.51.100.1' }), 'generic');
-    assert.equal(
-      machineKind({ userAgent: 'Mozilla/5.0 (Macintosh)', ip: '198.51.100.1', method: 'HEAD' }),
-      'generic',
-    );
+    assert.equal(pixel('Barracuda Sentinel (EE)', '64.235.1.1'), 'generic');
+    assert.equal(pixel(null, '198.51.100.1'), 'generic');
     assert.equal(
       machineKind({
-        userAgent:
-          'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
-        ip: '198.51.100.7',
+        userAgent: 'Mozilla/5.0 (Macintosh)',
+        ip: '198.51.100.1',
+        method: 'HEAD',
+        fetched: 'link',
       }),
+      'generic',
+    );
+    assert.equal(
+      pixel(
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
+        '198.51.100.7',
+      ),
       null,
     );
+  });
+
+  it('Outlook for Windows loading the pixel is a person; Office checking a link before the browser opens it is not', () => {
+    for (const ua of [OUTLOOK_WINDOWS, 'Mozilla/4.0 (compatible; ms-office; MSOffice 16)']) {
+      assert.equal(pixel(ua, '198.51.100.8'), null, ua);
+      assert.equal(machineKind({ userAgent: ua, ip: '198.51.100.8', fetched: 'link' }), 'generic');
+    }
   });
 });
