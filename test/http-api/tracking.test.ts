@@ -5,6 +5,7 @@
  * redirects nowhere.
  */
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import * as postmark from 'postmark';
 import type { MessageAccepted } from '../../src/domain/message/events.js';
@@ -30,7 +31,11 @@ describe('open and click tracking', () => {
   let pm: postmark.ServerClient;
 
   before(async () => {
-    api = await startApiRelay('127.0.0.64', { tracking: { baseUrl: PUBLIC_BASE } });
+    api = await startApiRelay('127.0.0.64', {
+      tracking: { baseUrl: PUBLIC_BASE },
+      // The reverse proxy in front: requests from 127.0.0.2 only.
+      http: { trustedProxies: ['127.0.0.2/32'] },
+    });
     pm = new postmark.ServerClient(api.apiKey, {
       useHttps: false,
       requestHost: `127.0.0.1:${new URL(api.baseUrl).port}`,
@@ -127,6 +132,30 @@ describe('open and click tracking', () => {
         ['Clicked', 'https://shop.test/order?id=1&x=2', null, true],
         ['Clicked', 'https://shop.test/order?id=1&x=2', 'generic', false],
       ],
+    );
+  });
+
+  it("behind a trusted proxy the reader's address comes from X-Forwarded-For; from anyone else it is ignored", async () => {
+    const { pixel } = await trackingUrls('bob@example.com');
+    const bob = messages.find((m) => m.envelope.to[0]?.address === 'bob@example.com');
+    const fetchFrom = (localAddress: string, forwardedFor: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpGet(
+          pixel as string,
+          { localAddress, headers: { 'user-agent': BROWSER, 'x-forwarded-for': forwardedFor } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+      });
+    assert.equal(await fetchFrom('127.0.0.2', '203.0.113.50'), 200);
+    assert.equal(await fetchFrom('127.0.0.1', '198.51.100.66'), 200);
+    const opens = (await engagement(bob?.messageId as string)).filter((e) => e.type === 'Opened');
+    assert.deepEqual(
+      opens.slice(-2).map((o) => o.ip?.replace(/^::ffff:/, '')),
+      ['203.0.113.50', '127.0.0.1'],
     );
   });
 

@@ -71,6 +71,7 @@ smtp:
 http:
   listen: 127.0.0.1:8025     # status, the sending APIs, tracking, unsubscribe, event streams
   streamToken: null          # bearer token for /v1/streams that sees all mail (data teams)
+  trustedProxies: []         # reverse proxies whose X-Forwarded-For names the client, e.g. ["127.0.0.1/32"]
 
 dns:
   # Resolvers for MX, A and AAAA lookups, with optional ports. Empty: the system's.

@@ -219,6 +219,13 @@ export const ConfigSchema = z
          * credential's mail.
          */
         streamToken: z.string().min(24, 'expected at least 24 characters').nullable().default(null),
+        /**
+         * Reverse proxies in front of the HTTP server (TLS for the tracking base URL, say):
+         * from these peers, and only these, the client's address is read from
+         * X-Forwarded-For, for tracking events and API keys' allowed networks. Empty: the
+         * peer is the client.
+         */
+        trustedProxies: z.array(cidr).default([]),
       })
       .strict()
       .prefault({}),

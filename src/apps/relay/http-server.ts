@@ -24,6 +24,8 @@ const escapeHtml = (text: string): string =>
  * its own plugin, with its own body parsers and its own error shapes.
  */
 export interface HttpServerDeps {
+  /** Peers (CIDR) whose X-Forwarded-For is believed; the others are the client themselves. */
+  readonly trustedProxies: readonly string[];
   readonly readDb: ReadModelDb;
   /** The counters /metrics shows, in the Prometheus text format. */
   readonly metrics: Pick<Counters, 'render'>;
@@ -36,7 +38,10 @@ export interface HttpServerDeps {
 }
 
 export const createHttpServer = (deps: HttpServerDeps) => {
-  const app = Fastify({ logger: false });
+  const app = Fastify({
+    logger: false,
+    trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_request, reply) =>
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(deps.metrics.render()),

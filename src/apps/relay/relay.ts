@@ -243,6 +243,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
       : null,
   });
   const http = createHttpServer({
+    trustedProxies: config.http.trustedProxies,
     readDb,
     metrics,
     live: delivery,
