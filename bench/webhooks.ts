@@ -185,6 +185,7 @@ const accepted = (
   recipientHeadersRef: null,
   batchId: null,
   apiMessageId: null,
+  stream: null,
   tags: ['order-shipped'],
   metadata: { order: String(10_000 + i) },
   scheduledAt: null,

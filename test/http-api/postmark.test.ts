@@ -91,6 +91,33 @@ describe('Postmark API with postmark.js', () => {
     assert.equal((await accepted(results[3]?.MessageID as string))?.batchId !== null, true);
   });
 
+  it('MessageStream is kept with each message, for its webhooks; a name no stream could have is refused', async () => {
+    const results = await pm.sendEmailBatch([
+      {
+        From: 'team@shop.test',
+        To: 'gus@example.com',
+        Subject: 'news',
+        TextBody: 'n',
+        MessageStream: 'broadcast',
+      },
+      { From: 'team@shop.test', To: 'hal@example.com', Subject: 'receipt', TextBody: 'r' },
+      {
+        From: 'team@shop.test',
+        To: 'ida@example.com',
+        Subject: 'x',
+        TextBody: 'x',
+        MessageStream: 'no such/stream',
+      },
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.ErrorCode),
+      [0, 0, 300],
+    );
+    assert.match(results[2]?.Message ?? '', /MessageStream/);
+    assert.equal((await accepted(results[0]?.MessageID as string))?.stream, 'broadcast');
+    assert.equal((await accepted(results[1]?.MessageID as string))?.stream, null);
+  });
+
   it('inactive recipients: some are left out with ErrorCode 0, all of them is InactiveRecipientsError', async () => {
     await addSuppressions(
       api.relay.store,

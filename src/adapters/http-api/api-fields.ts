@@ -9,6 +9,7 @@ export const DEFAULT_API_OPTIONS: ApiOptions = {
   requireTls: false,
   trackOpens: null,
   trackClicks: null,
+  stream: null,
 };
 
 /**

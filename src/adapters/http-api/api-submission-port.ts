@@ -23,6 +23,8 @@ export interface ApiOptions {
   /** Open and click tracking; null: the credential's default (off). */
   readonly trackOpens: boolean | null;
   readonly trackClicks: boolean | null;
+  /** The provider's message stream it names (Postmark's MessageStream); null: none. */
+  readonly stream: string | null;
 }
 
 /** A message the API builds from fields (MIME is composed by mailtrail). */

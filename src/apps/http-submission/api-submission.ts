@@ -213,6 +213,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
       {
         batchId: request.batchId,
         apiMessageId: p.apiMessageId,
+        stream: p.message.stream,
         tags: [...p.message.tags],
         metadata: { ...p.message.metadata },
         scheduledAt: p.message.sendAt,

@@ -139,6 +139,7 @@ export const sampleNotification = (now: number, credential: { id: string; name: 
     recipientHeadersRef: null,
     batchId: null,
     apiMessageId: null,
+    stream: null,
     tags: ['webhook-test'],
     metadata: { sample: 'true' },
     scheduledAt: null,

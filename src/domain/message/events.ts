@@ -88,6 +88,8 @@ export const MessageAcceptedSchema = z.object({
    * the client knows them all by the first one's id (Postmark's MessageID). null: its own.
    */
   apiMessageId: z.string().nullable().default(null),
+  /** The sending API's message stream (Postmark's MessageStream); null: its default. */
+  stream: z.string().nullable().default(null),
   /** Tags (Mailgun `o:tag`, SendGrid categories, Postmark Tag), for webhooks and stats. */
   tags: z.array(z.string()).default([]),
   /** The application's own data (`v:`, `custom_args`, `Metadata`), returned in webhooks. */
@@ -231,6 +233,7 @@ export type SubmissionOptions = Pick<
   MessageAccepted['data'],
   | 'batchId'
   | 'apiMessageId'
+  | 'stream'
   | 'tags'
   | 'metadata'
   | 'scheduledAt'
@@ -243,6 +246,7 @@ export type SubmissionOptions = Pick<
 export const NO_SUBMISSION_OPTIONS: SubmissionOptions = {
   batchId: null,
   apiMessageId: null,
+  stream: null,
   tags: [],
   metadata: {},
   scheduledAt: null,

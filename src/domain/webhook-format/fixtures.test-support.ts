@@ -57,6 +57,7 @@ export const accepted: MessageAccepted = {
     recipientHeadersRef: null,
     batchId: '01JPAZ3K7Q9V2C8M4N6R5T0W1Y',
     apiMessageId: null,
+    stream: null,
     tags: ['order', 'receipt'],
     metadata: { order: '42', cohort: '2026-03-A' },
     scheduledAt: null,

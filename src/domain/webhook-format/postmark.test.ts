@@ -168,6 +168,14 @@ describe('Postmark webhook payloads', () => {
       assert.equal(render(notify(event, { message: copy })).MessageID, accepted.data.messageId);
   });
 
+  it('every record names the stream the message went on: its MessageStream, else outbound', () => {
+    const onBroadcast = { ...summary, stream: 'broadcast' };
+    for (const event of [delivered, hardBounce, complained, unsubscribed, opened, clicked]) {
+      assert.equal(render(notify(event, { message: onBroadcast })).MessageStream, 'broadcast');
+      assert.equal(render(notify(event)).MessageStream, 'outbound');
+    }
+  });
+
   it('a Delivery says when, to whom, and what the server answered', () => {
     const record = render(notify(delivered));
     assert.equal(record.Recipient, ANN);

@@ -25,10 +25,10 @@ const KINDS: ReadonlySet<WebhookEventKind> = new Set<WebhookEventKind>([
 ]);
 
 /**
- * Postmark's streams are `outbound` (transactional) and `broadcast`; the message summary
- * carries no lane, and Postmark's Bounce webhook exists only on transactional streams.
+ * The stream a message went on: the one its MessageStream named, else the server's default
+ * transactional stream, `outbound` (as Postmark does).
  */
-const MESSAGE_STREAM = 'outbound';
+const DEFAULT_STREAM = 'outbound';
 
 interface BounceType {
   readonly Type: string;
@@ -112,7 +112,7 @@ const bounceRecord = (
   Tag: tagOf(n),
   MessageID: n.message.apiMessageId,
   ServerID: serverId(context),
-  MessageStream: MESSAGE_STREAM,
+  MessageStream: n.message.stream ?? DEFAULT_STREAM,
   Details: fields.details,
   Email: n.recipient,
   From: sender(n),
@@ -154,7 +154,7 @@ const record = (n: Notification, context: RenderContext): Json => {
       return {
         RecordType: 'Delivery',
         ServerID: serverId(context),
-        MessageStream: MESSAGE_STREAM,
+        MessageStream: n.message.stream ?? DEFAULT_STREAM,
         MessageID: n.message.apiMessageId,
         Recipient: n.recipient,
         Tag: tagOf(n),
@@ -187,7 +187,7 @@ const record = (n: Notification, context: RenderContext): Json => {
         RecordType: 'SubscriptionChange',
         MessageID: n.message.apiMessageId,
         ServerID: serverId(context),
-        MessageStream: MESSAGE_STREAM,
+        MessageStream: n.message.stream ?? DEFAULT_STREAM,
         ChangedAt: iso(n.at),
         Recipient: n.recipient,
         Origin: 'Recipient',
@@ -205,7 +205,7 @@ const record = (n: Notification, context: RenderContext): Json => {
         // Read time is not measured.
         ReadSeconds: 0,
         MessageID: n.message.apiMessageId,
-        MessageStream: MESSAGE_STREAM,
+        MessageStream: n.message.stream ?? DEFAULT_STREAM,
         ReceivedAt: iso(n.at),
         Tag: tagOf(n),
         Recipient: n.recipient,
@@ -221,7 +221,7 @@ const record = (n: Notification, context: RenderContext): Json => {
         ...reader(userAgent, ip),
         OriginalLink: url,
         MessageID: n.message.apiMessageId,
-        MessageStream: MESSAGE_STREAM,
+        MessageStream: n.message.stream ?? DEFAULT_STREAM,
         ReceivedAt: iso(n.at),
         Tag: tagOf(n),
         Recipient: n.recipient,

@@ -52,6 +52,8 @@ export interface MessageSummary {
   readonly batchId: string | null;
   /** The id the HTTP API answered the client with: this message's own, or its first copy's. */
   readonly apiMessageId: string;
+  /** The sending API's message stream, if it named one (Postmark's MessageStream). */
+  readonly stream: string | null;
   readonly pool: string | null;
   readonly testMode: boolean;
   readonly scheduledAt: number | null;
@@ -72,6 +74,7 @@ export const summarizeMessage = (accepted: MessageAccepted['data']): MessageSumm
   metadata: accepted.metadata,
   batchId: accepted.batchId,
   apiMessageId: accepted.apiMessageId ?? accepted.messageId,
+  stream: accepted.stream,
   pool: accepted.pool,
   testMode: accepted.testMode,
   scheduledAt: accepted.scheduledAt,

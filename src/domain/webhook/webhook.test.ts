@@ -140,6 +140,7 @@ describe('notifications of a message event', () => {
       recipientHeadersRef: null,
       batchId: null,
       apiMessageId: null,
+      stream: null,
       tags: ['t'],
       metadata: { k: 'v' },
       scheduledAt: null,

@@ -55,7 +55,12 @@ const message = z
         }),
       )
       .optional(),
-    MessageStream: z.string().optional(),
+    // A stream's ID as Postmark's servers name them; any such name is taken, and told back
+    // in the webhooks of what was sent on it.
+    MessageStream: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,100}$/, 'a message stream ID')
+      .optional(),
   })
   .passthrough();
 
@@ -142,6 +147,7 @@ export const parsePostmarkMessage = (body: unknown): PostmarkParse => {
       trackOpens: m.TrackOpens ?? null,
       // Links are rewritten in the HTML part only: TextOnly asks for none of those.
       trackClicks: links === undefined ? null : links === 'HtmlOnly' || links === 'HtmlAndText',
+      stream: m.MessageStream ?? null,
     },
   };
 };
