@@ -197,3 +197,38 @@ describe("volume caps over the HTTP APIs: each provider's rate-limit error", () 
     assert.equal(await storedFrom(api.relay, 'app'), 2);
   });
 });
+
+describe('volume caps and tracked messages: a message stored once per recipient is taken whole', () => {
+  let api: ApiRelay;
+  before(async () => {
+    api = await startApiRelay('127.0.0.63', {
+      limits: { credentials: { app: { hour: { messages: 2 } } } },
+      tracking: { baseUrl: 'https://track.shop.test/t' },
+    });
+  });
+  after(() => api.close());
+
+  it('a tracked message whose copies would pass the cap is refused whole, and the next still fits', async () => {
+    const client = new postmark.ServerClient(api.apiKey, {
+      useHttps: false,
+      requestHost: api.baseUrl.replace('http://', ''),
+    });
+    const tracked = {
+      From: `a@${api.domain}`,
+      To: 'ann@example.com, bob@example.com',
+      Subject: 'tracked',
+      HtmlBody: '<p>hello</p>',
+      TrackOpens: true,
+    };
+    const single = (To: string) => ({ From: `a@${api.domain}`, To, Subject: 's', TextBody: 't' });
+    assert.equal((await client.sendEmail(single('cy@example.com'))).ErrorCode, 0);
+    // One message left under the cap: the tracked one is two.
+    const batch = await client.sendEmailBatch([tracked, single('dan@example.com')]);
+    assert.deepEqual(
+      batch.map((r) => r.ErrorCode),
+      [429, 0],
+    );
+    assert.equal(await storedFrom(api.relay, 'app'), 2, 'none of the tracked copies');
+    await api.receivedBytes('dan@example.com');
+  });
+});

@@ -229,6 +229,15 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
     request: Parameters<ApiSubmissionPort['submit']>[0],
     parts: readonly Prepared[],
   ): Promise<ApiSubmitResult> => {
+    // A message stored as several (a tracked one, per recipient) is taken whole: checked
+    // against the caps as one before any of it is counted, as a whole request is.
+    if (parts.length > 1) {
+      const objection = deps.gate.objection(request.credential, {
+        messages: parts.length,
+        recipients: parts.reduce((n, p) => n + p.submission.envelope.to.length, 0),
+      });
+      if (objection) return objectionResult(objection);
+    }
     let done: Array<{ messageId: string; suppressed: readonly string[] }>;
     try {
       done = await Promise.all(parts.map((p) => commit(request, p)));
