@@ -56,12 +56,17 @@ const mailboxes = (
 const RFC2822 =
   /^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|GMT|UTC?|[ECMP][SD]T)?$/;
 
-/** `o:deliverytime`: an RFC 2822 date or Unix seconds. */
-const deliveryTime = (value: string): number | null => {
+const ZONE = /(?:[+-]\d{4}|GMT|UTC?|[ECMP][SD]T)$/;
+
+/**
+ * `o:deliverytime`: an RFC 2822 date or Unix seconds. A date without its zone is read as
+ * UTC, whatever the server's own zone is.
+ */
+export const deliveryTime = (value: string): number | null => {
   const v = value.trim();
   if (/^\d{1,12}$/.test(v)) return Number(v) * 1000;
   if (!RFC2822.test(v)) return null;
-  const at = Date.parse(v);
+  const at = Date.parse(ZONE.test(v) ? v : `${v} +0000`);
   return Number.isNaN(at) ? null : at;
 };
 
