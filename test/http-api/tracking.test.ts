@@ -56,6 +56,12 @@ describe('open and click tracking', () => {
       .filter((e) => e.type === 'Opened' || e.type === 'Clicked')
       .map((e) => ({ type: e.type, ...(e.data as Engagement) }));
 
+  /** The messages stored under this id. */
+  const storedAs = async (messageId: string): Promise<Accepted[]> =>
+    (await acceptedMessages(api.relay.store))
+      .map((e) => e.data as Accepted)
+      .filter((d) => d.messageId === messageId);
+
   let messages: Accepted[];
 
   it('a tracked message gives each recipient its own pixel and links, under one Message-ID', async () => {
@@ -179,10 +185,8 @@ describe('open and click tracking', () => {
       Subject: 'plain',
       HtmlBody: '<p><a href="https://shop.test/x">x</a></p>',
     });
-    const untracked = (await acceptedMessages(api.relay.store))
-      .map((e) => e.data as Accepted)
-      .filter((d) => d.messageId === response.MessageID);
-    assert.equal(untracked[0]?.envelope.to.length, 2);
+    const [untracked] = await storedAs(response.MessageID);
+    assert.equal(untracked?.envelope.to.length, 2);
     const { pixel, link } = await trackingUrls('cy@example.com');
     assert.deepEqual([pixel, link], [undefined, undefined]);
   });
@@ -199,9 +203,7 @@ describe('open and click tracking', () => {
     assert.equal(response.ErrorCode, 0);
     const { link } = await trackingUrls('ed@example.com');
     assert.equal(link, undefined);
-    const [stored] = (await acceptedMessages(api.relay.store))
-      .map((e) => e.data as Accepted)
-      .filter((d) => d.messageId === response.MessageID);
+    const [stored] = await storedAs(response.MessageID);
     assert.deepEqual(stored?.tracking, { opens: false, clicks: false });
   });
 });
