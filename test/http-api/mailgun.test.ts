@@ -258,6 +258,15 @@ describe('Mailgun API with mailgun.js', () => {
       (e: { status: number; details: string }) =>
         e.status === 400 && /already has a Message-ID/.test(e.details),
     );
+    // The same with the client's lines ending in bare LFs.
+    await assert.rejects(
+      mg.messages.create(api.domain, {
+        to: ['lou@example.com'],
+        message: Buffer.from(mime('prebuilt-4').toString('latin1').replaceAll('\r\n', '\n')),
+        'h:Message-ID': '<another@shop.test>',
+      }),
+      (e: { status: number }) => e.status === 400,
+    );
   });
 
   it('o:deliverytime holds the message until then, and messages show says so', async () => {

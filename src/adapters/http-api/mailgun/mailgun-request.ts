@@ -1,6 +1,7 @@
 import MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { type Mailbox, parseMailboxList } from '../../../domain/address/mailbox.js';
 import { parseHeaderFields } from '../../../domain/message-body/headers.js';
+import { normalizeLineEndings } from '../../../domain/message-body/line-endings.js';
 import { customHeaders, DEFAULT_API_OPTIONS, isYes, takeMessageId } from '../api-fields.js';
 import type { ApiAttachment, ApiMessage, ApiOptions } from '../api-submission-port.js';
 
@@ -285,7 +286,9 @@ export const parseMailgunMime = (
   if (!options.ok) return options;
   const headers = customHeaders(headerFields(form));
   if (!headers.ok) return bad(headers.message);
-  const present = new Set(parseHeaderFields(mime).map(([name]) => name.toLowerCase()));
+  // Read with CRLF line ends, as acceptance will make them: a client may send bare LFs.
+  const fields = parseHeaderFields(Buffer.from(normalizeLineEndings(mime)));
+  const present = new Set(fields.map(([name]) => name.toLowerCase()));
   const twice = headers.headers.find(
     ([name]) => ONCE.has(name.toLowerCase()) && present.has(name.toLowerCase()),
   );
