@@ -148,25 +148,27 @@ const readContent = (
  * SendGrid's `{message, field, help}` shape, with the field path SendGrid uses.
  */
 export const parseSendGridMail = (body: unknown, now: number): SendGridParse => {
-  // With the input on each issue, a field that is there but of the wrong type is told
-  // apart from one that is missing.
-  const parsed = mailSend.safeParse(body, { reportInput: true });
+  const parsed = mailSend.safeParse(body);
   if (!parsed.success)
     return fail(
-      ...parsed.error.issues.slice(0, 10).map((issue) => {
-        const field = issue.path.join('.') || null;
-        if (issue.path[0] === 'personalizations' && issue.code === 'too_big')
+      // Again with each issue's input, to tell a field of the wrong type from a missing one.
+      // Only here: asking for the input costs every parse about half its time.
+      ...(mailSend.safeParse(body, { reportInput: true }).error?.issues ?? [])
+        .slice(0, 10)
+        .map((issue) => {
+          const field = issue.path.join('.') || null;
+          if (issue.path[0] === 'personalizations' && issue.code === 'too_big')
+            return error(
+              `The personalizations field may not have more than ${MAX_PERSONALIZATIONS} items`,
+              'personalizations',
+            );
           return error(
-            `The personalizations field may not have more than ${MAX_PERSONALIZATIONS} items`,
-            'personalizations',
+            issue.code === 'invalid_type' && issue.input === undefined
+              ? `The ${field} field is required.`
+              : `${field ?? 'body'}: ${issue.message}`,
+            field,
           );
-        return error(
-          issue.code === 'invalid_type' && issue.input === undefined
-            ? `The ${field} field is required.`
-            : `${field ?? 'body'}: ${issue.message}`,
-          field,
-        );
-      }),
+        }),
     );
   const m: MailSend = parsed.data;
   if (m.template_id)
