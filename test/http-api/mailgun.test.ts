@@ -147,6 +147,19 @@ describe('Mailgun API with mailgun.js', () => {
     ]);
   });
 
+  it('h:X-Mailgun-Sending-Ip-Pool picks one of our egress pools: one we do not have is refused', async () => {
+    await assert.rejects(
+      mg.messages.create(api.domain, {
+        from: 'team@shop.test',
+        to: ['kay@example.com'],
+        text: 'pooled',
+        'h:X-Mailgun-Sending-Ip-Pool': 'no-such-pool',
+      }),
+      (e: { status: number; details: string }) =>
+        e.status === 400 && /no egress pool named no-such-pool/.test(e.details),
+    );
+  });
+
   it('takes form-encoded posts as Mailgun does', async () => {
     const response = await fetch(`${api.baseUrl}/v3/${api.domain}/messages`, {
       method: 'POST',
@@ -257,6 +270,16 @@ describe('Mailgun API with mailgun.js', () => {
       }),
       (e: { status: number; details: string }) =>
         e.status === 400 && /already has a Message-ID/.test(e.details),
+    );
+    // Mailgun's IP pool header picks one of our pools here too: this relay has none.
+    await assert.rejects(
+      mg.messages.create(api.domain, {
+        to: ['lou@example.com'],
+        message: mime('prebuilt-5'),
+        'h:X-Mailgun-Sending-Ip-Pool': 'no-such-pool',
+      }),
+      (e: { status: number; details: string }) =>
+        e.status === 400 && /no egress pool named no-such-pool/.test(e.details),
     );
     // The same with the client's lines ending in bare LFs.
     await assert.rejects(

@@ -28,11 +28,19 @@ const bad = (message: string): MailgunParse => ({ ok: false, status: 400, messag
 
 const first = (form: MailgunForm, name: string): string | undefined => form.get(name)?.[0];
 
-/** The custom header fields (`h:Name`), by their names; a name may come in any case. */
+/**
+ * The custom header fields (`h:Name`), by their names; a name may come in any case.
+ * Mailgun's IP pool header picks one of our egress pools.
+ */
 const headerFields = (form: MailgunForm): Array<readonly [string, string]> =>
   [...form.entries()]
     .filter(([name]) => name.startsWith('h:'))
-    .flatMap(([name, values]) => values.map((v) => [name.slice(2), v] as const));
+    .flatMap(([name, values]) => values.map((v) => [name.slice(2), v] as const))
+    .map(([name, v]) =>
+      name.toLowerCase() === 'x-mailgun-sending-ip-pool'
+        ? (['X-Mailtrail-Pool', v] as const)
+        : ([name, v] as const),
+    );
 
 /** Every value of a repeated, comma-separated address field, or the field that failed. */
 const mailboxes = (
@@ -127,16 +135,7 @@ export const parseMailgunMessages = (
 
   const options = mailgunOptions(form, context.now);
   if (!options.ok) return options;
-  const headers = customHeaders(
-    custom
-      .filter((field) => !isReplyTo(field))
-      // Mailgun's IP pool header picks one of our egress pools.
-      .map(([name, v]) =>
-        name.toLowerCase() === 'x-mailgun-sending-ip-pool'
-          ? (['X-Mailtrail-Pool', v] as const)
-          : ([name, v] as const),
-      ),
-  );
+  const headers = customHeaders(custom.filter((field) => !isReplyTo(field)));
   if (!headers.ok) return bad(headers.message);
   const own = takeMessageId(headers.headers);
   const attachments: ApiAttachment[] = files
