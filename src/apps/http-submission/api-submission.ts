@@ -106,6 +106,12 @@ const unfitField = (message: ApiMessage): string | null => {
   return fields.find(([, value]) => value !== null && UNFIT.test(value))?.[0] ?? null;
 };
 
+/** What these submissions count against a credential's caps. */
+const volumeOf = (parts: readonly Prepared[]) => ({
+  messages: parts.length,
+  recipients: parts.reduce((n, p) => n + p.submission.envelope.to.length, 0),
+});
+
 const canonical = (bytes: Buffer): Buffer =>
   isClean(inspectLineEndings(bytes)) ? bytes : Buffer.from(normalizeLineEndings(bytes));
 
@@ -232,10 +238,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
     // A message stored as several (a tracked one, per recipient) is taken whole: checked
     // against the caps as one before any of it is counted, as a whole request is.
     if (parts.length > 1) {
-      const objection = deps.gate.objection(request.credential, {
-        messages: parts.length,
-        recipients: parts.reduce((n, p) => n + p.submission.envelope.to.length, 0),
-      });
+      const objection = deps.gate.objection(request.credential, volumeOf(parts));
       if (objection) return objectionResult(objection);
     }
     let done: Array<{ messageId: string; suppressed: readonly string[] }>;
@@ -276,16 +279,8 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
       // nor when all of it would take the credential over a cap.
       if (mode === 'whole' && refused) return prepared.map(() => refused);
       if (mode === 'whole') {
-        const total = prepared
-          .flatMap((p) => (Array.isArray(p) ? p : []))
-          .reduce(
-            (sum, p) => ({
-              messages: sum.messages + 1,
-              recipients: sum.recipients + p.submission.envelope.to.length,
-            }),
-            { messages: 0, recipients: 0 },
-          );
-        const objection = deps.gate.objection(request.credential, total);
+        const all = prepared.flatMap((p) => (Array.isArray(p) ? p : []));
+        const objection = deps.gate.objection(request.credential, volumeOf(all));
         if (objection) return prepared.map(() => objectionResult(objection));
       }
       // Together, so one group commit (one fsync) takes a whole batch.

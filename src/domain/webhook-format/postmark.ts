@@ -83,6 +83,7 @@ const details = (reply: SmtpReply): string => `smtp;${formatSmtpReply(reply)}`;
 
 /** Postmark has one Tag per message: the first of ours. */
 const tagOf = (n: Notification): string => n.message.tags[0] ?? '';
+const streamOf = (n: Notification): string => n.message.stream ?? DEFAULT_STREAM;
 
 const sender = (n: Notification): string =>
   n.message.from === null ? n.message.envelopeFrom : bareAddress(n.message.from);
@@ -112,7 +113,7 @@ const bounceRecord = (
   Tag: tagOf(n),
   MessageID: n.message.apiMessageId,
   ServerID: serverId(context),
-  MessageStream: n.message.stream ?? DEFAULT_STREAM,
+  MessageStream: streamOf(n),
   Details: fields.details,
   Email: n.recipient,
   From: sender(n),
@@ -154,7 +155,7 @@ const record = (n: Notification, context: RenderContext): Json => {
       return {
         RecordType: 'Delivery',
         ServerID: serverId(context),
-        MessageStream: n.message.stream ?? DEFAULT_STREAM,
+        MessageStream: streamOf(n),
         MessageID: n.message.apiMessageId,
         Recipient: n.recipient,
         Tag: tagOf(n),
@@ -187,7 +188,7 @@ const record = (n: Notification, context: RenderContext): Json => {
         RecordType: 'SubscriptionChange',
         MessageID: n.message.apiMessageId,
         ServerID: serverId(context),
-        MessageStream: n.message.stream ?? DEFAULT_STREAM,
+        MessageStream: streamOf(n),
         ChangedAt: iso(n.at),
         Recipient: n.recipient,
         Origin: 'Recipient',
@@ -205,7 +206,7 @@ const record = (n: Notification, context: RenderContext): Json => {
         // Read time is not measured.
         ReadSeconds: 0,
         MessageID: n.message.apiMessageId,
-        MessageStream: n.message.stream ?? DEFAULT_STREAM,
+        MessageStream: streamOf(n),
         ReceivedAt: iso(n.at),
         Tag: tagOf(n),
         Recipient: n.recipient,
@@ -221,7 +222,7 @@ const record = (n: Notification, context: RenderContext): Json => {
         ...reader(userAgent, ip),
         OriginalLink: url,
         MessageID: n.message.apiMessageId,
-        MessageStream: n.message.stream ?? DEFAULT_STREAM,
+        MessageStream: streamOf(n),
         ReceivedAt: iso(n.at),
         Tag: tagOf(n),
         Recipient: n.recipient,
