@@ -1,17 +1,25 @@
 /**
- * Open and click tracking through an HTTP API: each recipient of a tracked message gets
+ * Open and click tracking through the HTTP APIs: each recipient of a tracked message gets
  * its own pixel and links (HMAC-signed), the pixel and the redirect record Opened and
- * Clicked with user agent and IP, machines are flagged and kept, and a tampered link
- * redirects nowhere.
+ * Clicked with user agent and IP, machines are flagged and kept, a tampered link redirects
+ * nowhere, and links in the text part are tracked when each provider's option asks.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Client } from '@sendgrid/client';
+import { MailService } from '@sendgrid/mail';
+import FormData from 'form-data';
+import Mailgun from 'mailgun.js';
 import * as postmark from 'postmark';
 import type { MessageAccepted } from '../../src/domain/message/events.js';
 import { summarizeMessage } from '../../src/domain/webhook/notification.js';
 import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
 import { acceptedMessages, streamEvents } from '../support/fixtures.js';
+import { BIN, REPO } from '../support/relay-process.js';
 
 type Accepted = MessageAccepted['data'];
 interface Engagement {
@@ -21,6 +29,7 @@ interface Engagement {
   machine: string | null;
   first: boolean;
   url?: string;
+  location?: string;
 }
 const PUBLIC_BASE = 'https://track.shop.test/t';
 const BROWSER =
@@ -29,6 +38,8 @@ const BROWSER =
 describe('open and click tracking', () => {
   let api: ApiRelay;
   let pm: postmark.ServerClient;
+  let mg: ReturnType<Mailgun['client']>;
+  let sg: MailService;
 
   before(async () => {
     api = await startApiRelay('127.0.0.64', {
@@ -40,6 +51,16 @@ describe('open and click tracking', () => {
       useHttps: false,
       requestHost: `127.0.0.1:${new URL(api.baseUrl).port}`,
     });
+    mg = new Mailgun(FormData as never).client({
+      username: 'api',
+      key: api.apiKey,
+      url: api.baseUrl,
+    });
+    const client = new Client();
+    client.setApiKey(api.apiKey);
+    client.setDefaultRequest('baseUrl', `${api.baseUrl}/`);
+    sg = new MailService();
+    sg.setClient(client);
   });
   after(async () => api.close());
 
@@ -51,6 +72,13 @@ describe('open and click tracking', () => {
     const link = /href="([^"]+\/c\/[^"]+)"/.exec(html)?.[1];
     return { pixel: pixel && local(pixel), link: link && local(link.replace(/&amp;/g, '&')) };
   };
+  /** The URLs of a received message's text part that go through the click redirect. */
+  const textLinks = async (recipient: string): Promise<string[]> =>
+    [
+      ...((await api.received(recipient)).text ?? '').matchAll(
+        /https:\/\/track\.shop\.test\/t\/c\/[0-9a-z]{26}\.[0-9a-z]+\.t\.[\w-]+\.[\w-]{22}/g,
+      ),
+    ].map((m) => m[0].replace(PUBLIC_BASE, `${api.baseUrl}/t`));
   const engagement = async (messageId: string) =>
     (await streamEvents(api.relay.store, `message-${messageId}`))
       .filter((e) => e.type === 'Opened' || e.type === 'Clicked')
@@ -191,7 +219,52 @@ describe('open and click tracking', () => {
     assert.deepEqual([pixel, link], [undefined, undefined]);
   });
 
-  it("TrackLinks TextOnly leaves the HTML's links as they are (only HTML links are rewritten)", async () => {
+  it('Postmark HtmlAndText tracks the text part too, and a click there is recorded as a text click', async () => {
+    const response = await pm.sendEmail({
+      From: 'team@shop.test',
+      To: 'fay@example.com',
+      Subject: 'both parts',
+      HtmlBody: '<p><a href="https://shop.test/h">h</a></p>',
+      TextBody: 'Your order (https://shop.test/o?id=7). Help: https://shop.test/help.',
+      TrackLinks: 'HtmlAndText' as postmark.Models.LinkTrackingOptions,
+    });
+    assert.equal(response.ErrorCode, 0);
+    const { link } = await trackingUrls('fay@example.com');
+    assert.ok(link, 'the HTML link is tracked');
+    const text = (await api.received('fay@example.com')).text ?? '';
+    assert.match(text, /^Your order \(https:\/\/track\.shop\.test\/t\/c\/\S+\)\. Help: \S+\.\n?$/);
+    const links = await textLinks('fay@example.com');
+    assert.equal(links.length, 2);
+    const click = await fetch(links[0] as string, {
+      redirect: 'manual',
+      headers: { 'user-agent': BROWSER },
+    });
+    assert.equal(click.status, 302);
+    assert.equal(click.headers.get('location'), 'https://shop.test/o?id=7');
+    await fetch(link as string, { redirect: 'manual', headers: { 'user-agent': BROWSER } });
+    const clicks = await engagement(response.MessageID);
+    assert.deepEqual(
+      clicks.map((c) => [c.url, c.location]),
+      [
+        ['https://shop.test/o?id=7', 'text'],
+        ['https://shop.test/h', 'html'],
+      ],
+    );
+    const config = join(api.relay.dir, 'mailtrail.yaml');
+    writeFileSync(config, `dataDir: ${api.relay.config.dataDir}\n`);
+    const shown = spawnSync(
+      process.execPath,
+      [BIN, 'messages', 'show', response.MessageID, '--config', config],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+      },
+    );
+    assert.match(shown.stdout, /https:\/\/shop\.test\/o\?id=7 \(in the text part\)/);
+    assert.doesNotMatch(shown.stdout, /https:\/\/shop\.test\/h \(in the text part\)/);
+  });
+
+  it("Postmark TextOnly tracks the text's links and leaves the HTML's; a text-only message is tracked per recipient", async () => {
     const response = await pm.sendEmail({
       From: 'team@shop.test',
       To: 'ed@example.com',
@@ -201,9 +274,64 @@ describe('open and click tracking', () => {
       TrackLinks: 'TextOnly' as postmark.Models.LinkTrackingOptions,
     });
     assert.equal(response.ErrorCode, 0);
-    const { link } = await trackingUrls('ed@example.com');
-    assert.equal(link, undefined);
+    assert.equal((await trackingUrls('ed@example.com')).link, undefined);
+    assert.equal((await textLinks('ed@example.com')).length, 1);
     const [stored] = await storedAs(response.MessageID);
-    assert.deepEqual(stored?.tracking, { opens: false, clicks: false });
+    assert.deepEqual(stored?.tracking, { opens: false, clicks: true });
+
+    const plain = await pm.sendEmail({
+      From: 'team@shop.test',
+      To: 'gus@example.com, hal@example.com',
+      Subject: 'no html',
+      TextBody: 'See https://shop.test/z',
+      TrackOpens: true,
+      TrackLinks: 'HtmlAndText' as postmark.Models.LinkTrackingOptions,
+    });
+    const copies = (await acceptedMessages(api.relay.store))
+      .map((e) => e.data as Accepted)
+      .filter((d) => d.headers.subject === 'no html');
+    assert.equal(copies.length, 2, 'one message per recipient');
+    // No HTML, so no pixel: only the links are tracked.
+    for (const c of copies) assert.deepEqual(c.tracking, { opens: false, clicks: true });
+    const [gus, hal] = [await textLinks('gus@example.com'), await textLinks('hal@example.com')];
+    assert.equal(gus.length, 1);
+    assert.notEqual(gus[0], hal[0]);
+    assert.equal(plain.ErrorCode, 0);
+  });
+
+  it('Mailgun o:tracking-clicks: htmlonly leaves the text alone, yes tracks both parts', async () => {
+    const send = (to: string, clicks: 'htmlonly' | 'yes') =>
+      mg.messages.create(api.domain, {
+        from: 'team@shop.test',
+        to,
+        subject: `mailgun clicks ${clicks}`,
+        text: 'Go: https://shop.test/m',
+        html: '<p><a href="https://shop.test/m">go</a></p>',
+        'o:tracking-clicks': clicks,
+      });
+    await send('ivy@example.com', 'htmlonly');
+    await send('jo@example.com', 'yes');
+    assert.ok((await trackingUrls('ivy@example.com')).link);
+    assert.deepEqual(await textLinks('ivy@example.com'), []);
+    assert.ok((await trackingUrls('jo@example.com')).link);
+    assert.equal((await textLinks('jo@example.com')).length, 1);
+  });
+
+  it('SendGrid click_tracking: enable tracks the HTML, enable_text the text too', async () => {
+    const send = (to: string, enableText: boolean) =>
+      sg.send({
+        from: 'team@shop.test',
+        to,
+        subject: `sendgrid clicks ${enableText}`,
+        text: 'Go: https://shop.test/s',
+        html: '<p><a href="https://shop.test/s">go</a></p>',
+        trackingSettings: { clickTracking: { enable: true, enableText } },
+      });
+    await send('kim@example.com', false);
+    await send('lou@example.com', true);
+    assert.ok((await trackingUrls('kim@example.com')).link);
+    assert.deepEqual(await textLinks('kim@example.com'), []);
+    assert.ok((await trackingUrls('lou@example.com')).link);
+    assert.equal((await textLinks('lou@example.com')).length, 1);
   });
 });

@@ -8,7 +8,7 @@ export const DEFAULT_API_OPTIONS: ApiOptions = {
   testMode: false,
   requireTls: false,
   trackOpens: null,
-  trackClicks: null,
+  trackLinks: null,
   stream: null,
 };
 

@@ -9,6 +9,12 @@ export interface ApiAttachment {
   readonly contentId: string | null;
 }
 
+/** Which parts' links go through the click redirect. */
+export interface LinkTracking {
+  readonly html: boolean;
+  readonly text: boolean;
+}
+
 /** What every front door may ask of a message besides its content. */
 export interface ApiOptions {
   readonly tags: readonly string[];
@@ -22,7 +28,7 @@ export interface ApiOptions {
   readonly requireTls: boolean;
   /** Open and click tracking; null: the credential's default (off). */
   readonly trackOpens: boolean | null;
-  readonly trackClicks: boolean | null;
+  readonly trackLinks: LinkTracking | null;
   /** The provider's message stream it names (Postmark's MessageStream); null: none. */
   readonly stream: string | null;
 }

@@ -19,7 +19,7 @@ import {
   isClean,
   normalizeLineEndings,
 } from '../../domain/message-body/line-endings.js';
-import { instrumentHtml } from '../../domain/tracking/tracking-links.js';
+import { instrumentHtml, instrumentText } from '../../domain/tracking/tracking-links.js';
 import type { CredentialRow } from '../../projections/credentials/credentials.js';
 import type { CredentialGate } from '../abuse/credential-gate.js';
 import {
@@ -139,10 +139,16 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
       };
     const firstId = deps.newMessageId();
     const recipients = envelopeRecipients(message);
-    const tracking =
-      deps.tracking && message.kind === 'fields' && message.html !== null
-        ? { opens: message.trackOpens === true, clicks: message.trackClicks === true }
-        : { opens: false, clicks: false };
+    // What can be tracked: a pixel and links in the HTML, links in the text.
+    const asked =
+      deps.tracking && message.kind === 'fields'
+        ? {
+            opens: message.trackOpens === true && message.html !== null,
+            htmlLinks: message.trackLinks?.html === true && message.html !== null,
+            textLinks: message.trackLinks?.text === true && message.text !== null,
+          }
+        : { opens: false, htmlLinks: false, textLinks: false };
+    const tracking = { opens: asked.opens, clicks: asked.htmlLinks || asked.textLinks };
     const tracked = tracking.opens || tracking.clicks;
     const groups = tracked ? recipients.map((r) => [r]) : [recipients];
     let messageIdHeader = `<${firstId}@${deps.hostname}>`;
@@ -153,16 +159,24 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
       let body: Buffer;
       let sender: string;
       if (message.kind === 'fields') {
+        const urls =
+          tracked && deps.tracking
+            ? { ...deps.tracking, target: { messageId, recipientIndex: 0 } }
+            : null;
         const html =
-          tracked && deps.tracking && message.html !== null
-            ? instrumentHtml(message.html, {
-                ...tracking,
-                ...deps.tracking,
-                target: { messageId, recipientIndex: 0 },
-              })
+          urls && message.html !== null
+            ? instrumentHtml(message.html, { ...urls, opens: asked.opens, clicks: asked.htmlLinks })
             : message.html;
+        const text =
+          urls && asked.textLinks && message.text !== null
+            ? instrumentText(message.text, urls)
+            : message.text;
         body = canonical(
-          await deps.composer.compose({ ...message, html }, messageIdHeader, new Date(deps.now())),
+          await deps.composer.compose(
+            { ...message, html, text },
+            messageIdHeader,
+            new Date(deps.now()),
+          ),
         );
         sender = message.from.address;
       } else {

@@ -4,7 +4,11 @@ import type { EventStore } from '../../domain/event-store/event-store.js';
 import { messageDecider } from '../../domain/message/decider.js';
 import { messageStream } from '../../domain/message/events.js';
 import { machineKind } from '../../domain/tracking/machine-opens.js';
-import { parseClickToken, parseOpenToken } from '../../domain/tracking/tracking-links.js';
+import {
+  type LinkLocation,
+  parseClickToken,
+  parseOpenToken,
+} from '../../domain/tracking/tracking-links.js';
 import type { VerpTarget } from '../../domain/verp/verp.js';
 
 export interface EngagementDeps {
@@ -23,7 +27,7 @@ const record = async (
   deps: EngagementDeps,
   target: VerpTarget,
   request: EngagementRequest,
-  url: string | null,
+  link: { readonly url: string; readonly location: LinkLocation } | null,
 ): Promise<boolean> => {
   const stream = messageStream(target.messageId);
   const { state } = await loadState(deps.store, stream, messageDecider);
@@ -40,8 +44,8 @@ const record = async (
       at: deps.now(),
       userAgent: request.userAgent,
       ip: request.ip,
-      machine: machineKind({ ...request, fetched: url === null ? 'pixel' : 'link' }),
-      url,
+      machine: machineKind({ ...request, fetched: link === null ? 'pixel' : 'link' }),
+      link,
     },
     { newEventId: () => randomUUID(), retries: 3 },
   );
@@ -69,5 +73,6 @@ export const recordClick = async (
 ): Promise<string | null> => {
   const parsed = parseClickToken(deps.key, token);
   if (!parsed) return null;
-  return (await record(deps, parsed.target, request, parsed.url)) ? parsed.url : null;
+  const { target, url, location } = parsed;
+  return (await record(deps, target, request, { url, location })) ? url : null;
 };

@@ -114,14 +114,14 @@ export type MessageCommand =
       readonly method: 'one-click' | 'mailto';
     }
   | {
-      /** A tracking pixel was fetched, or a tracked link followed (then `url` is set). */
+      /** A tracking pixel was fetched, or a tracked link followed (then `link` is set). */
       readonly type: 'RecordEngagement';
       readonly recipient: string;
       readonly at: number;
       readonly userAgent: string | null;
       readonly ip: string | null;
       readonly machine: 'apple' | 'gmail' | 'generic' | null;
-      readonly url: string | null;
+      readonly link: { readonly url: string; readonly location: 'html' | 'text' } | null;
     };
 
 export type MessageErrorCode = 'MessageAlreadyAccepted' | 'MessageNotAccepted';
@@ -291,9 +291,9 @@ export const decide = (command: MessageCommand, state: MessageState): MessageEve
         ip: command.ip,
         machine: command.machine,
       };
-      return command.url === null
+      return command.link === null
         ? [{ type: 'Opened', data: { ...base, first: !r.opened } }]
-        : [{ type: 'Clicked', data: { ...base, url: command.url, first: !r.clicked } }];
+        : [{ type: 'Clicked', data: { ...base, ...command.link, first: !r.clicked } }];
     }
     case 'RecordComplaint': {
       if (state.status !== 'accepted')

@@ -208,7 +208,12 @@ const engagementFields = {
 
 export const OpenedSchema = z.object(engagementFields);
 
-export const ClickedSchema = z.object({ ...engagementFields, url: z.string() });
+export const ClickedSchema = z.object({
+  ...engagementFields,
+  url: z.string(),
+  /** The part the link was in; links were tracked in the HTML alone before this field. */
+  location: z.enum(['html', 'text']).default('html'),
+});
 
 export const MESSAGE_EVENT_SCHEMAS = {
   MessageAccepted: MessageAcceptedSchema,

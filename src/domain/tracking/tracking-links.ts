@@ -4,43 +4,66 @@ import { parseTargetToken, targetToken, type VerpTarget } from '../verp/verp.js'
 /**
  * Open and click tracking URLs: `<base>/o/<token>` for the pixel, `<base>/c/<token>` for a
  * link. An open token is a recipient token (message id, recipient index, mac) under the
- * tracking key; a click token adds the link itself, base64url, and a mac over all three,
- * so nobody can turn our redirect into an open redirect to a URL we never sent.
+ * tracking key; a click token adds the link itself, base64url, and a mac over all of it,
+ * so nobody can turn our redirect into an open redirect to a URL we never sent. A link in
+ * the text part says so in its token (`.t.` before the URL), under the mac too, so a
+ * click is told back where it was (Postmark's ClickLocation).
  */
 
-const linkMac = (key: Uint8Array, target: VerpTarget, url: string): string =>
+/** Which part of the message a tracked link was in. */
+export type LinkLocation = 'html' | 'text';
+
+// Text links' macs start `text:`, which no HTML link's (an upper-case ULID first) can.
+const linkMac = (
+  key: Uint8Array,
+  target: VerpTarget,
+  url: string,
+  location: LinkLocation,
+): string =>
   createHmac('sha256', key)
-    .update(`${target.messageId.toUpperCase()}.${target.recipientIndex}.${url}`)
+    .update(
+      `${location === 'text' ? 'text:' : ''}${target.messageId.toUpperCase()}.${target.recipientIndex}.${url}`,
+    )
     .digest('base64url')
     .slice(0, 22);
 
 export const openToken = (key: Uint8Array, target: VerpTarget): string => targetToken(key, target);
 
-export const clickToken = (key: Uint8Array, target: VerpTarget, url: string): string =>
-  `${target.messageId.toLowerCase()}.${target.recipientIndex.toString(36)}.${Buffer.from(url).toString('base64url')}.${linkMac(key, target, url)}`;
+export const clickToken = (
+  key: Uint8Array,
+  target: VerpTarget,
+  url: string,
+  location: LinkLocation = 'html',
+): string =>
+  `${target.messageId.toLowerCase()}.${target.recipientIndex.toString(36)}.${location === 'text' ? 't.' : ''}${Buffer.from(url).toString('base64url')}.${linkMac(key, target, url, location)}`;
 
 export const parseOpenToken = (key: Uint8Array, token: string): VerpTarget | null => {
   const parsed = parseTargetToken(key, token);
   return parsed.ok ? parsed.target : null;
 };
 
-const CLICK = /^([0-9a-z]{26})\.([0-9a-z]{1,4})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$/;
+const CLICK = /^([0-9a-z]{26})\.([0-9a-z]{1,4})\.(t\.)?([A-Za-z0-9_-]{2,})\.([A-Za-z0-9_-]{22})$/;
 
 export const parseClickToken = (
   key: Uint8Array,
   token: string,
-): { readonly target: VerpTarget; readonly url: string } | null => {
+): {
+  readonly target: VerpTarget;
+  readonly url: string;
+  readonly location: LinkLocation;
+} | null => {
   const m = CLICK.exec(token);
   if (!m) return null;
   const target = {
     messageId: (m[1] as string).toUpperCase(),
     recipientIndex: Number.parseInt(m[2] as string, 36),
   };
-  const url = Buffer.from(m[3] as string, 'base64url').toString('utf8');
-  const expected = Buffer.from(linkMac(key, target, url));
-  const given = Buffer.from(m[4] as string);
+  const location: LinkLocation = m[3] ? 'text' : 'html';
+  const url = Buffer.from(m[4] as string, 'base64url').toString('utf8');
+  const expected = Buffer.from(linkMac(key, target, url, location));
+  const given = Buffer.from(m[5] as string);
   return expected.length === given.length && timingSafeEqual(expected, given)
-    ? { target, url }
+    ? { target, url, location }
     : null;
 };
 
@@ -53,13 +76,17 @@ const HREF = /(\bhref\s*=\s*)(["'])(https?:\/\/[^"']+)\2/i;
 const decodeAmp = (url: string): string => url.replace(/&amp;/g, '&');
 const escapeAttr = (url: string): string => url.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 
-export interface Instrumentation {
-  readonly opens: boolean;
-  readonly clicks: boolean;
+/** Where a recipient's tracking URLs point, and what signs them. */
+export interface TrackingUrls {
   /** The public address of the tracking endpoints, without a trailing slash. */
   readonly baseUrl: string;
   readonly key: Uint8Array;
   readonly target: VerpTarget;
+}
+
+export interface Instrumentation extends TrackingUrls {
+  readonly opens: boolean;
+  readonly clicks: boolean;
 }
 
 /**
@@ -85,3 +112,33 @@ export const instrumentHtml = (html: string, t: Instrumentation): string => {
   }
   return out;
 };
+
+// A URL in running text ends at a space, a quote or an angle bracket (RFC 3986 App. C).
+const TEXT_URL = /\bhttps?:\/\/[A-Za-z0-9[][^\s<>"]*/gi;
+const CLOSER: Readonly<Record<string, string>> = { ')': '(', ']': '[' };
+
+/**
+ * Where a URL found in text really ends: punctuation after it belongs to the sentence, and
+ * so does a closing bracket the URL did not open (`(see https://x.test/a)`), while a
+ * balanced one stays (`https://en.wikipedia.org/wiki/Mail_(protocol)`).
+ */
+const urlLength = (found: string): number => {
+  let end = found.length;
+  for (;;) {
+    const last = found[end - 1] as string;
+    const opener = CLOSER[last];
+    if (opener !== undefined) {
+      const inside = found.slice(0, end);
+      if (inside.split(opener).length >= inside.split(last).length) return end;
+    } else if (!".,;:!?'*".includes(last)) return end;
+    end--;
+  }
+};
+
+/** The text with its http(s) URLs sent through the click redirect, as text links. */
+export const instrumentText = (text: string, t: TrackingUrls): string =>
+  text.replace(TEXT_URL, (found) => {
+    const end = urlLength(found);
+    const url = found.slice(0, end);
+    return `${t.baseUrl}/c/${clickToken(t.key, t.target, url, 'text')}${found.slice(end)}`;
+  });

@@ -4,6 +4,7 @@ import { machineKind } from './machine-opens.js';
 import {
   clickToken,
   instrumentHtml,
+  instrumentText,
   openToken,
   parseClickToken,
   parseOpenToken,
@@ -16,7 +17,7 @@ describe('tracking links', () => {
   it('click tokens carry their URL and refuse any change to it', () => {
     const url = 'https://shop.test/order?id=1&x=2';
     const token = clickToken(key, target, url);
-    assert.deepEqual(parseClickToken(key, token), { target, url });
+    assert.deepEqual(parseClickToken(key, token), { target, url, location: 'html' });
     const [id, index, , mac] = token.split('.');
     const forged = [id, index, Buffer.from('https://evil.test/').toString('base64url'), mac].join(
       '.',
@@ -25,6 +26,59 @@ describe('tracking links', () => {
     assert.equal(parseClickToken(Buffer.alloc(32, 8), token), null, 'another key');
     assert.deepEqual(parseOpenToken(key, openToken(key, target)), target);
     assert.equal(parseOpenToken(key, `${openToken(key, target).slice(0, -1)}0`), null);
+  });
+
+  it('a text link says so in its token, and the mac holds it there', () => {
+    const url = 'https://shop.test/a';
+    const text = clickToken(key, target, url, 'text');
+    assert.deepEqual(parseClickToken(key, text), { target, url, location: 'text' });
+    const html = clickToken(key, target, url);
+    assert.equal(parseClickToken(key, text.replace('.t.', '.')), null, 'text made html');
+    const [id, index, b64, mac] = html.split('.');
+    assert.equal(
+      parseClickToken(key, [id, index, 't', b64, mac].join('.')),
+      null,
+      'html made text',
+    );
+  });
+
+  it("rewrites a text's URLs and leaves the sentence around them as it was", () => {
+    const t = { baseUrl: 'https://t.shop.test/t', key, target };
+    const text = [
+      'Order: https://shop.test/o?id=7&x=1.',
+      '(see https://shop.test/help) or https://en.wikipedia.org/wiki/Mail_(protocol), then',
+      '<https://shop.test/angle> "https://shop.test/quoted" ftp://shop.test/f http:// alone',
+      'https://shop.test/a, https://shop.test/b; https://shop.test/c!',
+    ].join('\n');
+    const out = instrumentText(text, t);
+    const TRACKED =
+      /https:\/\/t\.shop\.test\/t\/c\/([0-9a-z]{26}\.[0-9a-z]+\.t\.[\w-]+\.[\w-]{22})/g;
+    const found: string[] = [];
+    const rest = out.replace(TRACKED, (_w, token) => {
+      const parsed = parseClickToken(key, token);
+      assert.equal(parsed?.location, 'text');
+      found.push(parsed?.url as string);
+      return '<L>';
+    });
+    assert.deepEqual(found, [
+      'https://shop.test/o?id=7&x=1',
+      'https://shop.test/help',
+      'https://en.wikipedia.org/wiki/Mail_(protocol)',
+      'https://shop.test/angle',
+      'https://shop.test/quoted',
+      'https://shop.test/a',
+      'https://shop.test/b',
+      'https://shop.test/c',
+    ]);
+    assert.equal(
+      rest,
+      [
+        'Order: <L>.',
+        '(see <L>) or <L>, then',
+        '<<L>> "<L>" ftp://shop.test/f http:// alone',
+        '<L>, <L>; <L>!',
+      ].join('\n'),
+    );
   });
 
   it('rewrites http(s) links, leaves opted-out and other links alone, and adds the pixel before </body>', () => {

@@ -223,6 +223,7 @@ export const clicked: Clicked = {
     machine: null,
     first: true,
     url: 'https://shop.example.org/orders/42?utm_source=mail',
+    location: 'html',
   },
 };
 

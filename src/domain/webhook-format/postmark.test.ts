@@ -267,6 +267,8 @@ describe('Postmark webhook payloads', () => {
 
     const click = render(notify(clicked));
     assert.equal(click.ClickLocation, 'HTML');
+    const textClick = { ...clicked, data: { ...clicked.data, location: 'text' as const } };
+    assert.equal(render(notify(textClick)).ClickLocation, 'Text');
     assert.equal(click.OriginalLink, 'https://shop.example.org/orders/42?utm_source=mail');
     assert.equal(click.UserAgent, SAFARI_IPHONE);
     assert.equal(click.Platform, 'Mobile');

@@ -214,11 +214,10 @@ const record = (n: Notification, context: RenderContext): Json => {
       };
     }
     case 'clicked': {
-      const { userAgent, ip, url } = n.event.data;
+      const { userAgent, ip, url, location } = n.event.data;
       return {
         RecordType: 'Click',
-        // Links are rewritten in the HTML part only.
-        ClickLocation: 'HTML',
+        ClickLocation: location === 'text' ? 'Text' : 'HTML',
         ...reader(userAgent, ip),
         OriginalLink: url,
         MessageID: n.message.apiMessageId,

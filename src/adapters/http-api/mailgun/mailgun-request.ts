@@ -3,7 +3,12 @@ import { type Mailbox, parseMailboxList } from '../../../domain/address/mailbox.
 import { parseHeaderFields } from '../../../domain/message-body/headers.js';
 import { normalizeLineEndings } from '../../../domain/message-body/line-endings.js';
 import { customHeaders, DEFAULT_API_OPTIONS, isYes, takeMessageId } from '../api-fields.js';
-import type { ApiAttachment, ApiMessage, ApiOptions } from '../api-submission-port.js';
+import type {
+  ApiAttachment,
+  ApiMessage,
+  ApiOptions,
+  LinkTracking,
+} from '../api-submission-port.js';
 
 /** A form as Mailgun reads it: every field may repeat. */
 export type MailgunForm = ReadonlyMap<string, readonly string[]>;
@@ -82,6 +87,14 @@ export const deliveryTime = (value: string): number | null => {
 /** `yes`/`no`/`true`/`false`/`htmlonly`; undefined when the field is absent. */
 const toggle = (value: string | undefined): boolean | undefined =>
   value === undefined ? undefined : /^(yes|true|htmlonly)$/i.test(value.trim());
+
+/** `o:tracking-clicks`: yes/true rewrites the links of both parts, `htmlonly` the HTML's. */
+const linkToggle = (value: string | undefined): LinkTracking | undefined => {
+  if (value === undefined) return undefined;
+  if (/^htmlonly$/i.test(value.trim())) return { html: true, text: false };
+  const on = toggle(value) === true;
+  return { html: on, text: on };
+};
 
 /** A recipient variable as text: strings as they are, anything else as its JSON. */
 const textOf = (value: unknown): string =>
@@ -256,7 +269,9 @@ export const mailgunOptions = (
       testMode: isYes(first(form, 'o:testmode')),
       requireTls: isYes(first(form, 'o:require-tls')),
       trackOpens: toggle(first(form, 'o:tracking-opens')) ?? tracking ?? null,
-      trackClicks: toggle(first(form, 'o:tracking-clicks')) ?? tracking ?? null,
+      trackLinks:
+        linkToggle(first(form, 'o:tracking-clicks')) ??
+        (tracking === undefined ? null : { html: tracking, text: tracking }),
     },
   };
 };

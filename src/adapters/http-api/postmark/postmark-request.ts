@@ -145,8 +145,13 @@ export const parsePostmarkMessage = (body: unknown): PostmarkParse => {
       tags: m.Tag ? [m.Tag] : [],
       metadata: m.Metadata ?? {},
       trackOpens: m.TrackOpens ?? null,
-      // Links are rewritten in the HTML part only: TextOnly asks for none of those.
-      trackClicks: links === undefined ? null : links === 'HtmlOnly' || links === 'HtmlAndText',
+      trackLinks:
+        links === undefined
+          ? null
+          : {
+              html: links === 'HtmlOnly' || links === 'HtmlAndText',
+              text: links === 'TextOnly' || links === 'HtmlAndText',
+            },
       stream: m.MessageStream ?? null,
     },
   };

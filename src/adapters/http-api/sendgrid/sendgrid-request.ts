@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isSafeHeaderValue, type Mailbox, mailbox } from '../../../domain/address/mailbox.js';
 import { customHeaders, DEFAULT_API_OPTIONS, isBase64, takeMessageId } from '../api-fields.js';
-import type { ApiAttachment, ApiMessage } from '../api-submission-port.js';
+import type { ApiAttachment, ApiMessage, LinkTracking } from '../api-submission-port.js';
 
 /** One entry of SendGrid's `errors` array. */
 export interface SendGridError {
@@ -63,12 +63,27 @@ const mailSend = z.object({
   ip_pool_name: z.string().min(2).max(64).optional(),
   mail_settings: z.object({ sandbox_mode: enable.optional() }).passthrough().optional(),
   tracking_settings: z
-    .object({ click_tracking: enable.optional(), open_tracking: enable.optional() })
+    .object({
+      click_tracking: enable.extend({ enable_text: z.boolean().optional() }).optional(),
+      open_tracking: enable.optional(),
+    })
     .passthrough()
     .optional(),
 });
 
 type MailSend = z.infer<typeof mailSend>;
+
+/**
+ * `click_tracking`: `enable` rewrites the HTML's links, and the text's too with
+ * `enable_text`. SendGrid's account setting decides when `enable_text` is left out; here it
+ * is off, as rewriting what a reader sees in plain text should be asked for.
+ */
+const linkTracking = (
+  click: { readonly enable?: boolean; readonly enable_text?: boolean } | undefined,
+): LinkTracking | null =>
+  click?.enable === undefined
+    ? null
+    : { html: click.enable, text: click.enable && click.enable_text === true };
 
 const error = (message: string, field: string | null = null): SendGridError => ({
   message,
@@ -312,7 +327,7 @@ export const parseSendGridMail = (body: unknown, now: number): SendGridParse => 
       sendAt,
       testMode: m.mail_settings?.sandbox_mode?.enable === true,
       trackOpens: tracking?.open_tracking?.enable ?? null,
-      trackClicks: tracking?.click_tracking?.enable ?? null,
+      trackLinks: linkTracking(tracking?.click_tracking),
     });
   }
   return { ok: true, messages, sandbox: m.mail_settings?.sandbox_mode?.enable === true };

@@ -61,7 +61,11 @@ const describe = (event: MessageEvent): [string, string, string] => {
       const who = `${d.userAgent ?? 'no user agent'} from ${d.ip ?? '?'}${d.machine ? ` (machine: ${d.machine})` : ''}`;
       return event.type === 'Opened'
         ? [d.first ? 'opened' : 'opened again', d.recipient, who]
-        : [d.first ? 'clicked' : 'clicked again', d.recipient, `${event.data.url}\n${who}`];
+        : [
+            d.first ? 'clicked' : 'clicked again',
+            d.recipient,
+            `${event.data.url}${event.data.location === 'text' ? ' (in the text part)' : ''}\n${who}`,
+          ];
     }
     case 'ComplaintReceived':
       return [
