@@ -71,6 +71,11 @@ export const parseClickToken = (
 const NO_TRACK =
   /\b(disable-tracking\s*=\s*["']?true|clicktracking\s*=\s*["']?off|data-pm-no-track)\b/i;
 const ANCHOR = /<a\b[^>]*>/gi;
+/**
+ * Links rewritten per part, as many as SendGrid tracks in one email; the rest stay as
+ * they are. Each costs an HMAC on the event loop, for every recipient of the message.
+ */
+export const MAX_TRACKED_LINKS = 1000;
 const HREF = /(\bhref\s*=\s*)(["'])(https?:\/\/[^"']+)\2/i;
 
 const decodeAmp = (url: string): string => url.replace(/&amp;/g, '&');
@@ -96,15 +101,18 @@ export interface Instrumentation extends TrackingUrls {
  */
 export const instrumentHtml = (html: string, t: Instrumentation): string => {
   let out = html;
-  if (t.clicks)
+  if (t.clicks) {
+    let left = MAX_TRACKED_LINKS;
     out = out.replace(ANCHOR, (tag) => {
-      if (NO_TRACK.test(tag)) return tag;
+      if (left === 0 || NO_TRACK.test(tag)) return tag;
       return tag.replace(HREF, (_whole, prefix: string, quote: string, url: string) => {
+        left--;
         const target = decodeAmp(url);
         const tracked = `${t.baseUrl}/c/${clickToken(t.key, t.target, target)}`;
         return `${prefix}${quote}${escapeAttr(tracked)}${quote}`;
       });
     });
+  }
   if (t.opens) {
     const pixel = `<img src="${t.baseUrl}/o/${openToken(t.key, t.target)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`;
     const end = out.search(/<\/body\s*>/i);
@@ -115,30 +123,40 @@ export const instrumentHtml = (html: string, t: Instrumentation): string => {
 
 // A URL in running text ends at a space, a quote or an angle bracket (RFC 3986 App. C).
 const TEXT_URL = /\bhttps?:\/\/[A-Za-z0-9[][^\s<>"]*/gi;
-const CLOSER: Readonly<Record<string, string>> = { ')': '(', ']': '[' };
+const countOf = (text: string, char: string): number => {
+  let n = 0;
+  for (let at = text.indexOf(char); at >= 0; at = text.indexOf(char, at + 1)) n++;
+  return n;
+};
 
 /**
  * Where a URL found in text really ends: punctuation after it belongs to the sentence, and
  * so does a closing bracket the URL did not open (`(see https://x.test/a)`), while a
- * balanced one stays (`https://en.wikipedia.org/wiki/Mail_(protocol)`).
+ * balanced one stays (`https://en.wikipedia.org/wiki/Mail_(protocol)`). One pass from the
+ * end, counts kept as it goes: the text is the client's and may be megabytes of `)`.
  */
 const urlLength = (found: string): number => {
+  const opened = { ')': countOf(found, '('), ']': countOf(found, '[') };
+  const closed = { ')': countOf(found, ')'), ']': countOf(found, ']') };
   let end = found.length;
   for (;;) {
     const last = found[end - 1] as string;
-    const opener = CLOSER[last];
-    if (opener !== undefined) {
-      const inside = found.slice(0, end);
-      if (inside.split(opener).length >= inside.split(last).length) return end;
+    if (last === ')' || last === ']') {
+      if (opened[last] >= closed[last]) return end;
+      closed[last]--;
     } else if (!".,;:!?'*".includes(last)) return end;
     end--;
   }
 };
 
 /** The text with its http(s) URLs sent through the click redirect, as text links. */
-export const instrumentText = (text: string, t: TrackingUrls): string =>
-  text.replace(TEXT_URL, (found) => {
+export const instrumentText = (text: string, t: TrackingUrls): string => {
+  let left = MAX_TRACKED_LINKS;
+  return text.replace(TEXT_URL, (found) => {
+    if (left === 0) return found;
+    left--;
     const end = urlLength(found);
     const url = found.slice(0, end);
     return `${t.baseUrl}/c/${clickToken(t.key, t.target, url, 'text')}${found.slice(end)}`;
   });
+};

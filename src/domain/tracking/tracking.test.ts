@@ -5,6 +5,7 @@ import {
   clickToken,
   instrumentHtml,
   instrumentText,
+  MAX_TRACKED_LINKS,
   openToken,
   parseClickToken,
   parseOpenToken,
@@ -79,6 +80,37 @@ describe('tracking links', () => {
         '<L>, <L>; <L>!',
       ].join('\n'),
     );
+  });
+
+  it('rewrites at most MAX_TRACKED_LINKS links a part; the rest stay as they were', () => {
+    const t = { baseUrl: 'https://t.shop.test/t', key, target };
+    const urls = Array.from({ length: MAX_TRACKED_LINKS + 3 }, (_, i) => `https://shop.test/${i}`);
+    const text = instrumentText(urls.join('\n'), t).split('\n');
+    assert.equal(
+      text.filter((l) => l.startsWith('https://t.shop.test/')).length,
+      MAX_TRACKED_LINKS,
+    );
+    assert.deepEqual(text.slice(-3), urls.slice(-3));
+    const html = instrumentHtml(urls.map((u) => `<a href="${u}">x</a>`).join(''), {
+      ...t,
+      opens: false,
+      clicks: true,
+    });
+    assert.equal(html.split('https://t.shop.test/').length - 1, MAX_TRACKED_LINKS);
+    assert.ok(html.endsWith(`<a href="${urls.at(-1)}">x</a>`));
+  });
+
+  // The text is the client's: a bracket count redone for each stripped character held
+  // the event loop for cubic time (40,000 brackets: 39 s; these: about 16 s each).
+  // The test yields after each call so that its timeout, due meanwhile, fires first.
+  it('reads the brackets after a URL in one pass', { timeout: 10_000 }, async () => {
+    const t = { baseUrl: 'https://t.shop.test/t', key, target };
+    for (const bracket of [')', ']']) {
+      const out = instrumentText(`https://shop.test/a${bracket.repeat(30_000)}`, t);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(out.startsWith('https://t.shop.test/t/c/'));
+      assert.ok(out.endsWith(bracket.repeat(30_000)));
+    }
   });
 
   it('rewrites http(s) links, leaves opted-out and other links alone, and adds the pixel before </body>', () => {
