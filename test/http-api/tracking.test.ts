@@ -264,6 +264,32 @@ describe('open and click tracking', () => {
     assert.doesNotMatch(shown.stdout, /https:\/\/shop\.test\/h \(in the text part\)/);
   });
 
+  it('a long link and one with letters beyond ASCII redirect, the latter in its ASCII form; the click records the link as written', async () => {
+    const long = `https://shop.test/orders/42/items?${'utm_campaign=autumn-sale&'.repeat(8)}ref=mail`;
+    const response = await pm.sendEmail({
+      From: 'team@shop.test',
+      To: 'max@example.com',
+      Subject: 'long links',
+      HtmlBody: `<p><a href="${long.replace(/&/g, '&amp;')}">order</a></p>`,
+      TextBody: 'Größe: https://shop.test/größe?q=straße',
+      TrackLinks: 'HtmlAndText' as postmark.Models.LinkTrackingOptions,
+    });
+    const { link } = await trackingUrls('max@example.com');
+    const [wide] = await textLinks('max@example.com');
+    const follow = (url: string) =>
+      fetch(url, { redirect: 'manual', headers: { 'user-agent': BROWSER } });
+    const first = await follow(link as string);
+    assert.equal(first.status, 302, `a ${link?.length}-character tracking URL`);
+    assert.equal(first.headers.get('location'), long);
+    const second = await follow(wide as string);
+    assert.equal(second.status, 302);
+    assert.equal(second.headers.get('location'), 'https://shop.test/gr%C3%B6%C3%9Fe?q=stra%C3%9Fe');
+    assert.deepEqual(
+      (await engagement(response.MessageID)).map((c) => c.url),
+      [long, 'https://shop.test/größe?q=straße'],
+    );
+  });
+
   it("Postmark TextOnly tracks the text's links and leaves the HTML's; a text-only message is tracked per recipient", async () => {
     const response = await pm.sendEmail({
       From: 'team@shop.test',

@@ -40,6 +40,8 @@ export interface HttpServerDeps {
 export const createHttpServer = (deps: HttpServerDeps) => {
   const app = Fastify({
     logger: false,
+    // A click token carries its URL: fastify's default of 100 characters is a 35-byte URL.
+    maxParamLength: 16 * 1024,
     trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
   });
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -72,7 +72,9 @@ export const recordClick = async (
   request: EngagementRequest,
 ): Promise<string | null> => {
   const parsed = parseClickToken(deps.key, token);
-  if (!parsed) return null;
+  // Only a URL a browser can be sent to is recorded and followed, in its ASCII form: the
+  // link as written may hold bytes a Location header cannot (`https://shop.test/straße`).
+  if (!parsed || !URL.canParse(parsed.url)) return null;
   const { target, url, location } = parsed;
-  return (await record(deps, target, request, { url, location })) ? url : null;
+  return (await record(deps, target, request, { url, location })) ? new URL(url).href : null;
 };

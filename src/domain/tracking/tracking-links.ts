@@ -121,8 +121,12 @@ export const instrumentHtml = (html: string, t: Instrumentation): string => {
   return out;
 };
 
-// A URL in running text ends at a space, a quote or an angle bracket (RFC 3986 App. C).
-const TEXT_URL = /\bhttps?:\/\/[A-Za-z0-9[][^\s<>"]*/gi;
+/**
+ * A URL in running text: printable ASCII but a space, a quote or an angle bracket (RFC 3986
+ * App. C), and beyond ASCII the letters, marks and digits of an IRI (`/wiki/Straße`). Any
+ * other character ends it: typographic quotes, `…`, `。`, a control character, an emoji.
+ */
+const TEXT_URL = /\bhttps?:\/\/[A-Za-z0-9[](?:[!#-;=?-~]|[\p{L}\p{M}\p{N}])*/giu;
 const countOf = (text: string, char: string): number => {
   let n = 0;
   for (let at = text.indexOf(char); at >= 0; at = text.indexOf(char, at + 1)) n++;
@@ -157,6 +161,7 @@ export const instrumentText = (text: string, t: TrackingUrls): string => {
     left--;
     const end = urlLength(found);
     const url = found.slice(0, end);
+    if (!URL.canParse(url)) return found;
     return `${t.baseUrl}/c/${clickToken(t.key, t.target, url, 'text')}${found.slice(end)}`;
   });
 };

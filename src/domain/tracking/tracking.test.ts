@@ -82,6 +82,31 @@ describe('tracking links', () => {
     );
   });
 
+  it('ends a URL at typographic quotes, punctuation beyond ASCII and control characters', () => {
+    const t = { baseUrl: 'https://t.shop.test/t', key, target };
+    const text =
+      'Read “https://shop.test/q” or «https://shop.test/g», https://shop.test/more… ' +
+      'https://shop.test/jp。（https://shop.test/w） https://shop.test/c\x1bX https://shop.test/straße.';
+    const urls: string[] = [];
+    const rest = instrumentText(text, t).replace(
+      /https:\/\/t\.shop\.test\/t\/c\/([0-9a-z]{26}\.[0-9a-z]+\.t\.[\w-]+\.[\w-]{22})/g,
+      (_w, token) => {
+        urls.push(parseClickToken(key, token)?.url as string);
+        return '<L>';
+      },
+    );
+    assert.deepEqual(urls, [
+      'https://shop.test/q',
+      'https://shop.test/g',
+      'https://shop.test/more',
+      'https://shop.test/jp',
+      'https://shop.test/w',
+      'https://shop.test/c',
+      'https://shop.test/straße',
+    ]);
+    assert.equal(rest, 'Read “<L>” or «<L>», <L>… <L>。（<L>） <L>\x1bX <L>.');
+  });
+
   it('rewrites at most MAX_TRACKED_LINKS links a part; the rest stay as they were', () => {
     const t = { baseUrl: 'https://t.shop.test/t', key, target };
     const urls = Array.from({ length: MAX_TRACKED_LINKS + 3 }, (_, i) => `https://shop.test/${i}`);
