@@ -31,7 +31,10 @@ export interface TestRelay extends RunningRelay {
   cleanup(): Promise<void>;
 }
 
-/** A relay on ephemeral loopback ports with its own data folder. `overrides` is YAML-shaped. */
+/**
+ * A relay on ephemeral loopback ports with its own data folder (or an earlier relay's, given
+ * as `dataDir`: a restart). `overrides` is YAML-shaped.
+ */
 export const startTestRelay = async (
   overrides: Record<string, unknown> = {},
   /** Where the relay's log lines go (JSON, one per call); none: silent. */
@@ -41,7 +44,7 @@ export const startTestRelay = async (
   const o = overrides as Record<string, Record<string, unknown> | undefined>;
   const config = parseConfig({
     ...overrides,
-    dataDir: join(dir, 'data'),
+    dataDir: (overrides.dataDir as string | undefined) ?? join(dir, 'data'),
     hostname: 'relay.test',
     log: { level: 'silent' },
     smtp: { listen: '127.0.0.1:0', authFailureDelay: '10ms', ...o.smtp },

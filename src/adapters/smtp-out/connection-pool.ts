@@ -32,6 +32,8 @@ interface Slot {
  */
 export const createConnectionPool = (limits: PoolLimits) => {
   const slots = new Map<string, Slot>();
+  // Every connection until its socket closes, busy ones included: what destroyAll ends.
+  const live = new Set<Pooled>();
   const slot = (key: string): Slot => {
     let s = slots.get(key);
     if (!s) {
@@ -52,6 +54,7 @@ export const createConnectionPool = (limits: PoolLimits) => {
     if (p.state === 'idle') s.idle.splice(s.idle.indexOf(p), 1);
     clearTimeout(p.idleTimer);
     p.state = 'closed';
+    live.delete(p);
     setTimeout(() => {
       s.open--;
       wakeOne(s);
@@ -87,6 +90,7 @@ export const createConnectionPool = (limits: PoolLimits) => {
           // receiver still counts a connection whose close is on its way.
           opened.socket.once('close', onGone);
           opened.connection.on('error', onGone);
+          live.add(pooled);
           return pooled;
         } catch (error) {
           s.open--;
@@ -129,7 +133,15 @@ export const createConnectionPool = (limits: PoolLimits) => {
     for (const s of slots.values()) for (const p of [...s.idle]) close(p);
   };
 
-  return { acquire, release, close, closeAll };
+  /** Drops every connection without QUIT, busy ones in mid-transaction too. */
+  const destroyAll = (): void => {
+    for (const p of [...live]) {
+      p.connection.close();
+      retire(p);
+    }
+  };
+
+  return { acquire, release, close, closeAll, destroyAll };
 };
 
 export type ConnectionPool = ReturnType<typeof createConnectionPool>;

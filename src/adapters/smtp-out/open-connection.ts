@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import mxConnect from 'mx-connect';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { AttemptAbandoned } from '../../domain/delivery/delivery-port.js';
 import type { Remote } from '../../domain/message/events.js';
 import type { ResolveRecords } from './dns-resolver.js';
 
@@ -29,6 +30,36 @@ export interface OpenConnection {
   readonly socket: { once(event: 'close', listener: () => void): unknown };
 }
 
+/**
+ * The work's value, or AttemptAbandoned as soon as the signal fires; what the work gives
+ * after that is handed to `undo` (a socket to close).
+ */
+export const unlessAbandoned = <T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  undo: (value: T) => void = () => {},
+): Promise<T> => {
+  if (!signal) return work;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      work.then(undo, () => {});
+      reject(new AttemptAbandoned());
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+};
+
 const handshake = (connection: SMTPConnection): Promise<void> =>
   new Promise((resolve, reject) => {
     connection.once('error', reject);
@@ -48,7 +79,10 @@ export const openConnection = async (
   domain: string,
   route: Route | undefined,
   options: ConnectOptions,
+  /** Fired when the relay stops: the connection is given up wherever it is. */
+  signal?: AbortSignal,
 ): Promise<OpenConnection> => {
+  if (signal?.aborted) throw new AttemptAbandoned();
   const target = route && !route.direct ? route.host : domain;
   const mx = route?.direct
     ? [
@@ -60,18 +94,22 @@ export const openConnection = async (
         },
       ]
     : undefined;
-  const socketInfo = await mxConnect({
-    target,
-    port: route?.port ?? options.port,
-    maxConnectTime: options.connectTimeoutMs,
-    ...(mx ? { mx } : {}),
-    ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
-    localHostname: options.ehloName,
-    dnsOptions: {
-      blockLocalAddresses: options.blockLocalAddresses,
-      resolveRecords: options.resolveRecords,
-    },
-  });
+  const socketInfo = await unlessAbandoned(
+    mxConnect({
+      target,
+      port: route?.port ?? options.port,
+      maxConnectTime: options.connectTimeoutMs,
+      ...(mx ? { mx } : {}),
+      ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
+      localHostname: options.ehloName,
+      dnsOptions: {
+        blockLocalAddresses: options.blockLocalAddresses,
+        resolveRecords: options.resolveRecords,
+      },
+    }),
+    signal,
+    (late) => late.socket.destroy(),
+  );
   const connection = new SMTPConnection({
     connection: socketInfo.socket,
     host: socketInfo.hostname,
@@ -88,7 +126,7 @@ export const openConnection = async (
     socketTimeout: 5 * 60_000,
   } as SMTPConnection.Options);
   try {
-    await handshake(connection);
+    await unlessAbandoned(handshake(connection), signal);
   } catch (error) {
     connection.close();
     throw error;

@@ -1,6 +1,10 @@
 import { isAscii } from 'node:buffer';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { Deliverer, DeliveryJob } from '../../domain/delivery/delivery-port.js';
+import {
+  AttemptAbandoned,
+  type Deliverer,
+  type DeliveryJob,
+} from '../../domain/delivery/delivery-port.js';
 import type { AttemptResult } from '../../domain/message/decider.js';
 import type { Remote } from '../../domain/message/events.js';
 import {
@@ -16,7 +20,12 @@ import {
   transactionFailureReply,
 } from './failure-replies.js';
 import { installNodemailerFixes, markCanonical } from './nodemailer-fixes.js';
-import { type ConnectOptions, openConnection, type Route } from './open-connection.js';
+import {
+  type ConnectOptions,
+  openConnection,
+  type Route,
+  unlessAbandoned,
+} from './open-connection.js';
 
 export interface SmtpDelivererOptions extends ConnectOptions, PoolLimits {
   /** Per-domain routes; `*` matches any domain. */
@@ -37,13 +46,21 @@ type SendInfo = SMTPConnection.SentMessageInfo & {
   rejectedErrors?: Array<{ recipient: string; response: string }>;
 };
 
+// A connection closed by abandon() drops its pending send without calling back: the
+// signal is what ends the wait.
 const send = (
   connection: SMTPConnection,
   envelope: SMTPConnection.Envelope & { size: number },
   body: Buffer,
+  signal: AbortSignal,
 ): Promise<SendInfo> =>
-  new Promise((resolve, reject) =>
-    connection.send(envelope, body, (err, info) => (err ? reject(err) : resolve(info as SendInfo))),
+  unlessAbandoned(
+    new Promise((resolve, reject) =>
+      connection.send(envelope, body, (err, info) =>
+        err ? reject(err) : resolve(info as SendInfo),
+      ),
+    ),
+    signal,
   );
 
 const noRemote: Remote = { mx: null, ip: null, sourceIp: null, tls: false, esmtp: [] };
@@ -52,6 +69,7 @@ const noRemote: Remote = { mx: null, ip: null, sourceIp: null, tls: false, esmtp
 export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer => {
   installNodemailerFixes();
   const pool = createConnectionPool(options);
+  const stopping = new AbortController();
 
   const attempt = async (job: DeliveryJob, pooled: Pooled): Promise<AttemptResult[]> => {
     // Ingestion already made line endings canonical; this guards anything that reached the
@@ -69,6 +87,7 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         use8BitMime: !isAscii(body),
       },
       body,
+      stopping.signal,
     );
     pooled.sent++;
     const remote = pooled.remote;
@@ -88,6 +107,7 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
     // A reused connection the server has since dropped fails at once; that says nothing
     // about this message, so it gets one fresh connection before anything is recorded.
     for (let tries = 0; ; tries++) {
+      if (stopping.signal.aborted) throw new AttemptAbandoned();
       let pooled: Pooled;
       try {
         const site = job.site;
@@ -102,14 +122,20 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
           },
           async () => {
             await site?.beforeConnect?.();
-            return openConnection(domain, route, {
-              ...options,
-              tls: site?.tls ?? 'opportunistic',
-              ...(source ? { sourceAddress: source.address, ehloName: source.ehlo } : {}),
-            });
+            return openConnection(
+              domain,
+              route,
+              {
+                ...options,
+                tls: site?.tls ?? 'opportunistic',
+                ...(source ? { sourceAddress: source.address, ehloName: source.ehlo } : {}),
+              },
+              stopping.signal,
+            );
           },
         );
       } catch (error) {
+        if (stopping.signal.aborted) throw new AttemptAbandoned();
         return everyone(connectFailureReply(error as SendError), noRemote);
       }
       // Opportunistic sites upgrade wherever the server offers STARTTLS; a connection
@@ -124,8 +150,9 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         pool.release(pooled, true);
         return results;
       } catch (raw) {
-        const error = raw as SendError;
         pool.release(pooled, false);
+        if (stopping.signal.aborted) throw new AttemptAbandoned();
+        const error = raw as SendError;
         if (reused && tries === 0 && !error.response) continue;
         const fallback = transactionFailureReply(error);
         // A refused DATA comes without the RCPT refusals; nodemailer keeps them on the envelope.
@@ -150,6 +177,10 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
 
   return {
     deliver,
+    abandon: () => {
+      stopping.abort();
+      pool.destroyAll();
+    },
     close: async () => pool.closeAll(),
   };
 };

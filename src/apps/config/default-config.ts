@@ -94,6 +94,7 @@ delivery:
   maxInFlight: 500           # deliveries under way at once, all domains together
   connectTimeout: 30s
   idleTimeout: 5s            # an idle outbound connection is closed after this
+  stopGrace: 10s             # a stop waits this long for attempts under way, then drops them
 
 queue:
   # Waits after the 1st, 2nd, ... failed attempt; the last one repeats.

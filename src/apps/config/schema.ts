@@ -247,6 +247,11 @@ export const ConfigSchema = z
         maxInFlight: z.number().int().positive().default(500),
         connectTimeout: duration.prefault('30s'),
         idleTimeout: duration.prefault('5s'),
+        /**
+         * A stop waits this long for the attempts under way, then abandons them: their
+         * recipients stay due (one cut after its final dot may be delivered twice).
+         */
+        stopGrace: duration.prefault('10s'),
       })
       .prefault({}),
     queue: z

@@ -4,7 +4,11 @@ import type { Classification } from '../../domain/bounce/classifier.js';
 import { shareLimits } from '../../domain/cluster/limit-share.js';
 import { partitionOf } from '../../domain/cluster/partition.js';
 import { handleCommand, loadState } from '../../domain/command-handling/handle-command.js';
-import type { Deliverer, EgressSource } from '../../domain/delivery/delivery-port.js';
+import {
+  AttemptAbandoned,
+  type Deliverer,
+  type EgressSource,
+} from '../../domain/delivery/delivery-port.js';
 import { chooseSource, type PoolWeights } from '../../domain/egress/choose-source.js';
 import type { EventStore, GlobalPosition } from '../../domain/event-store/event-store.js';
 import {
@@ -33,6 +37,8 @@ export interface DeliveryLoopDeps {
   readonly store: EventStore;
   readonly readDb: ReadModelDb;
   readonly deliverer: Deliverer;
+  /** How long a stop waits for the attempts under way before it abandons them. */
+  readonly stopGraceMs: number;
   /** Retry waits are stretched by up to this fraction (the schedule itself is per site). */
   readonly retryJitter: number;
   readonly maxInFlight: number;
@@ -223,8 +229,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
         // attempt holds its partition: the node hands it over only after that.
         if (!stillMine(job.messageId)) break;
         sending.add(key);
-        results.push(
-          ...(await deps.deliverer.deliver({
+        const outcome = await deps.deliverer
+          .deliver({
             messageId: job.messageId,
             domain: job.domain,
             from,
@@ -239,8 +245,14 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
               tls: limits.tls,
               beforeConnect: () => gates.connect(shaped.queue, limits.connectionRate),
             },
-          })),
-        );
+          })
+          // Stopping: this transaction has no outcome; the ones before it are recorded.
+          .catch((error: unknown) => {
+            if (error instanceof AttemptAbandoned) return null;
+            throw error;
+          });
+        if (outcome === null) break;
+        results.push(...outcome);
       } finally {
         release();
       }
@@ -445,13 +457,23 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     /** The partitions of the attempts under way (a node hands over only those it is done with). */
     busyPartitions: (): ReadonlySet<number> =>
       new Set([...sending].map((key) => partitionOf(key.slice(0, key.indexOf(' '))))),
-    /** Stops taking new work and waits for the attempts under way. */
+    /**
+     * Stops taking new work and waits for the attempts under way, for `stopGraceMs` at
+     * most: then they are abandoned (an MX that never greets, one that stalls in DATA).
+     */
     stop: async (): Promise<void> => {
       stopped = true;
       clearTimeout(timer);
       // Attempts waiting for their site (a suspension may last hours) give up their turn.
       gates.cancelWaiting();
-      if (running > 0) await new Promise<void>((resolve) => idle.push(resolve));
+      if (running === 0) return;
+      const done = new Promise<void>((resolve) => idle.push(resolve));
+      const grace = setTimeout(() => {
+        deps.log.warn({ attempts: running }, 'abandoning the delivery attempts still under way');
+        deps.deliverer.abandon();
+      }, deps.stopGraceMs);
+      await done;
+      clearTimeout(grace);
     },
   };
 };

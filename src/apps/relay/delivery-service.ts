@@ -91,6 +91,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     store,
     readDb,
     deliverer,
+    stopGraceMs: config.delivery.stopGrace,
     shaping: { sites, gates, reactions, warmup },
     egress: config.egress,
     retryJitter: config.queue.retryJitter,

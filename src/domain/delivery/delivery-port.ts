@@ -38,5 +38,20 @@ export interface DeliverySite {
  */
 export interface Deliverer {
   deliver(job: DeliveryJob): Promise<readonly AttemptResult[]>;
+  /**
+   * Ends every attempt under way at once, in mid-transaction too, for a stop that cannot
+   * wait: each rejects with AttemptAbandoned, and from then on every new one does. Nothing
+   * of an abandoned attempt is to be recorded, so its recipients stay due; one cut after
+   * its final dot may have been delivered, and then is delivered twice (as after kill -9).
+   */
+  abandon(): void;
   close(): Promise<void>;
+}
+
+/** The attempt was cut short by `abandon()`: there is no outcome to record. */
+export class AttemptAbandoned extends Error {
+  readonly code = 'AttemptAbandoned';
+  constructor() {
+    super('the delivery attempt was abandoned: the relay is stopping');
+  }
 }

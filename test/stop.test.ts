@@ -1,0 +1,165 @@
+/**
+ * A stop does not wait on a receiving MX: attempts still under way after
+ * `delivery.stopGrace` are abandoned, nothing is recorded of them, and the mail goes out
+ * after the restart, as a first attempt.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { SMTPServer } from 'smtp-server';
+import { createFileKeyStore } from '../src/adapters/dkim-keys/file-key-store.js';
+import { addSendingDomain } from '../src/apps/domains/sending-domains.js';
+import { dataPaths } from '../src/apps/relay/data-paths.js';
+import { messageStream } from '../src/domain/message/events.js';
+import { activeSigningKeys } from '../src/projections/sending-domains/sending-domains.js';
+import { streamEvents } from './support/fixtures.js';
+import {
+  type Sink,
+  startSink,
+  startTestRelay,
+  submit,
+  type TestRelay,
+  waitFor,
+} from './support/relay-harness.js';
+
+const listen = (server: Server, host: string): Promise<number> =>
+  new Promise((resolve) => {
+    server.listen(0, host, () => resolve((server.address() as { port: number }).port));
+  });
+
+describe('stopping the relay while deliveries hang', () => {
+  // 127.0.0.74: takes the connection, never greets. 127.0.0.75: greets, takes the whole
+  // message, never answers the final dot. Both far inside the relay's own timeouts.
+  const silent = new Set<Socket>();
+  const tarpit = createServer((socket) => silent.add(socket.on('error', () => {})));
+  let dots = 0;
+  const stall = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream) {
+      stream.resume();
+      stream.on('end', () => dots++);
+    },
+  });
+  // 127.0.0.77: answers the first message, never the next final dot.
+  const half: string[][] = [];
+  const halfway = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      stream.resume();
+      stream.on('end', () => {
+        half.push(session.envelope.rcptTo.map((r) => r.address));
+        if (half.length === 1) callback();
+      });
+    },
+  });
+  let sink: Sink;
+  const ports = { tarpit: 0, stall: 0, halfway: 0 };
+  // Relays still to stop (cleanup stops them and removes their folders).
+  const running: TestRelay[] = [];
+
+  before(async () => {
+    ports.tarpit = await listen(tarpit, '127.0.0.74');
+    ports.stall = await listen(stall.server, '127.0.0.75');
+    ports.halfway = await listen(halfway.server, '127.0.0.77');
+    sink = await startSink('127.0.0.76');
+  });
+  after(async () => {
+    for (const r of running) await r.cleanup();
+    for (const socket of silent) socket.destroy();
+    await Promise.all([
+      new Promise<void>((r) => tarpit.close(() => r())),
+      new Promise<void>((r) => stall.close(() => r())),
+      new Promise<void>((r) => halfway.close(() => r())),
+      sink.close(),
+    ]);
+  });
+
+  const start = async (route: string, dataDir?: string) => {
+    const relay = await startTestRelay({
+      ...(dataDir ? { dataDir } : {}),
+      smtp: { trustedNetworks: ['127.0.0.1/32'] },
+      routes: { '*': route },
+      delivery: { connectTimeout: '10m', stopGrace: '300ms' },
+    });
+    running.push(relay);
+    return relay;
+  };
+
+  /** Stops a relay stuck on its MX and restarts it on the same data, towards the sink. */
+  const stopAndRestart = async (relay: TestRelay, messageId: string, recipient: string) => {
+    running.splice(running.indexOf(relay), 1);
+    await relay.stop();
+    const again = await start(`[127.0.0.76]:${sink.port}`, relay.config.dataDir);
+    const events = await waitFor(async () => {
+      const e = await streamEvents(again.store, messageStream(messageId));
+      return e.some((x) => x.type === 'MessageDelivered') && e;
+    }, 'MessageDelivered after the restart');
+    assert.ok(sink.transactions.some((t) => t.to.includes(recipient)));
+    return events;
+  };
+
+  it('an MX that never greets: the stop does not wait for its greeting', {
+    timeout: 60_000,
+  }, async () => {
+    const relay = await start(`[127.0.0.74]:${ports.tarpit}`);
+    const id = await submit(relay.smtpPort, ['ann@example.com']);
+    await waitFor(() => silent.size > 0, 'the connection to the tarpit');
+    const events = await stopAndRestart(relay, id, 'ann@example.com');
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['MessageAccepted', 'MessageDelivered'],
+      'the abandoned attempt left nothing on record',
+    );
+    assert.equal((events[1]?.data as { attempt?: number } | undefined)?.attempt, 1);
+  });
+
+  it('an MX that never answers the final dot: the stop abandons the transaction', {
+    timeout: 60_000,
+  }, async () => {
+    const relay = await start(`[127.0.0.75]:${ports.stall}`);
+    const id = await submit(relay.smtpPort, ['bob@example.com']);
+    await waitFor(() => dots > 0, 'the whole message at the stalling MX');
+    const events = await stopAndRestart(relay, id, 'bob@example.com');
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['MessageAccepted', 'MessageDelivered'],
+    );
+  });
+
+  it('a message sent one recipient at a time (VERP): what was delivered before the stop is recorded, the rest goes after', {
+    timeout: 60_000,
+  }, async () => {
+    const relay = await start(`[127.0.0.77]:${ports.halfway}`);
+    // An onboarded sending domain: its mail gets a return path per recipient.
+    await addSendingDomain(
+      {
+        store: relay.store,
+        readDb: relay.readDb,
+        keyStore: createFileKeyStore(dataPaths(relay.config).keys),
+        settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'b' },
+        now: Date.now,
+      },
+      { domain: 'sender.test', credential: null },
+    );
+    await waitFor(() => activeSigningKeys(relay.readDb, ['sender.test']).length > 0, 'its keys');
+    const id = await submit(relay.smtpPort, ['cy@example.com', 'di@example.com']);
+    await waitFor(() => half.length === 2, 'two transactions at the MX');
+    const [first, second] = half.map(([only, ...more]) => {
+      assert.deepEqual(more, [], 'one recipient a transaction');
+      return only as string;
+    });
+    const events = await stopAndRestart(relay, id, second as string);
+    const delivered = events
+      .filter((e) => e.type === 'MessageDelivered')
+      .map((e) => (e.data as { recipient: string }).recipient);
+    assert.deepEqual(delivered, [first, second], 'the first on record before the stop');
+    assert.ok(
+      !sink.transactions.some((t) => t.to.includes(first as string)),
+      'the recipient delivered before the stop is not sent again',
+    );
+  });
+});
