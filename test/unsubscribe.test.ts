@@ -39,8 +39,9 @@ describe('one-click unsubscribe', () => {
       smtp: { trustedNetworks: ['127.0.0.1/32'] },
       routes: { '*': `[127.0.0.37]:${sink.port}` },
     });
+    // A display name nodemailer has to encode (RFC 2047), with a comma in it.
     messageId = await submit(relay.smtpPort, ['ann@example.com', 'bob@example.com'], {
-      from: 'news@shop.test',
+      from: '"Müller, Hans" <news@shop.test>',
     });
   });
   after(async () => {
@@ -64,6 +65,7 @@ describe('one-click unsubscribe', () => {
     const html = await page.text();
     assert.match(html, /<form method="post">/);
     assert.match(html, /ann@example\.com/);
+    assert.match(html, /Stop mail from Müller, Hans &#60;news@shop\.test&#62;/);
     assert.deepEqual(await unsubscribes(), []);
   });
 

@@ -3,6 +3,7 @@ import { handleCommand, loadState } from '../../domain/command-handling/handle-c
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import { messageDecider } from '../../domain/message/decider.js';
 import { messageStream } from '../../domain/message/events.js';
+import { readable } from '../../domain/message-body/headers.js';
 import { parseTargetToken } from '../../domain/verp/verp.js';
 
 export type UnsubscribeLookup =
@@ -33,7 +34,7 @@ export const lookUpUnsubscribe = async (
         ok: true,
         messageId: parsed.target.messageId,
         recipient,
-        sender: state.accepted.headers.from,
+        sender: readable(state.accepted.headers.from),
       }
     : { ok: false };
 };

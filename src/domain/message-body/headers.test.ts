@@ -22,6 +22,18 @@ describe('header fields', () => {
     assert.equal(withoutHeaderFields(headless, ['X-Mailtrail-Pool']), headless);
   });
 
+  it('unfolds a value folded before its first word without a blank in front', () => {
+    const fields = parseHeaderFields(
+      message(
+        'Message-ID:\r\n <01ABC@notifications.mail.example-company.co.uk>\r\nSubject: a\r\n\tb\r\n\r\n',
+      ),
+    );
+    assert.deepEqual(fields, [
+      ['Message-ID', '<01ABC@notifications.mail.example-company.co.uk>'],
+      ['Subject', 'a b'],
+    ]);
+  });
+
   it('reads the lane and the pool from the headers', () => {
     const summary = (text: string) => summarizeHeaders(parseHeaderFields(message(text)));
     assert.equal(summary('Precedence: bulk\r\n\r\n').lane, 'bulk');

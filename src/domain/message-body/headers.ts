@@ -1,3 +1,5 @@
+import libmime from 'libmime';
+
 /** The header fields the relay reads; the body is never parsed. */
 export interface HeaderSummary {
   readonly messageId: string | null;
@@ -35,7 +37,9 @@ export const parseHeaderFields = (bytes: Buffer): Array<[string, string]> => {
     if (line === '') break;
     const last = fields[fields.length - 1];
     if ((line.startsWith(' ') || line.startsWith('\t')) && last) {
-      last[1] += ` ${line.trim()}`;
+      // A value folded before its first word (nodemailer does that to a long Message-ID)
+      // starts at that word: no blank in front of it.
+      last[1] = last[1] === '' ? line.trim() : `${last[1]} ${line.trim()}`;
       continue;
     }
     const colon = line.indexOf(':');
@@ -44,6 +48,13 @@ export const parseHeaderFields = (bytes: Buffer): Array<[string, string]> => {
   }
   return fields;
 };
+
+/**
+ * A header value as people read it, RFC 2047 encoded-words decoded (`=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=`
+ * is `Grüße`): for showing only, as a decoded From: may not parse as the address it was.
+ */
+export const readable = (value: string | null): string | null =>
+  value?.includes('=?') ? libmime.decodeWords(value) : value;
 
 export const summarizeHeaders = (
   fields: ReadonlyArray<readonly [string, string]>,

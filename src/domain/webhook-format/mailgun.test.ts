@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Notification } from '../webhook/notification.js';
-import { WEBHOOK_EVENT_KINDS } from '../webhook/notification.js';
+import { summarizeMessage, WEBHOOK_EVENT_KINDS } from '../webhook/notification.js';
 import {
   ANN,
   accepted,
@@ -207,6 +207,25 @@ describe('Mailgun webhook payloads', () => {
       'certificate-verified': false,
       'enhanced-code': '2.0.0',
     });
+  });
+
+  it('headers as people read them: encoded-words decoded, the Message-ID whatever its folding', () => {
+    const message = summarizeMessage({
+      ...accepted.data,
+      headers: {
+        // As parsed from mail nodemailer folded and encoded, and as older events stored it.
+        messageId: ' <20260314093000.1.ABCDEF@notifications.mail.example-company.co.uk>',
+        subject: '=?UTF-8?Q?Gr=C3=BC=C3=9Fe_zum_Auftrag_#42?=',
+        from: '=?UTF-8?Q?M=C3=BCller=2C_Hans?= <orders@shop.example.org>',
+      },
+    });
+    const { headers } = eventData(notify(delivered, { message })).message as { headers: Json };
+    assert.equal(
+      headers['message-id'],
+      '20260314093000.1.ABCDEF@notifications.mail.example-company.co.uk',
+    );
+    assert.equal(headers.subject, 'Grüße zum Auftrag #42');
+    assert.equal(headers.from, 'Müller, Hans <orders@shop.example.org>');
   });
 
   it('maps every kind to Mailgun event, severity, reason and log level', () => {

@@ -50,7 +50,7 @@ const SUPPRESSION: Readonly<
   },
 };
 
-const withoutBrackets = (messageId: string): string => messageId.replace(/^<|>$/g, '');
+const withoutBrackets = (messageId: string): string => messageId.trim().replace(/^<|>$/g, '');
 
 const headers = (n: Notification, context: RenderContext): Json => ({
   // The To header is not kept; the recipient is what this event is about and leaks no Bcc.

@@ -10,6 +10,7 @@ import type {
   RecipientSuppressed,
   Unsubscribed,
 } from '../message/events.js';
+import { readable } from '../message-body/headers.js';
 
 /**
  * What a webhook can tell an application, in our words; each format names them its own way
@@ -67,8 +68,8 @@ export const summarizeMessage = (accepted: MessageAccepted['data']): MessageSumm
   envelopeFrom: accepted.envelope.from,
   recipients: accepted.envelope.to.map((r) => r.address),
   messageIdHeader: accepted.headers.messageId,
-  subject: accepted.headers.subject,
-  from: accepted.headers.from,
+  subject: readable(accepted.headers.subject),
+  from: readable(accepted.headers.from),
   size: accepted.size,
   tags: accepted.tags,
   metadata: accepted.metadata,
