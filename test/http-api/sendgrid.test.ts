@@ -82,6 +82,22 @@ describe('SendGrid API with @sendgrid/mail', () => {
     assert.deepEqual(accepted?.metadata, { order: '1234' });
   });
 
+  it("custom headers of 24 KB in all: the SDK sends them as HTTP headers too, beyond Node's 16 KB default", async () => {
+    const headers = Object.fromEntries(
+      Array.from({ length: 24 }, (_, i) => [`X-Note-${i}`, `${i} ${'word '.repeat(199)}`.trim()]),
+    );
+    const [response] = await sg.send({
+      from: 'team@shop.test',
+      to: 'gil@example.com',
+      subject: 'many headers',
+      text: 'x',
+      headers,
+    });
+    assert.equal(response.statusCode, 202);
+    const received = await api.received('gil@example.com');
+    assert.equal(received.headers.get('x-note-23'), headers['X-Note-23']);
+  });
+
   it('one message per personalization, each with its substitutions, headers and custom args', async () => {
     const [response] = await sg.send({
       from: 'team@shop.test',

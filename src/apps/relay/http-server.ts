@@ -26,6 +26,8 @@ const escapeHtml = (text: string): string =>
 export interface HttpServerDeps {
   /** Peers (CIDR) whose X-Forwarded-For is believed; the others are the client themselves. */
   readonly trustedProxies: readonly string[];
+  /** The request's header section, in bytes: @sendgrid/mail sends the mail's headers there too. */
+  readonly maxHeaderBytes: number;
   readonly readDb: ReadModelDb;
   /** The counters /metrics shows, in the Prometheus text format. */
   readonly metrics: Pick<Counters, 'render'>;
@@ -42,6 +44,7 @@ export const createHttpServer = (deps: HttpServerDeps) => {
     logger: false,
     // A click token carries its URL: fastify's default of 100 characters is a 35-byte URL.
     maxParamLength: 16 * 1024,
+    http: { maxHeaderSize: deps.maxHeaderBytes },
     trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
   });
   app.get('/healthz', async () => ({ status: 'ok' }));

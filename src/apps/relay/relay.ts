@@ -244,6 +244,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
   });
   const http = createHttpServer({
     trustedProxies: config.http.trustedProxies,
+    maxHeaderBytes: config.smtp.maxHeaderSize,
     readDb,
     metrics,
     live: delivery,
