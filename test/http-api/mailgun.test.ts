@@ -425,3 +425,34 @@ describe('Mailgun API with mailgun.js', () => {
     assert.equal((await acceptedMessages(api.relay.store)).length, before, 'nothing was queued');
   });
 });
+
+describe('Mailgun API: a message over smtp.maxMessageSize', () => {
+  let api: ApiRelay;
+  before(async () => {
+    api = await startApiRelay('127.0.0.78', { smtp: { maxMessageSize: 65_536 } });
+  });
+  after(async () => api.close());
+
+  it('gets a 413 that names the message and the limit, not the request size', async () => {
+    const mg = new Mailgun(FormData as never).client({
+      username: 'api',
+      key: api.apiKey,
+      url: api.baseUrl,
+    });
+    const error = await mg.messages
+      .create(api.domain, {
+        from: 'team@shop.test',
+        to: 'big@example.com',
+        subject: 'big',
+        text: 'see attached',
+        attachment: [{ filename: 'big.bin', data: Buffer.alloc(60_000, 1) }],
+      })
+      .then(
+        () => assert.fail('accepted'),
+        (e: { status: number; details: string }) => e,
+      );
+    assert.equal(error.status, 413);
+    assert.match(error.details, /^the message is \d+ bytes; the limit is 65536$/);
+    assert.deepEqual(await acceptedMessages(api.relay.store), []);
+  });
+});

@@ -181,8 +181,9 @@ export const mailgunRoutes = async (app: FastifyInstance, deps: ApiRouteDeps): P
     if (!result) return reply.code(400).send({ message: 'no message' });
     if (!result.ok)
       switch (result.code) {
+        // The request fitted; the message it makes is over the relay's size limit.
         case 'TooLarge':
-          return reply.code(413).send({ message: TOO_LARGE });
+          return reply.code(413).send({ message: result.message });
         case 'VolumeLimitReached': {
           const retryAt = result.retryAt ?? deps.now();
           const limit = result.measure === 'recipients' ? 'recipient' : 'request';
