@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import FormData from 'form-data';
+import libmime from 'libmime';
 import Mailgun from 'mailgun.js';
 import type { MessageAccepted } from '../../src/domain/message/events.js';
 import { listRecipients } from '../../src/projections/delivery-queue/queries.js';
@@ -280,6 +281,44 @@ describe('Mailgun API with mailgun.js', () => {
       'no-such-pool',
       /no egress pool named no-such-pool/,
     );
+  });
+
+  it('long h: values on both endpoints arrive whole in lines of at most 998 octets: folded, or encoded when a run has no blank', async () => {
+    const token = `eyJhbGciOiJIUzI1NiJ9.${'QUJD'.repeat(500)}`; // 2 KB, no blank
+    const words = `${'campaign autumn sale '.repeat(60)}Grüße`.trim(); // 1.3 KB of words
+    const mime = Buffer.from(
+      'From: team@shop.test\r\nTo: nia@example.com\r\nSubject: mime long\r\n\r\nx\r\n',
+    );
+    await mg.messages.create(api.domain, {
+      from: 'team@shop.test',
+      to: 'mo@example.com',
+      subject: 'long headers',
+      text: 'x',
+      'h:X-Token': token,
+      'h:X-Words': words,
+    });
+    await mg.messages.create(api.domain, {
+      to: ['nia@example.com'],
+      message: mime,
+      'h:X-Token': token,
+      'h:X-Words': words,
+    });
+    for (const recipient of ['mo@example.com', 'nia@example.com']) {
+      const bytes = await api.receivedBytes(recipient);
+      const longest = Math.max(
+        ...bytes
+          .toString('latin1')
+          .split('\r\n')
+          .map((l) => l.length),
+      );
+      assert.ok(longest <= 998, `${recipient}: a line of ${longest} octets`);
+      // mailparser leaves encoded-words in fields it does not know; RFC 2047 decodes them.
+      const received = await api.received(recipient);
+      const header = (name: string) => libmime.decodeWords(String(received.headers.get(name)));
+      assert.equal(header('x-token'), token, recipient);
+      assert.equal(header('x-words'), words, recipient);
+      for (const r of await api.dkim(bytes)) assert.equal(r.result, 'pass');
+    }
   });
 
   it('o:deliverytime holds the message until then, and messages show says so', async () => {

@@ -3,6 +3,7 @@ import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import type { Mailbox } from '../../domain/address/mailbox.js';
 import type { ComposedApiMessage } from '../http-api/api-submission-port.js';
+import { composerHeader } from './header-lines.js';
 import { mimeTreeBytes } from './mime-tree-bytes.js';
 
 // MailComposer passes text through as given; SMTP needs CRLF and no NUL (the same canon the
@@ -64,7 +65,7 @@ export const composeMime = (
     text: canonical(message.text),
     html: canonical(message.html),
     amp: canonical(message.ampHtml),
-    headers: message.headers.map(([key, value]) => ({ key, value })),
+    headers: message.headers.map(([key, value]) => composerHeader(key, value)),
     messageId: messageIdHeader,
     date,
     attachments: message.attachments.map((a) => ({

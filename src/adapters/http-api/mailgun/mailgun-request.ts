@@ -1,7 +1,7 @@
-import MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { type Mailbox, parseMailboxList } from '../../../domain/address/mailbox.js';
 import { parseHeaderFields } from '../../../domain/message-body/headers.js';
 import { normalizeLineEndings } from '../../../domain/message-body/line-endings.js';
+import { headerLine } from '../../mime/header-lines.js';
 import { customHeaders, DEFAULT_API_OPTIONS, isYes, takeMessageId } from '../api-fields.js';
 import type {
   ApiAttachment,
@@ -276,7 +276,6 @@ export const mailgunOptions = (
   };
 };
 
-const MAX_LINE = 998;
 // RFC 5322 §3.6: fields a message has at most once (beyond those customHeaders refuses).
 const ONCE = new Set(['date', 'reply-to', 'message-id', 'in-reply-to', 'references']);
 
@@ -307,12 +306,7 @@ export const parseMailgunMime = (
     ([name]) => ONCE.has(name.toLowerCase()) && present.has(name.toLowerCase()),
   );
   if (twice) return bad(`h:${twice[0]}: the message already has a ${twice[0]} field`);
-  const lines = headers.headers.map(
-    ([name, value]) => `${name}: ${MimeNode.encodeHeaderValue(name, value)}`,
-  );
-  const long = lines.find((line) => Buffer.byteLength(line) > MAX_LINE);
-  if (long !== undefined)
-    return bad(`h:${long.slice(0, long.indexOf(':'))} is too long for one header line`);
+  const lines = headers.headers.map(([name, value]) => headerLine(name, value));
   const added =
     lines.length === 0 ? mime : Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`), mime]);
   return { ok: true, messages: [{ kind: 'mime', mime: added, to: to.list, ...options.options }] };

@@ -1,0 +1,39 @@
+import * as mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
+import MimeNode from 'nodemailer/lib/mime-node/index.js';
+
+// RFC 5322 §2.1.1: a line is at most 998 octets, CRLF aside.
+const MAX_LINE = 998;
+
+/**
+ * Whether folding at blanks still leaves a line over 998 octets: a value with a run that
+ * long and no blank in it (a token, a long URL). Counted as if every run followed the name.
+ */
+const isUnfoldable = (name: string, value: string): boolean =>
+  Buffer.byteLength(value) + name.length + 2 > MAX_LINE &&
+  value.split(/[ \t]+/).some((run) => Buffer.byteLength(run) + name.length + 2 > MAX_LINE);
+
+/**
+ * Such a value as RFC 2047 encoded-words of 52 characters: they fold, and a reader decodes
+ * them back to the very value (RFC 2047 §6.2 joins adjacent words without the blank).
+ */
+const asEncodedWords = (value: string): string => mimeFuncs.encodeWord(value, 'Q', 52);
+
+/** A custom header for MailComposer: as given, or encoded when it could not be folded. */
+export const composerHeader = (
+  key: string,
+  value: string,
+): { readonly key: string; readonly value: string } =>
+  isUnfoldable(key, value)
+    ? {
+        key,
+        // MailComposer's own form for a value it must not encode again; its typings know
+        // only strings.
+        value: { prepared: true, foldLines: true, value: asEncodedWords(value) } as never,
+      }
+    : { key, value };
+
+/** A header field as text, folded at 76 where it can be and never over 998 octets a line. */
+export const headerLine = (name: string, value: string): string =>
+  mimeFuncs.foldLines(
+    `${name}: ${isUnfoldable(name, value) ? asEncodedWords(value) : MimeNode.encodeHeaderValue(name, value)}`,
+  );
