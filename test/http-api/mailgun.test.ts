@@ -465,19 +465,20 @@ describe('Mailgun API with mailgun.js', () => {
   });
 });
 
-describe('Mailgun API: a message over smtp.maxMessageSize', () => {
+describe('Mailgun API: size limits', () => {
   let api: ApiRelay;
   before(async () => {
-    api = await startApiRelay('127.0.0.78', { smtp: { maxMessageSize: 65_536 } });
+    api = await startApiRelay('127.0.0.78', {
+      smtp: { maxMessageSize: 65_536 },
+      http: { maxBatchBytes: 1024 * 1024 },
+    });
   });
   after(async () => api.close());
+  const client = () =>
+    new Mailgun(FormData as never).client({ username: 'api', key: api.apiKey, url: api.baseUrl });
 
-  it('gets a 413 that names the message and the limit, not the request size', async () => {
-    const mg = new Mailgun(FormData as never).client({
-      username: 'api',
-      key: api.apiKey,
-      url: api.baseUrl,
-    });
+  it('a message over smtp.maxMessageSize gets a 413 that names the message and the limit, not the request size', async () => {
+    const mg = client();
     const error = await mg.messages
       .create(api.domain, {
         from: 'team@shop.test',
@@ -493,5 +494,30 @@ describe('Mailgun API: a message over smtp.maxMessageSize', () => {
     assert.equal(error.status, 413);
     assert.match(error.details, /^the message is \d+ bytes; the limit is 65536$/);
     assert.deepEqual(await acceptedMessages(api.relay.store), []);
+  });
+
+  it('a batch that would store more than http.maxBatchBytes is refused whole before any of it is built; a smaller one goes', async () => {
+    const batch = (n: number, tag: string) => {
+      const to = Array.from({ length: n }, (_, i) => `r${i}-${tag}@example.com`);
+      return client().messages.create(api.domain, {
+        from: 'team@shop.test',
+        to,
+        subject: `batch ${tag}`,
+        text: 'Hello %recipient.name%',
+        'recipient-variables': JSON.stringify(
+          Object.fromEntries(to.map((a, i) => [a, { name: `n${i}` }])),
+        ),
+        attachment: [{ filename: 'a.bin', data: Buffer.alloc(30_000, 2) }],
+      });
+    };
+    const error = await batch(30, 'big').then(
+      () => assert.fail('accepted'),
+      (e: { status: number; details: string }) => e,
+    );
+    assert.equal(error.status, 413);
+    assert.match(error.details, /would store about \d+ bytes of messages; the limit is 1048576/);
+    assert.deepEqual(await acceptedMessages(api.relay.store), []);
+    await batch(10, 'small');
+    assert.equal((await acceptedMessages(api.relay.store)).length, 10);
   });
 });

@@ -72,6 +72,7 @@ http:
   listen: 127.0.0.1:8025     # status, the sending APIs, tracking, unsubscribe, event streams
   streamToken: null          # bearer token for /v1/streams that sees all mail (data teams)
   trustedProxies: []         # reverse proxies whose X-Forwarded-For names the client, e.g. ["127.0.0.1/32"]
+  maxBatchBytes: 268435456   # what one API request may store (a batch is one message per recipient): 413 past it
 
 dns:
   # Resolvers for MX, A and AAAA lookups, with optional ports. Empty: the system's.

@@ -226,6 +226,16 @@ export const ConfigSchema = z
          * peer is the client.
          */
         trustedProxies: z.array(cidr).default([]),
+        /**
+         * The messages one API request may store, in bytes, estimated before any is built: a
+         * batch is stored once per recipient (recipient variables, personalizations,
+         * tracked copies), so one request with an attachment can make gigabytes.
+         */
+        maxBatchBytes: z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .default(256 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -43,6 +43,8 @@ export interface ApiSubmissionDeps {
   readonly now: () => number;
   /** The same limit as SMTP's SIZE: a composed message larger than this is refused. */
   readonly maxMessageSize: number;
+  /** What one request may store in all, estimated before anything is composed. */
+  readonly maxBatchBytes: number;
   /** Paused credentials and volume caps, checked for a whole request before any is stored. */
   readonly gate: Pick<CredentialGate, 'objection'>;
   readonly log: Pick<Logger, 'warn'>;
@@ -62,6 +64,21 @@ const objectionResult = (objection: SubmissionObjection): Refusal => ({
     ? { retryAt: objection.retryAt, measure: objection.measure }
     : {}),
 });
+
+/**
+ * About what a message will store, before it is composed: its bodies, its attachments in
+ * base64, once per copy (a tracked message is stored per recipient).
+ */
+const estimatedBytes = (message: ApiMessage, tracked: boolean): number => {
+  if (message.kind === 'mime') return message.mime.length;
+  const once =
+    (message.text?.length ?? 0) +
+    (message.html?.length ?? 0) +
+    (message.ampHtml?.length ?? 0) +
+    message.attachments.reduce((sum, a) => sum + Math.ceil(a.content.length / 3) * 4, 0);
+  const copies = tracked ? message.to.length + message.cc.length + message.bcc.length : 1;
+  return once * copies;
+};
 
 interface Prepared {
   readonly messageId: string;
@@ -287,6 +304,26 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
     },
     domainsOf: (credential) => deps.authorization.allowedDomains(credential),
     submit: async (request, messages, mode = 'whole') => {
+      // Refused before anything is built: composing first is what took the memory.
+      const estimate = messages.reduce(
+        (sum, m) =>
+          sum +
+          estimatedBytes(
+            m,
+            deps.tracking !== null &&
+              m.kind === 'fields' &&
+              (m.trackOpens === true || m.trackLinks?.html === true || m.trackLinks?.text === true),
+          ),
+        0,
+      );
+      if (estimate > deps.maxBatchBytes) {
+        const refusal: Refusal = {
+          ok: false,
+          code: 'TooLarge',
+          message: `the request would store about ${estimate} bytes of messages; the limit is ${deps.maxBatchBytes}`,
+        };
+        return messages.map(() => refusal);
+      }
       const prepared = await Promise.all(messages.map((m) => prepare(request, m)));
       const refused = prepared.find((p): p is Refusal => !Array.isArray(p));
       // A whole request is taken or refused as one: nothing is stored when any part fails,

@@ -238,6 +238,7 @@ export const startRelay = async (config: Config, log: Logger): Promise<RunningRe
     hostname: config.hostname,
     now: Date.now,
     maxMessageSize: config.smtp.maxMessageSize,
+    maxBatchBytes: config.http.maxBatchBytes,
     tracking: config.tracking.baseUrl
       ? { baseUrl: config.tracking.baseUrl, key: trackingKey }
       : null,
