@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import { setMaxListeners } from 'node:events';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import {
   AttemptAbandoned,
@@ -70,6 +71,8 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
   installNodemailerFixes();
   const pool = createConnectionPool(options);
   const stopping = new AbortController();
+  // Every attempt under way listens for the stop: hundreds at once are normal.
+  setMaxListeners(0, stopping.signal);
 
   const attempt = async (job: DeliveryJob, pooled: Pooled): Promise<AttemptResult[]> => {
     // Ingestion already made line endings canonical; this guards anything that reached the

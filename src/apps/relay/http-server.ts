@@ -43,7 +43,7 @@ export const createHttpServer = (deps: HttpServerDeps) => {
   const app = Fastify({
     logger: false,
     // A click token carries its URL: fastify's default of 100 characters is a 35-byte URL.
-    maxParamLength: 16 * 1024,
+    routerOptions: { maxParamLength: 16 * 1024 },
     http: { maxHeaderSize: deps.maxHeaderBytes },
     trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
   });
