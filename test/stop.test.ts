@@ -4,7 +4,10 @@
  * after the restart, as a first attempt.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { createFileKeyStore } from '../src/adapters/dkim-keys/file-key-store.js';
@@ -56,8 +59,22 @@ describe('stopping the relay while deliveries hang', () => {
       });
     },
   });
+  // 127.0.0.79: answers the first message after 1.5 s, never the next one.
+  const slow: string[][] = [];
+  const slowly = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      stream.resume();
+      stream.on('end', () => {
+        slow.push(session.envelope.rcptTo.map((r) => r.address));
+        if (slow.length === 1) setTimeout(() => callback(), 1500);
+      });
+    },
+  });
   let sink: Sink;
-  const ports = { tarpit: 0, stall: 0, halfway: 0 };
+  const ports = { tarpit: 0, stall: 0, halfway: 0, slowly: 0 };
   // Relays still to stop (cleanup stops them and removes their folders).
   const running: TestRelay[] = [];
 
@@ -65,6 +82,7 @@ describe('stopping the relay while deliveries hang', () => {
     ports.tarpit = await listen(tarpit, '127.0.0.74');
     ports.stall = await listen(stall.server, '127.0.0.75');
     ports.halfway = await listen(halfway.server, '127.0.0.77');
+    ports.slowly = await listen(slowly.server, '127.0.0.79');
     sink = await startSink('127.0.0.76');
   });
   after(async () => {
@@ -74,16 +92,22 @@ describe('stopping the relay while deliveries hang', () => {
       new Promise<void>((r) => tarpit.close(() => r())),
       new Promise<void>((r) => stall.close(() => r())),
       new Promise<void>((r) => halfway.close(() => r())),
+      new Promise<void>((r) => slowly.close(() => r())),
       sink.close(),
     ]);
   });
 
-  const start = async (route: string, dataDir?: string) => {
+  const start = async (route: string, dataDir?: string, extra: Record<string, unknown> = {}) => {
     const relay = await startTestRelay({
+      ...extra,
       ...(dataDir ? { dataDir } : {}),
       smtp: { trustedNetworks: ['127.0.0.1/32'] },
       routes: { '*': route },
-      delivery: { connectTimeout: '10m', stopGrace: '300ms' },
+      delivery: {
+        connectTimeout: '10m',
+        stopGrace: '300ms',
+        ...(extra.delivery as Record<string, unknown> | undefined),
+      },
     });
     running.push(relay);
     return relay;
@@ -161,5 +185,60 @@ describe('stopping the relay while deliveries hang', () => {
       !sink.transactions.some((t) => t.to.includes(first as string)),
       'the recipient delivered before the stop is not sent again',
     );
+  });
+
+  it("attempts waiting for their site's connection rate do not hold the stop either", {
+    timeout: 40_000,
+  }, async () => {
+    const rules = join(mkdtempSync(join(tmpdir(), 'mailtrail-rules-')), 'shaping.yaml');
+    // One connection now, the next in 30 s: the first hangs at the tarpit, the rest wait.
+    writeFileSync(rules, 'default:\n  connectionRate: 2/m\n  maxConnections: 5\n');
+    const before = silent.size;
+    const relay = await start(`[127.0.0.74]:${ports.tarpit}`, undefined, {
+      shaping: { files: [rules] },
+    });
+    const ids = [];
+    for (const to of ['eve@example.com', 'fox@example.com', 'gus@example.com'])
+      ids.push(await submit(relay.smtpPort, [to]));
+    await waitFor(() => silent.size > before, 'the first connection to the tarpit');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the others reach the rate
+    running.splice(running.indexOf(relay), 1);
+    await relay.stop();
+    const again = await start(`[127.0.0.76]:${sink.port}`, relay.config.dataDir);
+    for (const id of ids)
+      await waitFor(async () => {
+        const events = await streamEvents(again.store, messageStream(id));
+        return events.some((e) => e.type === 'MessageDelivered');
+      }, `${id} delivered after the restart`);
+  });
+
+  it('once stopping, no new transaction starts: the next recipient of a VERP message waits for the restart', {
+    timeout: 60_000,
+  }, async () => {
+    const relay = await start(`[127.0.0.79]:${ports.slowly}`, undefined, {
+      delivery: { stopGrace: '5s' },
+    });
+    await addSendingDomain(
+      {
+        store: relay.store,
+        readDb: relay.readDb,
+        keyStore: createFileKeyStore(dataPaths(relay.config).keys),
+        settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'b' },
+        now: Date.now,
+      },
+      { domain: 'sender.test', credential: null },
+    );
+    await waitFor(() => activeSigningKeys(relay.readDb, ['sender.test']).length > 0, 'its keys');
+    const id = await submit(relay.smtpPort, ['hal@example.com', 'ida@example.com']);
+    await waitFor(() => slow.length === 1, 'the first transaction at the MX');
+    // The stop begins while the first waits for its answer, which comes within the grace.
+    running.splice(running.indexOf(relay), 1);
+    await relay.stop();
+    assert.equal(slow.length, 1, 'the second transaction was not started');
+    const again = await start(`[127.0.0.76]:${sink.port}`, relay.config.dataDir);
+    await waitFor(async () => {
+      const events = await streamEvents(again.store, messageStream(id));
+      return events.filter((e) => e.type === 'MessageDelivered').length === 2;
+    }, 'both recipients delivered');
   });
 });

@@ -124,7 +124,8 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
               site?.maxMessagesPerConnection ?? options.maxMessagesPerConnection,
           },
           async () => {
-            await site?.beforeConnect?.();
+            // The site's connection rate may hold this for minutes: a stop does not wait.
+            await unlessAbandoned(site?.beforeConnect?.() ?? Promise.resolve(), stopping.signal);
             return openConnection(
               domain,
               route,

@@ -218,8 +218,9 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
       recipients,
       recipientHeaders,
     )) {
-      // Its partition moved to another node: what is not sent is theirs now.
-      if (!stillMine(job.messageId)) break;
+      // Its partition moved to another node: what is not sent is theirs now. Stopping: no
+      // new transaction starts (one of VERP's per recipient, or one that was still loading).
+      if (stopped || !stillMine(job.messageId)) break;
       // Wait for the queue (a free connection, its message rate) only around the
       // transaction itself: recording the outcome must not hold the site's connection.
       const release = await gates.admit(shaped.queue, limits, job.lane);
@@ -440,6 +441,7 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
 
   /** Bounces everything queued for a site whose queue a reply rule just bounced. */
   const sweep = (site: string): void => {
+    if (stopped) return;
     const domains = sites.domainsOf(site);
     if (domains.length === 0) return;
     for (const row of pendingWorkAt(deps.readDb, domains, partitions())) {

@@ -118,7 +118,8 @@ export const createSiteGates = (now: () => number = Date.now) => {
           g.connections = decision.state;
           return;
         }
-        await new Promise((r) => setTimeout(r, Math.max(1, decision.retryAt - now())));
+        // Unref: a stop abandons the attempt waiting here, and its timer must not hold the exit.
+        await new Promise((r) => setTimeout(r, Math.max(1, decision.retryAt - now())).unref());
       }
     },
     /** A lane's transactions under way and waiting at a site: the loop stops feeding a full one. */
