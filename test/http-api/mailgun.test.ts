@@ -321,6 +321,29 @@ describe('Mailgun API with mailgun.js', () => {
     }
   });
 
+  it('a long structured field is never encoded: References without blanks goes as it came, and messages.mime refuses it', async () => {
+    const references = Array.from({ length: 50 }, (_, i) => `<thread-${i}@shop.test>`).join('');
+    await mg.messages.create(api.domain, {
+      from: 'team@shop.test',
+      to: 'oz@example.com',
+      subject: 'long references',
+      text: 'x',
+      'h:References': references,
+    });
+    const raw = (await api.receivedBytes('oz@example.com')).toString('latin1');
+    const unfolded = raw.replace(/\r\n[ \t]+/g, ' ');
+    assert.ok(unfolded.includes(`References: ${references}\r\n`), 'References as given');
+    await assert.rejects(
+      mg.messages.create(api.domain, {
+        to: ['oz@example.com'],
+        message: Buffer.from('From: team@shop.test\r\nSubject: m\r\n\r\nx\r\n'),
+        'h:References': references,
+      }),
+      (e: { status: number; details: string }) =>
+        e.status === 400 && /h:References is too long for one header line/.test(e.details),
+    );
+  });
+
   it('o:deliverytime holds the message until then, and messages show says so', async () => {
     const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3000);
     const result = await mg.messages.create(api.domain, {

@@ -14,8 +14,12 @@ const isUnfoldable = (name: string, value: string): boolean =>
 
 /**
  * Such a value as RFC 2047 encoded-words of 52 characters: they fold, and a reader decodes
- * them back to the very value (RFC 2047 §6.2 joins adjacent words without the blank).
+ * them back to the very value (RFC 2047 §6.2 joins adjacent words without the blank). Only
+ * for `X-` fields, whose value is unstructured text: in References, Reply-To or a List-*
+ * field encoded-words are not allowed, and such a value is left as it came.
  */
+const mayEncode = (name: string): boolean => /^x-/i.test(name);
+
 const asEncodedWords = (value: string): string => mimeFuncs.encodeWord(value, 'Q', 52);
 
 /** A custom header for MailComposer: as given, or encoded when it could not be folded. */
@@ -23,7 +27,7 @@ export const composerHeader = (
   key: string,
   value: string,
 ): { readonly key: string; readonly value: string } =>
-  isUnfoldable(key, value)
+  mayEncode(key) && isUnfoldable(key, value)
     ? {
         key,
         // MailComposer's own form for a value it must not encode again; its typings know
@@ -32,8 +36,12 @@ export const composerHeader = (
       }
     : { key, value };
 
-/** A header field as text, folded at 76 where it can be and never over 998 octets a line. */
-export const headerLine = (name: string, value: string): string =>
-  mimeFuncs.foldLines(
-    `${name}: ${isUnfoldable(name, value) ? asEncodedWords(value) : MimeNode.encodeHeaderValue(name, value)}`,
-  );
+/**
+ * A header field as text, folded at 76 where it can be and never over 998 octets a line;
+ * null for a structured field that cannot be (it cannot be encoded either).
+ */
+export const headerLine = (name: string, value: string): string | null => {
+  if (!isUnfoldable(name, value))
+    return mimeFuncs.foldLines(`${name}: ${MimeNode.encodeHeaderValue(name, value)}`);
+  return mayEncode(name) ? mimeFuncs.foldLines(`${name}: ${asEncodedWords(value)}`) : null;
+};

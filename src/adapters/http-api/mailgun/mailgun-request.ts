@@ -306,7 +306,12 @@ export const parseMailgunMime = (
     ([name]) => ONCE.has(name.toLowerCase()) && present.has(name.toLowerCase()),
   );
   if (twice) return bad(`h:${twice[0]}: the message already has a ${twice[0]} field`);
-  const lines = headers.headers.map(([name, value]) => headerLine(name, value));
+  const lines: string[] = [];
+  for (const [name, value] of headers.headers) {
+    const line = headerLine(name, value);
+    if (line === null) return bad(`h:${name} is too long for one header line`);
+    lines.push(line);
+  }
   const added =
     lines.length === 0 ? mime : Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`), mime]);
   return { ok: true, messages: [{ kind: 'mime', mime: added, to: to.list, ...options.options }] };
