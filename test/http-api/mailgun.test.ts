@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import FormData from 'form-data';
 import libmime from 'libmime';
 import Mailgun from 'mailgun.js';
+import * as postmark from 'postmark';
 import type { MessageAccepted } from '../../src/domain/message/events.js';
 import { listRecipients } from '../../src/projections/delivery-queue/queries.js';
 import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
@@ -488,7 +489,7 @@ describe('Mailgun API with mailgun.js', () => {
   });
 });
 
-describe('Mailgun API: size limits', () => {
+describe('size limits: Mailgun, and a Postmark batch', () => {
   let api: ApiRelay;
   before(async () => {
     api = await startApiRelay('127.0.0.78', {
@@ -538,9 +539,31 @@ describe('Mailgun API: size limits', () => {
       (e: { status: number; details: string }) => e,
     );
     assert.equal(error.status, 413);
-    assert.match(error.details, /would store about \d+ bytes of messages; the limit is 1048576/);
+    assert.match(error.details, /would store at least \d+ bytes of messages; the limit is 1048576/);
     assert.deepEqual(await acceptedMessages(api.relay.store), []);
     await batch(10, 'small');
     assert.equal((await acceptedMessages(api.relay.store)).length, 10);
+  });
+
+  it('a Postmark batch is taken item by item while http.maxBatchBytes lasts; the rest get ErrorCode 300', async () => {
+    const pm = new postmark.ServerClient(api.apiKey, {
+      useHttps: false,
+      requestHost: `127.0.0.1:${new URL(api.baseUrl).port}`,
+    });
+    const before = (await acceptedMessages(api.relay.store)).length;
+    const items = Array.from({ length: 25 }, (_, i) => ({
+      From: 'team@shop.test',
+      To: `pm${i}@example.com`,
+      Subject: `item ${i}`,
+      TextBody: 'x'.repeat(50_000),
+    }));
+    const answers = await pm.sendEmailBatch(items);
+    // 50,000 bytes each against 1,048,576: twenty fit.
+    assert.deepEqual(
+      answers.map((a) => a.ErrorCode),
+      [...Array(20).fill(0), ...Array(5).fill(300)],
+    );
+    assert.match(answers[24]?.Message ?? '', /would store at least \d+ bytes/);
+    assert.equal((await acceptedMessages(api.relay.store)).length, before + 20);
   });
 });

@@ -65,18 +65,27 @@ const objectionResult = (objection: SubmissionObjection): Refusal => ({
     : {}),
 });
 
+/** What can be tracked in a message: a pixel and links in the HTML, links in the text. */
+const trackingOf = (tracking: ApiSubmissionDeps['tracking'], message: ApiMessage) =>
+  tracking && message.kind === 'fields'
+    ? {
+        opens: message.trackOpens === true && message.html !== null,
+        htmlLinks: message.trackLinks?.html === true && message.html !== null,
+        textLinks: message.trackLinks?.text === true && message.text !== null,
+      }
+    : { opens: false, htmlLinks: false, textLinks: false };
+
 /**
- * About what a message will store, before it is composed: its bodies, its attachments in
- * base64, once per copy (a tracked message is stored per recipient).
+ * At least what a message will store, before it is composed: its bodies in UTF-8, its
+ * attachments in base64, once per copy (a tracked message is stored once per recipient).
  */
-const estimatedBytes = (message: ApiMessage, tracked: boolean): number => {
+const estimatedBytes = (message: ApiMessage, copies: number): number => {
   if (message.kind === 'mime') return message.mime.length;
   const once =
-    (message.text?.length ?? 0) +
-    (message.html?.length ?? 0) +
-    (message.ampHtml?.length ?? 0) +
+    Buffer.byteLength(message.text ?? '') +
+    Buffer.byteLength(message.html ?? '') +
+    Buffer.byteLength(message.ampHtml ?? '') +
     message.attachments.reduce((sum, a) => sum + Math.ceil(a.content.length / 3) * 4, 0);
-  const copies = tracked ? message.to.length + message.cc.length + message.bcc.length : 1;
   return once * copies;
 };
 
@@ -156,15 +165,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
       };
     const firstId = deps.newMessageId();
     const recipients = envelopeRecipients(message);
-    // What can be tracked: a pixel and links in the HTML, links in the text.
-    const asked =
-      deps.tracking && message.kind === 'fields'
-        ? {
-            opens: message.trackOpens === true && message.html !== null,
-            htmlLinks: message.trackLinks?.html === true && message.html !== null,
-            textLinks: message.trackLinks?.text === true && message.text !== null,
-          }
-        : { opens: false, htmlLinks: false, textLinks: false };
+    const asked = trackingOf(deps.tracking, message);
     const tracking = { opens: asked.opens, clicks: asked.htmlLinks || asked.textLinks };
     const tracked = tracking.opens || tracking.clicks;
     const groups = tracked ? recipients.map((r) => [r]) : [recipients];
@@ -304,27 +305,28 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
     },
     domainsOf: (credential) => deps.authorization.allowedDomains(credential),
     submit: async (request, messages, mode = 'whole') => {
-      // Refused before anything is built: composing first is what took the memory.
-      const estimate = messages.reduce(
-        (sum, m) =>
-          sum +
-          estimatedBytes(
-            m,
-            deps.tracking !== null &&
-              m.kind === 'fields' &&
-              (m.trackOpens === true || m.trackLinks?.html === true || m.trackLinks?.text === true),
-          ),
-        0,
+      // Refused before anything is built: composing first is what took the memory. A whole
+      // request goes or not as one; items stand alone, taken in order while the room lasts.
+      let stored = 0;
+      const over = messages.map((m) => {
+        const asked = trackingOf(deps.tracking, m);
+        const tracked = asked.opens || asked.htmlLinks || asked.textLinks;
+        stored += estimatedBytes(m, tracked ? envelopeRecipients(m).length : 1);
+        return stored > deps.maxBatchBytes ? stored : null;
+      });
+      const tooLarge = (bytes: number): Refusal => ({
+        ok: false,
+        code: 'TooLarge',
+        message: `the request would store at least ${bytes} bytes of messages; the limit is ${deps.maxBatchBytes}`,
+      });
+      if (mode === 'whole' && stored > deps.maxBatchBytes)
+        return messages.map(() => tooLarge(stored));
+      const prepared = await Promise.all(
+        messages.map((m, i) => {
+          const bytes = over[i];
+          return bytes === null || bytes === undefined ? prepare(request, m) : tooLarge(bytes);
+        }),
       );
-      if (estimate > deps.maxBatchBytes) {
-        const refusal: Refusal = {
-          ok: false,
-          code: 'TooLarge',
-          message: `the request would store about ${estimate} bytes of messages; the limit is ${deps.maxBatchBytes}`,
-        };
-        return messages.map(() => refusal);
-      }
-      const prepared = await Promise.all(messages.map((m) => prepare(request, m)));
       const refused = prepared.find((p): p is Refusal => !Array.isArray(p));
       // A whole request is taken or refused as one: nothing is stored when any part fails,
       // nor when all of it would take the credential over a cap.
