@@ -35,44 +35,32 @@ describe('stopping the relay while deliveries hang', () => {
   // message, never answers the final dot. Both far inside the relay's own timeouts.
   const silent = new Set<Socket>();
   const tarpit = createServer((socket) => silent.add(socket.on('error', () => {})));
-  let dots = 0;
-  const stall = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream) {
-      stream.resume();
-      stream.on('end', () => dots++);
-    },
-  });
+  // The recipients of each message an MX took whole; it answers the first final dot after
+  // `firstAnswerMs` (null: never) and no later one.
+  const stallingMx = (firstAnswerMs: number | null) => {
+    const transactions: string[][] = [];
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onData(stream, session, callback) {
+        stream.resume();
+        stream.on('end', () => {
+          transactions.push(session.envelope.rcptTo.map((r) => r.address));
+          if (transactions.length === 1 && firstAnswerMs !== null)
+            setTimeout(() => callback(), firstAnswerMs);
+        });
+      },
+    });
+    return { smtp: server, transactions };
+  };
+  const stall = stallingMx(null);
   // 127.0.0.77: answers the first message, never the next final dot.
-  const half: string[][] = [];
-  const halfway = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      stream.resume();
-      stream.on('end', () => {
-        half.push(session.envelope.rcptTo.map((r) => r.address));
-        if (half.length === 1) callback();
-      });
-    },
-  });
+  const halfway = stallingMx(0);
+  const half = halfway.transactions;
   // 127.0.0.79: answers the first message after 1.5 s, never the next one.
-  const slow: string[][] = [];
-  const slowly = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      stream.resume();
-      stream.on('end', () => {
-        slow.push(session.envelope.rcptTo.map((r) => r.address));
-        if (slow.length === 1) setTimeout(() => callback(), 1500);
-      });
-    },
-  });
+  const slowly = stallingMx(1500);
+  const slow = slowly.transactions;
   let sink: Sink;
   const ports = { tarpit: 0, stall: 0, halfway: 0, slowly: 0 };
   // Relays still to stop (cleanup stops them and removes their folders).
@@ -80,9 +68,9 @@ describe('stopping the relay while deliveries hang', () => {
 
   before(async () => {
     ports.tarpit = await listen(tarpit, '127.0.0.74');
-    ports.stall = await listen(stall.server, '127.0.0.75');
-    ports.halfway = await listen(halfway.server, '127.0.0.77');
-    ports.slowly = await listen(slowly.server, '127.0.0.79');
+    ports.stall = await listen(stall.smtp.server, '127.0.0.75');
+    ports.halfway = await listen(halfway.smtp.server, '127.0.0.77');
+    ports.slowly = await listen(slowly.smtp.server, '127.0.0.79');
     sink = await startSink('127.0.0.76');
   });
   after(async () => {
@@ -90,9 +78,9 @@ describe('stopping the relay while deliveries hang', () => {
     for (const socket of silent) socket.destroy();
     await Promise.all([
       new Promise<void>((r) => tarpit.close(() => r())),
-      new Promise<void>((r) => stall.close(() => r())),
-      new Promise<void>((r) => halfway.close(() => r())),
-      new Promise<void>((r) => slowly.close(() => r())),
+      new Promise<void>((r) => stall.smtp.close(() => r())),
+      new Promise<void>((r) => halfway.smtp.close(() => r())),
+      new Promise<void>((r) => slowly.smtp.close(() => r())),
       sink.close(),
     ]);
   });
@@ -111,6 +99,21 @@ describe('stopping the relay while deliveries hang', () => {
     });
     running.push(relay);
     return relay;
+  };
+
+  /** Onboards the submitter's domain (sender.test): its mail gets a return path per recipient. */
+  const onboardSender = async (relay: TestRelay) => {
+    await addSendingDomain(
+      {
+        store: relay.store,
+        readDb: relay.readDb,
+        keyStore: createFileKeyStore(dataPaths(relay.config).keys),
+        settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'b' },
+        now: Date.now,
+      },
+      { domain: 'sender.test', credential: null },
+    );
+    await waitFor(() => activeSigningKeys(relay.readDb, ['sender.test']).length > 0, 'its keys');
   };
 
   /** Stops a relay stuck on its MX and restarts it on the same data, towards the sink. */
@@ -146,7 +149,7 @@ describe('stopping the relay while deliveries hang', () => {
   }, async () => {
     const relay = await start(`[127.0.0.75]:${ports.stall}`);
     const id = await submit(relay.smtpPort, ['bob@example.com']);
-    await waitFor(() => dots > 0, 'the whole message at the stalling MX');
+    await waitFor(() => stall.transactions.length > 0, 'the whole message at the stalling MX');
     const events = await stopAndRestart(relay, id, 'bob@example.com');
     assert.deepEqual(
       events.map((e) => e.type),
@@ -158,18 +161,7 @@ describe('stopping the relay while deliveries hang', () => {
     timeout: 60_000,
   }, async () => {
     const relay = await start(`[127.0.0.77]:${ports.halfway}`);
-    // An onboarded sending domain: its mail gets a return path per recipient.
-    await addSendingDomain(
-      {
-        store: relay.store,
-        readDb: relay.readDb,
-        keyStore: createFileKeyStore(dataPaths(relay.config).keys),
-        settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'b' },
-        now: Date.now,
-      },
-      { domain: 'sender.test', credential: null },
-    );
-    await waitFor(() => activeSigningKeys(relay.readDb, ['sender.test']).length > 0, 'its keys');
+    await onboardSender(relay);
     const id = await submit(relay.smtpPort, ['cy@example.com', 'di@example.com']);
     await waitFor(() => half.length === 2, 'two transactions at the MX');
     const [first, second] = half.map(([only, ...more]) => {
@@ -218,17 +210,7 @@ describe('stopping the relay while deliveries hang', () => {
     const relay = await start(`[127.0.0.79]:${ports.slowly}`, undefined, {
       delivery: { stopGrace: '5s' },
     });
-    await addSendingDomain(
-      {
-        store: relay.store,
-        readDb: relay.readDb,
-        keyStore: createFileKeyStore(dataPaths(relay.config).keys),
-        settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'b' },
-        now: Date.now,
-      },
-      { domain: 'sender.test', credential: null },
-    );
-    await waitFor(() => activeSigningKeys(relay.readDb, ['sender.test']).length > 0, 'its keys');
+    await onboardSender(relay);
     const id = await submit(relay.smtpPort, ['hal@example.com', 'ida@example.com']);
     await waitFor(() => slow.length === 1, 'the first transaction at the MX');
     // The stop begins while the first waits for its answer, which comes within the grace.
