@@ -165,18 +165,24 @@ describe('TLS policy per site', () => {
     const tls = await loadOrCreateTls({}, join(dir, 'tls'), 'mx.secure.test');
     plain = await startSink('127.0.0.35');
     secure = await startSink('127.0.0.36', { tls });
+    // Two domains with different policies on each server: they share its site, and so its
+    // connections, which stay open between the messages below; the secure server's site
+    // allows one at a time, so an idle connection of the other policy has to make room.
     relay = await startShapedRelay(
       [
         'domains:',
         '  strict.test: { tls: required, retry: [1h] }',
-        '  clear.test: { tls: off }',
-        '  secure.test: { tls: opportunistic }',
+        '  loose.test: { tls: opportunistic }',
+        '  clear.test: { tls: off, maxConnections: 1 }',
+        '  secure.test: { tls: opportunistic, maxConnections: 1 }',
       ],
       {
         'strict.test': { host: '127.0.0.35', sink: plain },
+        'loose.test': { host: '127.0.0.35', sink: plain },
         'clear.test': { host: '127.0.0.36', sink: secure },
         'secure.test': { host: '127.0.0.36', sink: secure },
       },
+      { delivery: { idleTimeout: '1m' } },
     );
   });
   after(async () => {
@@ -185,26 +191,35 @@ describe('TLS policy per site', () => {
     await secure.close();
   });
 
-  it('required defers rather than send in clear; off never starts TLS; opportunistic does when offered', async () => {
+  const deliveredTo = (sink: Sink, recipient: string) =>
+    waitFor(
+      () => sink.transactions.find((t) => t.to.includes(recipient)),
+      `${recipient} delivered`,
+    );
+
+  it('required defers rather than send in clear, though a connection in clear is open to the same server', async () => {
+    await submit(relay.smtpPort, ['lou@loose.test']);
+    assert.equal((await deliveredTo(plain, 'lou@loose.test')).tls, false);
     await submit(relay.smtpPort, ['ann@strict.test']);
-    await submit(relay.smtpPort, ['bob@clear.test']);
-    await submit(relay.smtpPort, ['cy@secure.test']);
     const deferred = await firstEvent(relay, 'DeliveryDeferred');
     assert.equal((deferred.data as { recipient: string }).recipient, 'ann@strict.test');
     const reply = (deferred.data as { reply: { code: number; enhancedCode: string; text: string } })
       .reply;
     assert.deepEqual([reply.code, reply.enhancedCode], [451, '4.7.10']);
     assert.match(reply.text, /STARTTLS/);
-    assert.equal(plain.transactions.length, 0, 'nothing sent in clear');
-    const clear = await waitFor(
-      () => secure.transactions.find((t) => t.to.includes('bob@clear.test')),
-      'clear.test delivered',
+    assert.deepEqual(
+      plain.transactions.flatMap((t) => t.to),
+      ['lou@loose.test'],
+      'nothing of strict.test sent in clear',
     );
-    assert.equal(clear.tls, false);
-    const opportunistic = await waitFor(
-      () => secure.transactions.find((t) => t.to.includes('cy@secure.test')),
-      'secure.test delivered',
-    );
-    assert.equal(opportunistic.tls, true);
+  });
+
+  it('off never starts TLS, opportunistic does when offered, whichever went first', async () => {
+    await submit(relay.smtpPort, ['cy@secure.test']);
+    assert.equal((await deliveredTo(secure, 'cy@secure.test')).tls, true);
+    await submit(relay.smtpPort, ['bob@clear.test']);
+    assert.equal((await deliveredTo(secure, 'bob@clear.test')).tls, false);
+    await submit(relay.smtpPort, ['dee@secure.test']);
+    assert.equal((await deliveredTo(secure, 'dee@secure.test')).tls, true);
   });
 });

@@ -6,13 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import FormData from 'form-data';
 import libmime from 'libmime';
 import Mailgun from 'mailgun.js';
 import * as postmark from 'postmark';
+import { loadOrCreateTls } from '../../src/adapters/tls/self-signed.js';
 import type { MessageAccepted } from '../../src/domain/message/events.js';
 import { listRecipients } from '../../src/projections/delivery-queue/queries.js';
 import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
@@ -486,6 +488,48 @@ describe('Mailgun API with mailgun.js', () => {
       assert.match(error.details, details);
     }
     assert.equal((await acceptedMessages(api.relay.store)).length, before, 'nothing was queued');
+  });
+});
+
+describe('o:require-tls where the server offers STARTTLS', () => {
+  let api: ApiRelay;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mailtrail-require-tls-'));
+    const shaping = join(dir, 'shaping.yaml');
+    writeFileSync(shaping, 'domains:\n  example.com: { tls: off }\n');
+    const tls = await loadOrCreateTls({}, join(dir, 'tls'), 'mx.example.com');
+    api = await startApiRelay('127.0.0.81', { shaping: { files: [shaping] } }, 'shop.test', {
+      tls,
+    });
+  });
+  after(async () => {
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("goes over TLS though the site's policy is off; the site's other mail stays in clear", async () => {
+    const mg = new Mailgun(FormData as never).client({
+      username: 'api',
+      key: api.apiKey,
+      url: api.baseUrl,
+    });
+    const send = (to: string, requireTls: boolean) =>
+      mg.messages.create(api.domain, {
+        from: 'team@shop.test',
+        to,
+        text: 'hello',
+        ...(requireTls ? { 'o:require-tls': 'yes' } : {}),
+      });
+    await send('plain@example.com', false);
+    await send('secret@example.com', true);
+    const arrived = (recipient: string) =>
+      waitFor(
+        () => api.sink.transactions.find((t) => t.to.includes(recipient)),
+        `${recipient} delivered`,
+      );
+    assert.equal((await arrived('plain@example.com')).tls, false);
+    assert.equal((await arrived('secret@example.com')).tls, true);
   });
 });
 

@@ -38,9 +38,10 @@ export const startApiRelay = async (
   sinkHost: string,
   overrides: Record<string, unknown> = {},
   domain = 'shop.test',
+  sinkOptions: Parameters<typeof startSink>[1] = {},
 ): Promise<ApiRelay> => {
   const saveDir = mkdtempSync(join(tmpdir(), 'mailtrail-sink-'));
-  const sink = await startSink(sinkHost, { saveDir });
+  const sink = await startSink(sinkHost, { ...sinkOptions, saveDir });
   const relay = await startTestRelay({
     routes: { '*': `[${sinkHost}]:${sink.port}` },
     ...overrides,

@@ -61,15 +61,22 @@ export const createConnectionPool = (limits: PoolLimits) => {
     }, LINGER_MS).unref();
   };
 
+  /**
+   * An idle connection that `fits`, else a new one, else one when the limit allows. With
+   * the limit reached and only idle connections that do not fit, the oldest of them is
+   * closed to make room: otherwise the wait would last until its idle timeout.
+   */
   const acquire = async (
     key: string,
     keyLimits: KeyLimits,
     open: () => Promise<OpenConnection>,
+    fits: (connection: Pooled) => boolean = () => true,
   ): Promise<Pooled> => {
     const s = slot(key);
     for (;;) {
-      const idle = s.idle.pop();
-      if (idle) {
+      const at = s.idle.findLastIndex(fits);
+      if (at >= 0) {
+        const [idle] = s.idle.splice(at, 1) as [Pooled];
         clearTimeout(idle.idleTimer);
         idle.state = 'busy';
         return idle;
@@ -98,6 +105,8 @@ export const createConnectionPool = (limits: PoolLimits) => {
           throw error;
         }
       }
+      const unfit = s.idle[0];
+      if (unfit) close(unfit);
       await new Promise<void>((resolve) => s.waiters.push(resolve));
     }
   };

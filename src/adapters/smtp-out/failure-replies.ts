@@ -40,7 +40,3 @@ export const transactionFailureReply = (error: ErrorLike): SmtpReply => {
   // RFC 5321 §3.8: a connection lost mid-transaction is treated as a 451.
   return local(451, '4.4.2', (error.message ?? String(error)).replace(/\s+/g, ' ').trim());
 };
-
-/** The message asked for TLS (`o:require-tls`) and this connection has none (RFC 8689's spirit). */
-export const tlsRequiredReply = (mx: string | null): SmtpReply =>
-  local(451, '4.7.10', `the message requires TLS and ${mx ?? 'the server'} did not offer it`);

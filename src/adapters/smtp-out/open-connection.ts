@@ -20,15 +20,28 @@ export interface ConnectOptions {
   readonly connectTimeoutMs: number;
   readonly resolveRecords: ResolveRecords;
   /** opportunistic: STARTTLS when offered; required: no TLS, no delivery; off: never. */
-  readonly tls?: 'opportunistic' | 'required' | 'off';
+  readonly tls?: TlsPolicy;
 }
+
+export type TlsPolicy = 'opportunistic' | 'required' | 'off';
 
 export interface OpenConnection {
   readonly connection: SMTPConnection;
   readonly remote: Remote;
   /** The TCP socket under the SMTP session: the connection exists until it has closed. */
   readonly socket: { once(event: 'close', listener: () => void): unknown };
+  /** The policy it was opened under: what it may carry when reused (see `carries`). */
+  readonly tlsPolicy: TlsPolicy;
 }
+
+/**
+ * Whether a connection opened earlier may carry a message sent under this policy. Domains
+ * with different policies share a site's connections: one opened in clear under `off`
+ * says nothing of whether the server offers STARTTLS, one without TLS never carries a
+ * message that requires it, and `off` never takes an encrypted one.
+ */
+export const carries = (connection: OpenConnection, policy: TlsPolicy): boolean =>
+  connection.remote.tls ? policy !== 'off' : connection.tlsPolicy === policy;
 
 /**
  * The work's value, or AttemptAbandoned as soon as the signal fires; what the work gives
@@ -143,5 +156,6 @@ export const openConnection = async (
       tls: connection.secure,
       esmtp: [...extensions],
     },
+    tlsPolicy: options.tls ?? 'opportunistic',
   };
 };

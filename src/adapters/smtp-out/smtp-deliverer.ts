@@ -15,14 +15,11 @@ import {
 } from '../../domain/message-body/line-endings.js';
 import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
-import {
-  connectFailureReply,
-  tlsRequiredReply,
-  transactionFailureReply,
-} from './failure-replies.js';
+import { connectFailureReply, transactionFailureReply } from './failure-replies.js';
 import { installNodemailerFixes, markCanonical } from './nodemailer-fixes.js';
 import {
   type ConnectOptions,
+  carries,
   openConnection,
   type Route,
   unlessAbandoned,
@@ -115,6 +112,8 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
       try {
         const site = job.site;
         const source = job.source;
+        // A message that asks for TLS gets it whatever its site's policy (RFC 8689's spirit).
+        const policy = job.requireTls ? 'required' : (site?.tls ?? 'opportunistic');
         // Connections are per site and per source: a source's connections carry its address.
         pooled = await pool.acquire(
           `${site?.key ?? domain}${source ? ` from ${source.name}` : ''}`,
@@ -131,22 +130,17 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
               route,
               {
                 ...options,
-                tls: site?.tls ?? 'opportunistic',
+                tls: policy,
                 ...(source ? { sourceAddress: source.address, ehloName: source.ehlo } : {}),
               },
               stopping.signal,
             );
           },
+          (connection) => carries(connection, policy),
         );
       } catch (error) {
         if (stopping.signal.aborted) throw new AttemptAbandoned();
         return everyone(connectFailureReply(error as SendError), noRemote);
-      }
-      // Opportunistic sites upgrade wherever the server offers STARTTLS; a connection
-      // without it cannot carry a message that requires TLS, and stays for others.
-      if (job.requireTls && !pooled.remote.tls) {
-        pool.release(pooled, true);
-        return everyone(tlsRequiredReply(pooled.remote.mx), pooled.remote);
       }
       const reused = pooled.sent > 0;
       try {
