@@ -41,12 +41,23 @@ describe('out-of-band bounces and complaints', () => {
     await sink.close();
   });
 
+  const events = async (id: string) => {
+    const found = [];
+    for await (const e of relay.store.readStream(`message-${id}`)) found.push(e);
+    return found;
+  };
+
   /** Sends one message and returns its id and the VERP token the sink saw. */
   const sendOne = async (to: string) => {
     const id = await submit(relay.smtpPort, [to], { envelope: { from: 'app@sender.test', to } });
     const t = await waitFor(
       () => sink.transactions.find((x) => x.from.includes(id.toLowerCase())),
       'delivered',
+    );
+    // The sink has the message before the relay has recorded its delivery.
+    await waitFor(
+      async () => (await events(id)).some((e) => e.type === 'MessageDelivered'),
+      'delivery recorded',
     );
     return { id, token: (t.from.split('@')[0] as string).slice(2) };
   };
@@ -63,12 +74,6 @@ describe('out-of-band bounces and complaints', () => {
     }
     await smtp.command('QUIT\r\n');
     return replies;
-  };
-
-  const events = async (id: string) => {
-    const found = [];
-    for await (const e of relay.store.readStream(`message-${id}`)) found.push(e);
-    return found;
   };
 
   it('a DSN for a delivered message bounces it out of band, classified, and suppresses the address', async () => {

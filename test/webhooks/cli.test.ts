@@ -131,12 +131,20 @@ describe('mailtrail webhooks and audit', () => {
           .at(-1),
       'accepted',
     );
-    const attempts = await waitFor(() => {
-      const shown = JSON.parse(run('webhooks', 'attempts', messageId, '--json').stdout) as {
-        attempts: Json[];
-      };
-      return shown.attempts.length >= 2 && shown.attempts;
-    }, 'two attempts');
+    // Not spawnSync: the receiver and the relay's dispatcher share this event loop, and each
+    // look takes the CLI seconds.
+    const attempts = await waitFor(
+      async () => {
+        const shown = JSON.parse(
+          (await runAsync('webhooks', 'attempts', messageId, '--json')).stdout,
+        ) as {
+          attempts: Json[];
+        };
+        return shown.attempts.length >= 2 && shown.attempts;
+      },
+      'two attempts',
+      60_000,
+    );
     assert.deepEqual(
       attempts.map((a) => [a.kind, a.outcome, a.status]),
       [
