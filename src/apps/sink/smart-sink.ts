@@ -165,7 +165,6 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
   server.on('error', () => {});
 
   return {
-    /** The most connections that were open at the same time. */
     /** The most connections open at once, in all or from one sending address. */
     peakConnections: (from?: string): number =>
       from === undefined ? peak : (peakFrom.get(from) ?? 0),
