@@ -13,7 +13,7 @@ import {
   isClean,
   normalizeLineEndings,
 } from '../../domain/message-body/line-endings.js';
-import { parseSmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
+import { parseSmtpReply, rcptRefusal } from '../../domain/smtp-reply/smtp-reply.js';
 import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
 import { connectFailureReply, transactionFailureReply } from './failure-replies.js';
 import { installNodemailerFixes, markCanonical } from './nodemailer-fixes.js';
@@ -95,7 +95,11 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
     const rejected = new Map((info.rejectedErrors ?? []).map((e) => [e.recipient, e.response]));
     return job.recipients.map((recipient) => {
       const refusal = rejected.get(recipient);
-      return { recipient, reply: refusal ? parseSmtpReply(refusal) : accepted, remote };
+      return {
+        recipient,
+        reply: refusal ? rcptRefusal(parseSmtpReply(refusal)) : accepted,
+        remote,
+      };
     });
   };
 
@@ -165,7 +169,7 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
           const refusal = refused.get(recipient);
           return {
             recipient,
-            reply: refusal ? parseSmtpReply(refusal) : fallback,
+            reply: refusal ? rcptRefusal(parseSmtpReply(refusal)) : fallback,
             remote: pooled.remote,
           };
         });

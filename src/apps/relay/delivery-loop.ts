@@ -18,7 +18,7 @@ import {
 } from '../../domain/message/decider.js';
 import { type Lane, type MessageAccepted, messageStream } from '../../domain/message/events.js';
 import type { RetryPolicy } from '../../domain/retry/retry-policy.js';
-import type { SmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
+import { noRoomForRecipient, type SmtpReply } from '../../domain/smtp-reply/smtp-reply.js';
 import { verpLocalPart } from '../../domain/verp/verp.js';
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue.js';
 import {
@@ -212,12 +212,8 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
     const recipientHeaders = headersBlob
       ? (JSON.parse(Buffer.from(headersBlob).toString('utf8')) as string[])
       : null;
-    for (const { from, to, prefix } of transactions(
-      state.accepted,
-      job.messageId,
-      recipients,
-      recipientHeaders,
-    )) {
+    const queue = transactions(state.accepted, job.messageId, recipients, recipientHeaders);
+    for (const { from, to, prefix } of queue) {
       // Its partition moved to another node: what is not sent is theirs now. Stopping: no
       // new transaction starts (one of VERP's per recipient, or one that was still loading).
       if (stopped || !stillMine(job.messageId)) break;
@@ -253,7 +249,13 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
             throw error;
           });
         if (outcome === null) break;
-        results.push(...outcome);
+        // The server had no room for some recipients in this transaction (RFC 5321
+        // §4.5.3.1.10): they go in the next one at once, as long as each takes some.
+        const noRoom = outcome.filter((r) => noRoomForRecipient(r.reply));
+        if (noRoom.length > 0 && noRoom.length < outcome.length) {
+          results.push(...outcome.filter((r) => !noRoomForRecipient(r.reply)));
+          queue.push({ from, to: noRoom.map((r) => r.recipient), prefix });
+        } else results.push(...outcome);
       } finally {
         release();
       }

@@ -29,6 +29,11 @@ export interface SmartSinkOptions {
   /** Keep each accepted message's bytes here, named after the transaction. */
   readonly saveDir?: string;
   readonly onTransaction?: (t: SinkTransaction) => void;
+  /**
+   * Recipients one transaction takes; past it, RCPT gets this reply (452 4.5.3 as RFC 5321
+   * has it, or an RFC 821 server's 552).
+   */
+  readonly maxRecipients?: { readonly count: number; readonly reply: '452' | '552' };
 }
 
 const BEHAVIOURS = [
@@ -93,6 +98,13 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
     },
     onRcptTo: (address: SMTPServerAddress, session: SMTPServerSession, callback) => {
       const rcpt = address.address;
+      const limit = options.maxRecipients;
+      if (limit && session.envelope.rcptTo.length >= limit.count)
+        return callback(
+          limit.reply === '452'
+            ? smtpError(452, '4.5.3', 'Too many recipients')
+            : smtpError(552, '5.5.3', 'Error: too many recipients'),
+        );
       switch (behaviourOf(rcpt)) {
         case 'tempfail':
           return callback(smtpError(451, '4.3.0', `<${rcpt}>: temporary failure, try again`));

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { effectiveEnhancedCode, parseSmtpReply, replyClass } from './smtp-reply.js';
+import {
+  effectiveEnhancedCode,
+  noRoomForRecipient,
+  parseSmtpReply,
+  rcptRefusal,
+  replyClass,
+} from './smtp-reply.js';
 
 describe('parseSmtpReply', () => {
   it('reads the basic code, the enhanced code and the text', () => {
@@ -31,5 +37,31 @@ describe('parseSmtpReply', () => {
     assert.equal(replyClass(parseSmtpReply('250 2.0.0 ok')), 'success');
     assert.equal(replyClass(parseSmtpReply('421 4.4.2 bye')), 'transient');
     assert.equal(replyClass(parseSmtpReply('554 5.7.1 no')), 'permanent');
+  });
+});
+
+describe('a RCPT refused for want of room in the transaction', () => {
+  const noRoom = (raw: string) => noRoomForRecipient(parseSmtpReply(raw));
+
+  it('is 452 or 552 with X.5.3, or saying too many recipients', () => {
+    assert.equal(noRoom('452 4.5.3 Too many recipients'), true);
+    assert.equal(noRoom('452 Too many recipients received this hour'), true);
+    assert.equal(noRoom('552 5.5.3 Error: too many recipients'), true);
+    assert.equal(noRoom('552 Too many recipients'), true);
+    assert.equal(noRoom('452 4.2.2 Mailbox full'), false);
+    assert.equal(noRoom('552 5.2.2 Mailbox full'), false);
+    assert.equal(noRoom('550 5.5.3 too many recipients'), false);
+  });
+
+  it('an RFC 821 552 is recorded as the 452 RFC 5321 asks for; a full mailbox stays 552', () => {
+    assert.deepEqual(rcptRefusal(parseSmtpReply('552 5.5.3 Error: too many recipients')), {
+      code: 452,
+      enhancedCode: '4.5.3',
+      text: 'Error: too many recipients',
+    });
+    const full = parseSmtpReply('552 5.2.2 Mailbox full');
+    assert.deepEqual(rcptRefusal(full), full);
+    const modern = parseSmtpReply('452 4.5.3 Too many recipients');
+    assert.deepEqual(rcptRefusal(modern), modern);
   });
 });

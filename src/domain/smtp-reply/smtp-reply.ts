@@ -49,3 +49,19 @@ export const replyClass = (reply: SmtpReply): ReplyClass =>
     : reply.code >= 500 && reply.code < 600
       ? 'permanent'
       : 'transient';
+
+/**
+ * A refused RCPT that says only that this transaction has no room for more recipients (RFC
+ * 5321 §4.5.3.1.10): the recipient goes in another transaction. Servers following RFC 821
+ * say so with 552; that is read as the 452 RFC 5321 asks for, but only when it names too
+ * many recipients (X.5.3, or in its text): a 552 for a full mailbox stays what it is.
+ */
+export const noRoomForRecipient = (reply: SmtpReply): boolean =>
+  (reply.code === 452 || reply.code === 552) &&
+  (reply.enhancedCode?.endsWith('.5.3') === true || /too many recipients/i.test(reply.text));
+
+/** A RCPT refusal as it is to be recorded: no room in the transaction is never permanent. */
+export const rcptRefusal = (reply: SmtpReply): SmtpReply =>
+  reply.code === 552 && noRoomForRecipient(reply)
+    ? { ...reply, code: 452, enhancedCode: '4.5.3' }
+    : reply;
