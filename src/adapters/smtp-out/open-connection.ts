@@ -18,6 +18,8 @@ export interface ConnectOptions {
   readonly sourceAddress?: string | undefined;
   readonly blockLocalAddresses: boolean;
   readonly connectTimeoutMs: number;
+  /** For any reply once connected; the final dot's may take 10 minutes (RFC 5321 §4.5.3.2.6). */
+  readonly replyTimeoutMs: number;
   readonly resolveRecords: ResolveRecords;
   /** opportunistic: STARTTLS when offered; required: no TLS, no delivery; off: never. */
   readonly tls?: TlsPolicy;
@@ -136,7 +138,7 @@ export const openConnection = async (
       servername: isIP(socketInfo.hostname) ? undefined : socketInfo.hostname,
     },
     greetingTimeout: options.connectTimeoutMs,
-    socketTimeout: 5 * 60_000,
+    socketTimeout: options.replyTimeoutMs,
   } as SMTPConnection.Options);
   try {
     await unlessAbandoned(handshake(connection), signal);

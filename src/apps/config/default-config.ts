@@ -95,6 +95,7 @@ delivery:
   maxInFlight: 500           # deliveries under way at once, all domains together
   connectTimeout: 30s
   idleTimeout: 5s            # an idle outbound connection is closed after this
+  replyTimeout: 10m          # for any reply (RFC 5321: 10 minutes after the final dot)
   stopGrace: 10s             # a stop waits this long for attempts under way, then drops them
 
 queue:

@@ -258,6 +258,11 @@ export const ConfigSchema = z
         connectTimeout: duration.prefault('30s'),
         idleTimeout: duration.prefault('5s'),
         /**
+         * How long a remote may take over any reply. RFC 5321 §4.5.3.2.6 gives the reply to
+         * the final dot 10 minutes: giving up sooner risks delivering the message twice.
+         */
+        replyTimeout: duration.prefault('10m'),
+        /**
          * A stop waits this long for the attempts under way, then abandons them: their
          * recipients stay due (one cut after its final dot may be delivered twice).
          */

@@ -55,6 +55,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     sourceAddress: config.delivery.sourceAddress,
     blockLocalAddresses: config.delivery.blockLocalAddresses,
     connectTimeoutMs: config.delivery.connectTimeout,
+    replyTimeoutMs: config.delivery.replyTimeout,
     resolveRecords: createResolveRecords(config.dns.servers, config.dns.timeout),
     maxPerKey: config.delivery.maxConnectionsPerDomain,
     maxMessagesPerConnection: config.delivery.maxMessagesPerConnection,

@@ -34,6 +34,8 @@ export interface SmartSinkOptions {
    * has it, or an RFC 821 server's 552).
    */
   readonly maxRecipients?: { readonly count: number; readonly reply: '452' | '552' };
+  /** Answers the final dot this much later, as a receiver busy scanning the message does. */
+  readonly answerDelayMs?: number;
 }
 
 const BEHAVIOURS = [
@@ -170,7 +172,9 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
           reply,
           ...(file ? { file } : {}),
         });
-        callback(null, `2.0.0 Ok: queued as ${id}`);
+        const answer = () => callback(null, `2.0.0 Ok: queued as ${id}`);
+        if (options.answerDelayMs) setTimeout(answer, options.answerDelayMs);
+        else answer();
       });
     },
   } as FixedServerOptions);
