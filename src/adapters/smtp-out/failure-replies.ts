@@ -32,6 +32,14 @@ export const connectFailureReply = (error: ErrorLike): SmtpReply => {
   return local(451, '4.4.1', text);
 };
 
+/** The address needs SMTPUTF8 (its own local part or the sender's) and the server lacks it. */
+export const smtpUtf8RequiredReply = (mx: string | null, address: string): SmtpReply =>
+  local(
+    553,
+    '5.6.7',
+    `SMTPUTF8 is required for <${address}>, and ${mx ?? 'the server'} does not offer it`,
+  );
+
 /** The reply to record when a transaction failed: the server's own, or a local 4xx. */
 export const transactionFailureReply = (error: ErrorLike): SmtpReply => {
   if (error.response && /^\d{3}/.test(error.response)) return parseSmtpReply(error.response);

@@ -15,7 +15,11 @@ import {
 } from '../../domain/message-body/line-endings.js';
 import { parseSmtpReply, rcptRefusal } from '../../domain/smtp-reply/smtp-reply.js';
 import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
-import { connectFailureReply, transactionFailureReply } from './failure-replies.js';
+import {
+  connectFailureReply,
+  smtpUtf8RequiredReply,
+  transactionFailureReply,
+} from './failure-replies.js';
 import { installNodemailerFixes, markCanonical } from './nodemailer-fixes.js';
 import {
   type ConnectOptions,
@@ -24,6 +28,7 @@ import {
   type Route,
   unlessAbandoned,
 } from './open-connection.js';
+import { type WireEnvelope, wireEnvelope } from './wire-envelope.js';
 
 export interface SmtpDelivererOptions extends ConnectOptions, PoolLimits {
   /** Per-domain routes; `*` matches any domain. */
@@ -71,7 +76,11 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
   // Every attempt under way listens for the stop: hundreds at once are normal.
   setMaxListeners(0, stopping.signal);
 
-  const attempt = async (job: DeliveryJob, pooled: Pooled): Promise<AttemptResult[]> => {
+  const attempt = async (
+    job: DeliveryJob,
+    pooled: Pooled,
+    wire: WireEnvelope,
+  ): Promise<AttemptResult[]> => {
     // Ingestion already made line endings canonical; this guards anything that reached the
     // log another way, because nodemailer passes a bare CR (`\r.\r`) through untouched.
     const stored = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
@@ -81,8 +90,8 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
     const info = await send(
       pooled.connection,
       {
-        from: job.from,
-        to: [...job.recipients],
+        from: wire.from,
+        to: wire.to.map((t) => t.wire),
         size: body.length,
         use8BitMime: !isAscii(body),
       },
@@ -93,8 +102,8 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
     const remote = pooled.remote;
     const accepted = parseSmtpReply(String(info.response));
     const rejected = new Map((info.rejectedErrors ?? []).map((e) => [e.recipient, e.response]));
-    return job.recipients.map((recipient) => {
-      const refusal = rejected.get(recipient);
+    return wire.to.map(({ wire: address, recipient }) => {
+      const refusal = rejected.get(address);
       return {
         recipient,
         reply: refusal ? rcptRefusal(parseSmtpReply(refusal)) : accepted,
@@ -146,11 +155,21 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         if (stopping.signal.aborted) throw new AttemptAbandoned();
         return everyone(connectFailureReply(error as SendError), noRemote);
       }
+      const wire = wireEnvelope(job.from, job.recipients, pooled.remote.esmtp.includes('SMTPUTF8'));
+      const unsendable = wire.unsendable.map((recipient) => ({
+        recipient,
+        reply: smtpUtf8RequiredReply(pooled.remote.mx, recipient),
+        remote: pooled.remote,
+      }));
+      if (wire.to.length === 0) {
+        pool.release(pooled, true);
+        return unsendable;
+      }
       const reused = pooled.sent > 0;
       try {
-        const results = await attempt(job, pooled);
+        const results = await attempt(job, pooled, wire);
         pool.release(pooled, true);
-        return results;
+        return [...unsendable, ...results];
       } catch (raw) {
         pool.release(pooled, false);
         if (stopping.signal.aborted) throw new AttemptAbandoned();
@@ -165,14 +184,17 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         )._envelope;
         const rcptRefusals = error.rejectedErrors ?? envelope?.rejectedErrors ?? [];
         const refused = new Map(rcptRefusals.map((e) => [e.recipient, e.response]));
-        return job.recipients.map((recipient) => {
-          const refusal = refused.get(recipient);
-          return {
-            recipient,
-            reply: refusal ? rcptRefusal(parseSmtpReply(refusal)) : fallback,
-            remote: pooled.remote,
-          };
-        });
+        return [
+          ...unsendable,
+          ...wire.to.map(({ wire: address, recipient }) => {
+            const refusal = refused.get(address);
+            return {
+              recipient,
+              reply: refusal ? rcptRefusal(parseSmtpReply(refusal)) : fallback,
+              remote: pooled.remote,
+            };
+          }),
+        ];
       }
     }
   };

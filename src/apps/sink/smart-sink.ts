@@ -34,6 +34,8 @@ export interface SmartSinkOptions {
    * has it, or an RFC 821 server's 552).
    */
   readonly maxRecipients?: { readonly count: number; readonly reply: '452' | '552' };
+  /** Offer SMTPUTF8 (smtp-server does by default); false plays a server that does not. */
+  readonly smtpUtf8?: boolean;
   /** Answers the final dot this much later, as a receiver busy scanning the message does. */
   readonly answerDelayMs?: number;
 }
@@ -82,6 +84,7 @@ export const createSmartSink = (options: SmartSinkOptions = {}) => {
     disabledCommands: options.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     hideENHANCEDSTATUSCODES: false,
     disableReverseLookup: true,
+    hideSMTPUTF8: options.smtpUtf8 === false,
     greetingDelayMs: 0,
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : { hideSTARTTLS: true }),
     size: 50 * 1024 * 1024,
