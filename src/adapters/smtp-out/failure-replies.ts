@@ -8,6 +8,9 @@ interface ErrorLike {
   readonly message?: string;
   readonly response?: string;
   readonly responseCode?: number;
+  readonly command?: string;
+  /** It failed after STARTTLS was agreed, before TLS was up. */
+  readonly duringTls?: boolean;
 }
 
 const local = (code: number, enhancedCode: string, text: string): SmtpReply => ({
@@ -28,7 +31,11 @@ export const connectFailureReply = (error: ErrorLike): SmtpReply => {
   if (error.category === 'dns') return local(451, '4.4.3', text);
   if (error.category === 'policy') return local(451, '4.4.4', text);
   // STARTTLS refused or failed where the site's policy requires it (RFC 5248: encryption needed).
-  if (error.code === 'ETLS') return local(451, '4.7.10', text);
+  if (error.code === 'ETLS' || error.duringTls) return local(451, '4.7.10', text);
+  // Every host greeted with a refusal: a 421 is the server's own word (reply rules match it);
+  // a 554 greeting is not taken as a verdict on the mail, as Postfix does not (skip_5xx).
+  if (error.code === 'EPROTOCOL' && error.command === 'CONN' && /^4\d\d/.test(error.response ?? ''))
+    return parseSmtpReply(error.response ?? '');
   return local(451, '4.4.1', text);
 };
 

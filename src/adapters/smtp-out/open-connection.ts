@@ -84,11 +84,56 @@ const handshake = (connection: SMTPConnection): Promise<void> =>
     });
   });
 
+interface MxHost {
+  readonly exchange: string;
+  readonly priority: number;
+  readonly A?: string[];
+  readonly AAAA?: string[];
+}
+
+/** One named host at one address: a route's target, or the MX host to try again in clear. */
+const pinned = (host: string, ip: string = host): MxHost[] => [
+  {
+    exchange: host,
+    priority: 0,
+    ...(isIP(ip) === 4 ? { A: [ip] } : {}),
+    ...(isIP(ip) === 6 ? { AAAA: [ip] } : {}),
+  },
+];
+
+/** What went wrong with one host once connected, and which host it was. */
+type HostTrouble = Error & {
+  remote?: Remote;
+  code?: string;
+  command?: string;
+  timeoutType?: string;
+  response?: string;
+  /** It failed after STARTTLS was agreed, before TLS was up. */
+  duringTls?: boolean;
+};
+
+/** It greeted with something other than 220 (RFC 5321 §3.1: 421 or 554): it will not talk. */
+const refusedToTalk = (e: HostTrouble): boolean =>
+  e.code === 'EPROTOCOL' && e.command === 'CONN' && /^[45]\d\d/.test(e.response ?? '');
+
+/** STARTTLS was agreed, and then the TLS handshake failed or never finished. */
+const tlsFailed = (e: HostTrouble): boolean =>
+  e.duringTls === true ||
+  e.code === 'ETLS' ||
+  (e.code === 'ETIMEDOUT' && e.timeoutType === 'UPGRADE_TIMEOUT');
+
+/** At most this many hosts tried in one go, as mx-connect has it. */
+const MAX_HOSTS = 20;
+
 /**
  * Connects to a domain's mail exchangers the way RFC 5321 §5.1 says: MX hosts in preference
  * order, falling back to the next, A/AAAA when there is no MX, and never to a null MX.
  * mx-connect does the walking; nodemailer speaks SMTP over the socket it returns, with
  * opportunistic STARTTLS (a self-signed or failed certificate does not stop delivery).
+ * A host that will not talk (a 421 or 554 greeting) is passed over for the next, as Postfix
+ * does; with none left, its reply is the outcome. Under `opportunistic`, a host whose TLS
+ * handshake fails is tried again in clear (Postfix's level `may` does the same): otherwise a
+ * server with broken TLS would get nothing until the message expired.
  */
 export const openConnection = async (
   domain: string,
@@ -97,18 +142,60 @@ export const openConnection = async (
   /** Fired when the relay stops: the connection is given up wherever it is. */
   signal?: AbortSignal,
 ): Promise<OpenConnection> => {
+  const skipped = new Set<string>();
+  let refusal: HostTrouble | undefined;
+  for (;;) {
+    try {
+      return await connectOnce(domain, route, options, skipped, signal);
+    } catch (raw) {
+      const error = raw as HostTrouble;
+      const host = error.remote;
+      if (host?.ip && refusedToTalk(error)) {
+        refusal ??= error;
+        skipped.add(host.ip);
+        if (route?.direct || skipped.size >= MAX_HOSTS) throw refusal;
+        continue;
+      }
+      if (
+        host?.mx &&
+        host.ip &&
+        tlsFailed(error) &&
+        (options.tls ?? 'opportunistic') === 'opportunistic'
+      )
+        return {
+          ...(await connectOnce(
+            domain,
+            { host: host.mx, direct: true, port: route?.port },
+            { ...options, tls: 'off' },
+            skipped,
+            signal,
+            host.ip,
+          )),
+          tlsPolicy: 'opportunistic',
+        };
+      // The hosts left could not be reached at all: the one that refused says more.
+      throw refusal && !(error instanceof AttemptAbandoned) ? refusal : error;
+    }
+  }
+};
+
+const connectOnce = async (
+  domain: string,
+  route: Route | undefined,
+  options: ConnectOptions,
+  skipped: ReadonlySet<string>,
+  signal: AbortSignal | undefined,
+  ip?: string,
+): Promise<OpenConnection> => {
   if (signal?.aborted) throw new AttemptAbandoned();
   const target = route && !route.direct ? route.host : domain;
-  const mx = route?.direct
-    ? [
-        {
-          exchange: route.host,
-          priority: 0,
-          ...(isIP(route.host) === 4 ? { A: [route.host] } : {}),
-          ...(isIP(route.host) === 6 ? { AAAA: [route.host] } : {}),
-        },
-      ]
-    : undefined;
+  const mx = route?.direct ? pinned(route.host, ip) : undefined;
+  const resolveRecords: ResolveRecords = async (name, type) => {
+    const records = await options.resolveRecords(name, type);
+    return type === 'A' || type === 'AAAA'
+      ? records.filter((r) => !skipped.has(String(r)))
+      : records;
+  };
   const socketInfo = await unlessAbandoned(
     mxConnect({
       target,
@@ -117,10 +204,7 @@ export const openConnection = async (
       ...(mx ? { mx } : {}),
       ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
       localHostname: options.ehloName,
-      dnsOptions: {
-        blockLocalAddresses: options.blockLocalAddresses,
-        resolveRecords: options.resolveRecords,
-      },
+      dnsOptions: { blockLocalAddresses: options.blockLocalAddresses, resolveRecords },
     }),
     signal,
     (late) => late.socket.destroy(),
@@ -140,24 +224,31 @@ export const openConnection = async (
     greetingTimeout: options.connectTimeoutMs,
     socketTimeout: options.replyTimeoutMs,
   } as SMTPConnection.Options);
+  const extensions = (): string[] =>
+    (connection as unknown as { _supportedExtensions: string[] })._supportedExtensions;
+  const remote = (): Remote => ({
+    mx: socketInfo.hostname,
+    ip: socketInfo.host,
+    sourceIp: socketInfo.localAddress ?? null,
+    tls: connection.secure,
+    esmtp: [...extensions()],
+  });
   try {
     await unlessAbandoned(handshake(connection), signal);
   } catch (error) {
     connection.close();
+    // Which host it was: the next attempt passes it over, and the outcome names it.
+    if (error instanceof Error && !(error instanceof AttemptAbandoned))
+      Object.assign(error, {
+        remote: remote(),
+        duringTls: (connection as unknown as { upgrading?: boolean }).upgrading === true,
+      });
     throw error;
   }
-  const extensions = (connection as unknown as { _supportedExtensions: string[] })
-    ._supportedExtensions;
   return {
     connection,
     socket: socketInfo.socket,
-    remote: {
-      mx: socketInfo.hostname,
-      ip: socketInfo.host,
-      sourceIp: socketInfo.localAddress ?? null,
-      tls: connection.secure,
-      esmtp: [...extensions],
-    },
+    remote: remote(),
     tlsPolicy: options.tls ?? 'opportunistic',
   };
 };

@@ -153,7 +153,9 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         );
       } catch (error) {
         if (stopping.signal.aborted) throw new AttemptAbandoned();
-        return everyone(connectFailureReply(error as SendError), noRemote);
+        // A host that refused to talk is named in the outcome.
+        const { remote } = error as { remote?: Remote };
+        return everyone(connectFailureReply(error as SendError), remote ?? noRemote);
       }
       const wire = wireEnvelope(job.from, job.recipients, pooled.remote.esmtp.includes('SMTPUTF8'));
       const unsendable = wire.unsendable.map((recipient) => ({
