@@ -52,6 +52,8 @@ describe('MX hosts that will not do the job', () => {
       'mx1.busy.test': { A: ['127.0.0.90'] },
       'mx2.busy.test': { A: ['127.0.0.91'] },
       'only-busy.test': { MX: [{ exchange: 'mx1.busy.test', priority: 10 }] },
+      // An MX named by its address: mx-connect looks nothing up for it.
+      'ip-mx.test': { MX: [{ exchange: '127.0.0.90', priority: 10 }] },
       'badtls.test': { MX: [{ exchange: 'mx.badtls.test', priority: 10 }] },
       'mx.badtls.test': { A: ['127.0.0.92'] },
       'strict-badtls.test': { MX: [{ exchange: 'mx.badtls.test', priority: 10 }] },
@@ -94,6 +96,12 @@ describe('MX hosts that will not do the job', () => {
     assert.deepEqual([reply.code, reply.enhancedCode], [421, '4.3.2']);
     assert.match(reply.text, /mx1 busy/);
     assert.deepEqual([remote.mx, remote.ip], ['mx1.busy.test', '127.0.0.90']);
+  });
+
+  it('an MX named by its address that refuses is not tried again and again', async () => {
+    const outcome = await firstOutcome(await submit(relay.smtpPort, ['eve@ip-mx.test']));
+    assert.equal(outcome.type, 'DeliveryDeferred');
+    assert.equal((outcome.data as Outcome).reply.code, 421);
   });
 
   it('a TLS handshake that fails is tried again in clear under the opportunistic policy', async () => {

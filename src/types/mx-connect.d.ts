@@ -16,6 +16,8 @@ declare module 'mx-connect' {
     mx?: MxEntry[] | string;
     localAddress?: string;
     localHostname?: string;
+    /** Addresses not to connect to, whichever host they belong to. */
+    ignoreMXHosts?: string[];
     dnsOptions?: {
       blockLocalAddresses?: boolean;
       ignoreIPv6?: boolean;

@@ -22,7 +22,7 @@ export interface Pooled extends OpenConnection {
 interface Slot {
   readonly idle: Pooled[];
   open: number;
-  readonly waiters: Array<() => void>;
+  readonly waiters: Array<{ readonly fits: (p: Pooled) => boolean; readonly wake: () => void }>;
 }
 
 /**
@@ -42,7 +42,12 @@ export const createConnectionPool = (limits: PoolLimits) => {
     }
     return s;
   };
-  const wakeOne = (s: Slot): void => s.waiters.shift()?.();
+  // A connection back in the pool goes to the first waiter it suits: woken, one it does not
+  // suit would close it to make room, and the one it suits would wait for a new one.
+  const wakeOne = (s: Slot, released?: Pooled): void => {
+    const suited = released ? s.waiters.findIndex((w) => w.fits(released)) : -1;
+    s.waiters.splice(Math.max(suited, 0), 1)[0]?.wake();
+  };
 
   // The receiver learns of a close a moment after we do (its event loop may take the next
   // connection first): the slot stays taken that much longer, so a site allowed N
@@ -107,7 +112,7 @@ export const createConnectionPool = (limits: PoolLimits) => {
       }
       const unfit = s.idle[0];
       if (unfit) close(unfit);
-      await new Promise<void>((resolve) => s.waiters.push(resolve));
+      await new Promise<void>((resolve) => s.waiters.push({ fits, wake: resolve }));
     }
   };
 
@@ -135,7 +140,7 @@ export const createConnectionPool = (limits: PoolLimits) => {
     p.idleTimer = setTimeout(() => close(p), limits.idleTimeoutMs);
     p.idleTimer.unref();
     s.idle.push(p);
-    wakeOne(s);
+    wakeOne(s, p);
   };
 
   const closeAll = (): void => {

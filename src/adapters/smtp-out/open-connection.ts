@@ -144,35 +144,38 @@ export const openConnection = async (
 ): Promise<OpenConnection> => {
   const skipped = new Set<string>();
   let refusal: HostTrouble | undefined;
+  // The host whose TLS handshake failed, to be tried again in clear.
+  let inClear: { readonly mx: string; readonly ip: string } | undefined;
   for (;;) {
+    const clear = inClear;
+    inClear = undefined;
     try {
-      return await connectOnce(domain, route, options, skipped, signal);
+      if (!clear) return await connectOnce(domain, route, options, skipped, signal);
+      const plain = await connectOnce(
+        domain,
+        { host: clear.mx, direct: true, port: route?.port },
+        { ...options, tls: 'off' },
+        skipped,
+        signal,
+        clear.ip,
+      );
+      return { ...plain, tlsPolicy: 'opportunistic' };
     } catch (raw) {
       const error = raw as HostTrouble;
       const host = error.remote;
       if (host?.ip && refusedToTalk(error)) {
         refusal ??= error;
+        // mx-connect passes over the hosts named here; one named already answered again
+        // (it should not), so the walk ends rather than go round.
+        if (skipped.has(host.ip) || skipped.size >= MAX_HOSTS) throw refusal;
         skipped.add(host.ip);
-        if (route?.direct || skipped.size >= MAX_HOSTS) throw refusal;
         continue;
       }
-      if (
-        host?.mx &&
-        host.ip &&
-        tlsFailed(error) &&
-        (options.tls ?? 'opportunistic') === 'opportunistic'
-      )
-        return {
-          ...(await connectOnce(
-            domain,
-            { host: host.mx, direct: true, port: route?.port },
-            { ...options, tls: 'off' },
-            skipped,
-            signal,
-            host.ip,
-          )),
-          tlsPolicy: 'opportunistic',
-        };
+      const opportunistic = (options.tls ?? 'opportunistic') === 'opportunistic';
+      if (!clear && opportunistic && host?.mx && host.ip && tlsFailed(error)) {
+        inClear = { mx: host.mx, ip: host.ip };
+        continue;
+      }
       // The hosts left could not be reached at all: the one that refused says more.
       throw refusal && !(error instanceof AttemptAbandoned) ? refusal : error;
     }
@@ -190,12 +193,6 @@ const connectOnce = async (
   if (signal?.aborted) throw new AttemptAbandoned();
   const target = route && !route.direct ? route.host : domain;
   const mx = route?.direct ? pinned(route.host, ip) : undefined;
-  const resolveRecords: ResolveRecords = async (name, type) => {
-    const records = await options.resolveRecords(name, type);
-    return type === 'A' || type === 'AAAA'
-      ? records.filter((r) => !skipped.has(String(r)))
-      : records;
-  };
   const socketInfo = await unlessAbandoned(
     mxConnect({
       target,
@@ -204,7 +201,11 @@ const connectOnce = async (
       ...(mx ? { mx } : {}),
       ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
       localHostname: options.ehloName,
-      dnsOptions: { blockLocalAddresses: options.blockLocalAddresses, resolveRecords },
+      ignoreMXHosts: [...skipped],
+      dnsOptions: {
+        blockLocalAddresses: options.blockLocalAddresses,
+        resolveRecords: options.resolveRecords,
+      },
     }),
     signal,
     (late) => late.socket.destroy(),

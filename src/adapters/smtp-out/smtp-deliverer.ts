@@ -102,13 +102,10 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
     const remote = pooled.remote;
     const accepted = parseSmtpReply(String(info.response));
     const rejected = new Map((info.rejectedErrors ?? []).map((e) => [e.recipient, e.response]));
-    return wire.to.map(({ wire: address, recipient }) => {
+    return wire.to.flatMap(({ wire: address, recipients }) => {
       const refusal = rejected.get(address);
-      return {
-        recipient,
-        reply: refusal ? rcptRefusal(parseSmtpReply(refusal)) : accepted,
-        remote,
-      };
+      const reply = refusal ? rcptRefusal(parseSmtpReply(refusal)) : accepted;
+      return recipients.map((recipient) => ({ recipient, reply, remote }));
     });
   };
 
@@ -158,9 +155,9 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         return everyone(connectFailureReply(error as SendError), remote ?? noRemote);
       }
       const wire = wireEnvelope(job.from, job.recipients, pooled.remote.esmtp.includes('SMTPUTF8'));
-      const unsendable = wire.unsendable.map((recipient) => ({
+      const unsendable = wire.unsendable.map(({ recipient, needs }) => ({
         recipient,
-        reply: smtpUtf8RequiredReply(pooled.remote.mx, recipient),
+        reply: smtpUtf8RequiredReply(pooled.remote.mx, needs),
         remote: pooled.remote,
       }));
       if (wire.to.length === 0) {
@@ -188,13 +185,10 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         const refused = new Map(rcptRefusals.map((e) => [e.recipient, e.response]));
         return [
           ...unsendable,
-          ...wire.to.map(({ wire: address, recipient }) => {
+          ...wire.to.flatMap(({ wire: address, recipients }) => {
             const refusal = refused.get(address);
-            return {
-              recipient,
-              reply: refusal ? rcptRefusal(parseSmtpReply(refusal)) : fallback,
-              remote: pooled.remote,
-            };
+            const reply = refusal ? rcptRefusal(parseSmtpReply(refusal)) : fallback;
+            return recipients.map((recipient) => ({ recipient, reply, remote: pooled.remote }));
           }),
         ];
       }

@@ -1,11 +1,15 @@
 import { asciiAddress } from '../../domain/address/address.js';
 
-/** The envelope as it goes to one server, each recipient by the address the job knows. */
+/** The envelope as it goes to one server. */
 export interface WireEnvelope {
   readonly from: string;
-  readonly to: ReadonlyArray<{ readonly wire: string; readonly recipient: string }>;
-  /** Recipients that cannot go to this server at all. */
-  readonly unsendable: readonly string[];
+  /**
+   * Each address once as it goes on the wire, with the recipients the job knows by it
+   * (`a@bücher.de` and `a@xn--bcher-kva.de` are one mailbox: one RCPT, one outcome for both).
+   */
+  readonly to: ReadonlyArray<{ readonly wire: string; readonly recipients: readonly string[] }>;
+  /** Recipients that cannot go to this server at all, and the address that needs SMTPUTF8. */
+  readonly unsendable: ReadonlyArray<{ readonly recipient: string; readonly needs: string }>;
 }
 
 /**
@@ -18,16 +22,23 @@ export const wireEnvelope = (
   recipients: readonly string[],
   smtpUtf8: boolean,
 ): WireEnvelope => {
-  if (smtpUtf8)
-    return { from, to: recipients.map((r) => ({ wire: r, recipient: r })), unsendable: [] };
-  const sender = asciiAddress(from);
-  if (sender === null) return { from, to: [], unsendable: recipients };
-  const to: Array<{ wire: string; recipient: string }> = [];
-  const unsendable: string[] = [];
+  const sender = smtpUtf8 ? from : asciiAddress(from);
+  if (sender === null)
+    return {
+      from,
+      to: [],
+      unsendable: recipients.map((recipient) => ({ recipient, needs: from })),
+    };
+  const to = new Map<string, string[]>();
+  const unsendable: Array<{ recipient: string; needs: string }> = [];
   for (const recipient of recipients) {
-    const wire = asciiAddress(recipient);
-    if (wire === null) unsendable.push(recipient);
-    else to.push({ wire, recipient });
+    const wire = smtpUtf8 ? recipient : asciiAddress(recipient);
+    if (wire === null) unsendable.push({ recipient, needs: recipient });
+    else to.set(wire, [...(to.get(wire) ?? []), recipient]);
   }
-  return { from: sender, to, unsendable };
+  return {
+    from: sender,
+    to: [...to].map(([wire, known]) => ({ wire, recipients: known })),
+    unsendable,
+  };
 };

@@ -250,9 +250,9 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
           });
         if (outcome === null) break;
         // The server had no room for some recipients in this transaction (RFC 5321
-        // §4.5.3.1.10): they go in the next one at once, as long as each takes some.
+        // §4.5.3.1.10): they go in the next one at once, as long as this one delivered some.
         const noRoom = outcome.filter((r) => noRoomForRecipient(r.reply));
-        if (noRoom.length > 0 && noRoom.length < outcome.length) {
+        if (noRoom.length > 0 && outcome.some((r) => r.reply.code < 400)) {
           results.push(...outcome.filter((r) => !noRoomForRecipient(r.reply)));
           queue.push({ from, to: noRoom.map((r) => r.recipient), prefix });
         } else results.push(...outcome);
