@@ -9,9 +9,20 @@ interface ErrorLike {
   readonly response?: string;
   readonly responseCode?: number;
   readonly command?: string;
+  readonly timeoutType?: string;
   /** It failed after STARTTLS was agreed, before TLS was up. */
   readonly duringTls?: boolean;
 }
+
+/** It greeted with something other than 220 (RFC 5321 §3.1: 421 or 554): it will not talk. */
+export const refusedToTalk = (e: ErrorLike): boolean =>
+  e.code === 'EPROTOCOL' && e.command === 'CONN' && /^[45]\d\d/.test(e.response ?? '');
+
+/** STARTTLS was agreed, and then the TLS handshake failed or never finished. */
+export const tlsFailed = (e: ErrorLike): boolean =>
+  e.duringTls === true ||
+  e.code === 'ETLS' ||
+  (e.code === 'ETIMEDOUT' && e.timeoutType === 'UPGRADE_TIMEOUT');
 
 const local = (code: number, enhancedCode: string, text: string): SmtpReply => ({
   code,
@@ -31,11 +42,11 @@ export const connectFailureReply = (error: ErrorLike): SmtpReply => {
   if (error.category === 'dns') return local(451, '4.4.3', text);
   if (error.category === 'policy') return local(451, '4.4.4', text);
   // STARTTLS refused or failed where the site's policy requires it (RFC 5248: encryption needed).
-  if (error.code === 'ETLS' || error.duringTls) return local(451, '4.7.10', text);
+  if (tlsFailed(error)) return local(451, '4.7.10', text);
   // Every host greeted with a refusal: a 421 is the server's own word (reply rules match it);
   // a 554 greeting is not taken as a verdict on the mail, as Postfix does not (skip_5xx).
-  if (error.code === 'EPROTOCOL' && error.command === 'CONN' && /^4\d\d/.test(error.response ?? ''))
-    return parseSmtpReply(error.response ?? '');
+  if (refusedToTalk(error) && error.response?.startsWith('4'))
+    return parseSmtpReply(error.response);
   return local(451, '4.4.1', text);
 };
 

@@ -4,6 +4,7 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { AttemptAbandoned } from '../../domain/delivery/delivery-port.js';
 import type { Remote } from '../../domain/message/events.js';
 import type { ResolveRecords } from './dns-resolver.js';
+import { refusedToTalk, tlsFailed } from './failure-replies.js';
 
 export interface Route {
   readonly host: string;
@@ -102,25 +103,7 @@ const pinned = (host: string, ip: string = host): MxHost[] => [
 ];
 
 /** What went wrong with one host once connected, and which host it was. */
-type HostTrouble = Error & {
-  remote?: Remote;
-  code?: string;
-  command?: string;
-  timeoutType?: string;
-  response?: string;
-  /** It failed after STARTTLS was agreed, before TLS was up. */
-  duringTls?: boolean;
-};
-
-/** It greeted with something other than 220 (RFC 5321 §3.1: 421 or 554): it will not talk. */
-const refusedToTalk = (e: HostTrouble): boolean =>
-  e.code === 'EPROTOCOL' && e.command === 'CONN' && /^[45]\d\d/.test(e.response ?? '');
-
-/** STARTTLS was agreed, and then the TLS handshake failed or never finished. */
-const tlsFailed = (e: HostTrouble): boolean =>
-  e.duringTls === true ||
-  e.code === 'ETLS' ||
-  (e.code === 'ETIMEDOUT' && e.timeoutType === 'UPGRADE_TIMEOUT');
+type HostTrouble = Error & { remote?: Remote; duringTls?: boolean };
 
 /** At most this many hosts tried in one go, as mx-connect has it. */
 const MAX_HOSTS = 20;
