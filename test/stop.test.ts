@@ -10,12 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SMTPServer } from 'smtp-server';
-import { createFileKeyStore } from '../src/adapters/dkim-keys/file-key-store.js';
-import { addSendingDomain } from '../src/apps/domains/sending-domains.js';
-import { dataPaths } from '../src/apps/relay/data-paths.js';
 import { messageStream } from '../src/domain/message/events.js';
-import { activeSigningKeys } from '../src/projections/sending-domains/sending-domains.js';
-import { streamEvents } from './support/fixtures.js';
+import { onboardDomain, streamEvents } from './support/fixtures.js';
 import {
   type Sink,
   startSink,
@@ -101,21 +97,6 @@ describe('stopping the relay while deliveries hang', () => {
     return relay;
   };
 
-  /** Onboards the submitter's domain (sender.test): its mail gets a return path per recipient. */
-  const onboardSender = async (relay: TestRelay) => {
-    await addSendingDomain(
-      {
-        store: relay.store,
-        readDb: relay.readDb,
-        keyStore: createFileKeyStore(dataPaths(relay.config).keys),
-        settings: { egressAddresses: [], bounceHost: 'relay.test', returnPathPrefix: 'b' },
-        now: Date.now,
-      },
-      { domain: 'sender.test', credential: null },
-    );
-    await waitFor(() => activeSigningKeys(relay.readDb, ['sender.test']).length > 0, 'its keys');
-  };
-
   /** Stops a relay stuck on its MX and restarts it on the same data, towards the sink. */
   const stopAndRestart = async (relay: TestRelay, messageId: string, recipient: string) => {
     running.splice(running.indexOf(relay), 1);
@@ -161,7 +142,8 @@ describe('stopping the relay while deliveries hang', () => {
     timeout: 60_000,
   }, async () => {
     const relay = await start(`[127.0.0.77]:${ports.halfway}`);
-    await onboardSender(relay);
+    // Onboarded: its mail gets a return path per recipient (VERP).
+    await onboardDomain(relay, 'sender.test');
     const id = await submit(relay.smtpPort, ['cy@example.com', 'di@example.com']);
     await waitFor(() => half.length === 2, 'two transactions at the MX');
     const [first, second] = half.map(([only, ...more]) => {
@@ -210,7 +192,8 @@ describe('stopping the relay while deliveries hang', () => {
     const relay = await start(`[127.0.0.79]:${ports.slowly}`, undefined, {
       delivery: { stopGrace: '5s' },
     });
-    await onboardSender(relay);
+    // Onboarded: its mail gets a return path per recipient (VERP).
+    await onboardDomain(relay, 'sender.test');
     const id = await submit(relay.smtpPort, ['hal@example.com', 'ida@example.com']);
     await waitFor(() => slow.length === 1, 'the first transaction at the MX');
     // The stop begins while the first waits for its answer, which comes within the grace.
