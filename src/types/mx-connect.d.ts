@@ -37,3 +37,12 @@ declare module 'mx-connect' {
   function mxConnect(options: MxConnectOptions): Promise<MxConnection>;
   export default mxConnect;
 }
+
+// The address check mx-connect applies to MX hosts, reused for the MTA-STS policy host.
+declare module 'mx-connect/lib/tools.js' {
+  /** Why the relay may not connect to this address, or false when it may. */
+  export function isInvalid(
+    delivery: { dnsOptions?: { blockLocalAddresses?: boolean } },
+    ip: string,
+  ): string | false;
+}

@@ -18,10 +18,12 @@ export interface Sink {
 export const startSink = async (
   host = '127.0.0.1',
   options: Parameters<typeof createSmartSink>[0] = {},
+  /** 0: any free port; several MXes on one delivery port take the first one's. */
+  listenPort = 0,
 ): Promise<Sink> => {
   const transactions: SinkTransaction[] = [];
   const sink = createSmartSink({ ...options, onTransaction: (t) => transactions.push(t) });
-  const port = await sink.listen(0, host);
+  const port = await sink.listen(listenPort, host);
   return { port, transactions, peakConnections: sink.peakConnections, close: () => sink.close() };
 };
 

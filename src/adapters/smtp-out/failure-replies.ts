@@ -24,6 +24,9 @@ export const tlsFailed = (e: ErrorLike): boolean =>
   e.code === 'ETLS' ||
   (e.code === 'ETIMEDOUT' && e.timeoutType === 'UPGRADE_TIMEOUT');
 
+/** The certificate was not valid for the host, where a policy (MTA-STS) demands it be. */
+export const certificateRefused = (e: ErrorLike): boolean => e.code === 'ECERT';
+
 const local = (code: number, enhancedCode: string, text: string): SmtpReply => ({
   code,
   enhancedCode,
@@ -43,6 +46,8 @@ export const connectFailureReply = (error: ErrorLike): SmtpReply => {
   if (error.category === 'policy') return local(451, '4.4.4', text);
   // STARTTLS refused or failed where the site's policy requires it (RFC 5248: encryption needed).
   if (tlsFailed(error)) return local(451, '4.7.10', text);
+  // RFC 3463 X.7.5: cryptographic failure (Postfix says the same of an unverified certificate).
+  if (certificateRefused(error)) return local(451, '4.7.5', text);
   // Every host greeted with a refusal: a 421 is the server's own word (reply rules match it);
   // a 554 greeting is not taken as a verdict on the mail, as Postfix does not (skip_5xx).
   if (refusedToTalk(error) && error.response?.startsWith('4'))

@@ -1,10 +1,13 @@
 import { isIP } from 'node:net';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import mxConnect from 'mx-connect';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { AttemptAbandoned } from '../../domain/delivery/delivery-port.js';
 import type { Remote } from '../../domain/message/events.js';
+import { permitsMx, type StsPolicy } from '../../domain/mta-sts/policy.js';
+import { orNone } from '../dns/resolver.js';
 import type { ResolveRecords } from './dns-resolver.js';
-import { refusedToTalk, tlsFailed } from './failure-replies.js';
+import { certificateRefused, refusedToTalk, tlsFailed } from './failure-replies.js';
 
 export interface Route {
   readonly host: string;
@@ -24,6 +27,13 @@ export interface ConnectOptions {
   readonly resolveRecords: ResolveRecords;
   /** opportunistic: STARTTLS when offered; required: no TLS, no delivery; off: never. */
   readonly tls?: TlsPolicy;
+  /** The CAs a certificate is checked against: the system's and any configured ones. */
+  readonly secureContext?: SecureContext;
+  /**
+   * The domain's MTA-STS policy in enforce mode: only the MX hosts it names, over TLS with a
+   * certificate valid for the host's name (RFC 8461 §4).
+   */
+  readonly sts?: StsPolicy | undefined;
 }
 
 export type TlsPolicy = 'opportunistic' | 'required' | 'off';
@@ -35,6 +45,8 @@ export interface OpenConnection {
   readonly socket: { once(event: 'close', listener: () => void): unknown };
   /** The policy it was opened under: what it may carry when reused (see `carries`). */
   readonly tlsPolicy: TlsPolicy;
+  /** Over TLS with a certificate valid for the MX host's name, from a trusted CA. */
+  readonly verified: boolean;
 }
 
 /**
@@ -43,8 +55,13 @@ export interface OpenConnection {
  * says nothing of whether the server offers STARTTLS, one without TLS never carries a
  * message that requires it, and `off` never takes an encrypted one.
  */
-export const carries = (connection: OpenConnection, policy: TlsPolicy): boolean =>
-  connection.remote.tls ? policy !== 'off' : connection.tlsPolicy === policy;
+export const carries = (
+  connection: OpenConnection,
+  policy: TlsPolicy,
+  sts?: StsPolicy | undefined,
+): boolean =>
+  (connection.remote.tls ? policy !== 'off' : connection.tlsPolicy === policy) &&
+  (!sts || (connection.verified && permitsMx(sts, connection.remote.mx ?? '')));
 
 /**
  * The work's value, or AttemptAbandoned as soon as the signal fires; what the work gives
@@ -105,6 +122,37 @@ const pinned = (host: string, ip: string = host): MxHost[] => [
 /** What went wrong with one host once connected, and which host it was. */
 type HostTrouble = Error & { remote?: Remote; duringTls?: boolean };
 
+/**
+ * The MX hosts an enforced MTA-STS policy lets the mail go to, best first (RFC 8461 §4.1).
+ * A domain without MX records has its own name as its host, which the policy must name
+ * too. A null MX is left to mx-connect, which says so.
+ */
+const permittedMx = async (
+  domain: string,
+  sts: StsPolicy,
+  resolveRecords: ResolveRecords,
+): Promise<MxHost[] | undefined> => {
+  const records = (await orNone(resolveRecords(domain, 'MX'))) as Array<{
+    exchange: string;
+    priority: number;
+  }>;
+  const hosts = records.length ? records : [{ exchange: domain, priority: 0 }];
+  if (hosts.some((h) => h.exchange === '' || h.exchange === '.')) return undefined;
+  const permitted = hosts.filter((h) => permitsMx(sts, h.exchange));
+  if (permitted.length === 0)
+    throw Object.assign(
+      new Error(
+        `the MTA-STS policy of ${domain} (enforce) permits none of its MX hosts (${hosts
+          .map((h) => h.exchange)
+          .join(', ')})`,
+      ),
+      { category: 'policy' },
+    );
+  return permitted
+    .sort((a, b) => a.priority - b.priority)
+    .map((h) => ({ exchange: h.exchange, priority: h.priority }));
+};
+
 /** At most this many hosts tried in one go, as mx-connect has it. */
 const MAX_HOSTS = 20;
 
@@ -116,7 +164,9 @@ const MAX_HOSTS = 20;
  * A host that will not talk (a 421 or 554 greeting) is passed over for the next, as Postfix
  * does; with none left, its reply is the outcome. Under `opportunistic`, a host whose TLS
  * handshake fails is tried again in clear (Postfix's level `may` does the same): otherwise a
- * server with broken TLS would get nothing until the message expired.
+ * server with broken TLS would get nothing until the message expired. Where TLS is required
+ * (and under MTA-STS, with a valid certificate), a host that cannot give it is passed over
+ * for the next, as one that refuses to talk is.
  */
 export const openConnection = async (
   domain: string,
@@ -126,7 +176,9 @@ export const openConnection = async (
   signal?: AbortSignal,
 ): Promise<OpenConnection> => {
   const skipped = new Set<string>();
+  // The first host passed over: with none left, its trouble is the outcome.
   let refusal: HostTrouble | undefined;
+  const strictTls = options.tls === 'required' || options.sts !== undefined;
   // The host whose TLS handshake failed, to be tried again in clear.
   let inClear: { readonly mx: string; readonly ip: string } | undefined;
   for (;;) {
@@ -146,7 +198,9 @@ export const openConnection = async (
     } catch (raw) {
       const error = raw as HostTrouble;
       const host = error.remote;
-      if (host?.ip && refusedToTalk(error)) {
+      const passOver =
+        refusedToTalk(error) || (strictTls && (tlsFailed(error) || certificateRefused(error)));
+      if (host?.ip && passOver) {
         refusal ??= error;
         // mx-connect passes over the hosts named here; one named already answered again
         // (it should not), so the walk ends rather than go round.
@@ -175,7 +229,12 @@ const connectOnce = async (
 ): Promise<OpenConnection> => {
   if (signal?.aborted) throw new AttemptAbandoned();
   const target = route && !route.direct ? route.host : domain;
-  const mx = route?.direct ? pinned(route.host, ip) : undefined;
+  const mx = route?.direct
+    ? pinned(route.host, ip)
+    : options.sts
+      ? await unlessAbandoned(permittedMx(target, options.sts, options.resolveRecords), signal)
+      : undefined;
+  const requireTls = options.tls === 'required' || options.sts !== undefined;
   const socketInfo = await unlessAbandoned(
     mxConnect({
       target,
@@ -198,12 +257,15 @@ const connectOnce = async (
     host: socketInfo.hostname,
     port: socketInfo.port,
     name: options.ehloName,
-    opportunisticTLS: options.tls !== 'required' && options.tls !== 'off',
-    requireTLS: options.tls === 'required',
-    ignoreTLS: options.tls === 'off',
+    opportunisticTLS: !requireTls && options.tls !== 'off',
+    requireTLS: requireTls,
+    ignoreTLS: !requireTls && options.tls === 'off',
+    // The certificate is checked whatever the policy (see `verified`); only MTA-STS refuses
+    // a host for it, once connected, so the refusal says why.
     tls: {
       rejectUnauthorized: false,
       servername: isIP(socketInfo.hostname) ? undefined : socketInfo.hostname,
+      ...(options.secureContext ? { secureContext: options.secureContext } : {}),
     },
     greetingTimeout: options.connectTimeoutMs,
     socketTimeout: options.replyTimeoutMs,
@@ -229,10 +291,24 @@ const connectOnce = async (
       });
     throw error;
   }
+  const tlsSocket = (connection as unknown as { _socket: Partial<TLSSocket> })._socket;
+  const verified = connection.secure && tlsSocket.authorized === true;
+  if (options.sts && !verified) {
+    connection.close();
+    throw Object.assign(
+      new Error(
+        `the TLS certificate of ${socketInfo.hostname} is not valid for it (${String(
+          tlsSocket.authorizationError ?? 'no TLS',
+        )}), and the MTA-STS policy of ${domain} requires one that is`,
+      ),
+      { code: 'ECERT', remote: remote() },
+    );
+  }
   return {
     connection,
     socket: socketInfo.socket,
     remote: remote(),
-    tlsPolicy: options.tls ?? 'opportunistic',
+    tlsPolicy: requireTls ? 'required' : (options.tls ?? 'opportunistic'),
+    verified,
   };
 };

@@ -13,6 +13,7 @@ import {
   isClean,
   normalizeLineEndings,
 } from '../../domain/message-body/line-endings.js';
+import type { MtaStsPolicies } from '../../domain/mta-sts/policy.js';
 import { parseSmtpReply, rcptRefusal } from '../../domain/smtp-reply/smtp-reply.js';
 import { createConnectionPool, type Pooled, type PoolLimits } from './connection-pool.js';
 import {
@@ -36,6 +37,8 @@ export interface SmtpDelivererOptions extends ConnectOptions, PoolLimits {
   /** For jobs that come without a site: connections per domain, messages per connection. */
   readonly maxPerKey: number;
   readonly maxMessagesPerConnection: number;
+  /** Recipient domains' MTA-STS policies; without it, none is looked up. */
+  readonly mtaSts?: MtaStsPolicies;
 }
 
 interface SendError extends Error {
@@ -112,6 +115,9 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
   const deliver = async (job: DeliveryJob): Promise<readonly AttemptResult[]> => {
     const domain = job.domain.toLowerCase();
     const route = options.routes[domain] ?? options.routes['*'];
+    // A route is the operator's choice of next hop: the domain's MX policy does not apply.
+    const policy = route ? null : await options.mtaSts?.policyFor(domain);
+    const sts = policy?.mode === 'enforce' ? policy : undefined;
     const everyone = (reply: AttemptResult['reply'], remote: Remote): AttemptResult[] =>
       job.recipients.map((recipient) => ({ recipient, reply, remote }));
     // A reused connection the server has since dropped fails at once; that says nothing
@@ -122,8 +128,9 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
       try {
         const site = job.site;
         const source = job.source;
-        // A message that asks for TLS gets it whatever its site's policy (RFC 8689's spirit).
-        const policy = job.requireTls ? 'required' : (site?.tls ?? 'opportunistic');
+        // A message that asks for TLS gets it whatever its site's policy (RFC 8689's spirit),
+        // and so does a domain whose MTA-STS policy is enforced.
+        const tls = job.requireTls || sts ? 'required' : (site?.tls ?? 'opportunistic');
         // Connections are per site and per source: a source's connections carry its address.
         pooled = await pool.acquire(
           `${site?.key ?? domain}${source ? ` from ${source.name}` : ''}`,
@@ -140,16 +147,19 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
               route,
               {
                 ...options,
-                tls: policy,
+                tls,
+                sts,
                 ...(source ? { sourceAddress: source.address, ehloName: source.ehlo } : {}),
               },
               stopping.signal,
             );
           },
-          (connection) => carries(connection, policy),
+          (connection) => carries(connection, tls, sts),
         );
       } catch (error) {
         if (stopping.signal.aborted) throw new AttemptAbandoned();
+        // RFC 8461 §5.1: before the next try, look for a newer policy.
+        if (sts) options.mtaSts?.recheck(domain);
         // A host that refused to talk is named in the outcome.
         const { remote } = error as { remote?: Remote };
         return everyone(connectFailureReply(error as SendError), remote ?? noRemote);

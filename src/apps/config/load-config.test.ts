@@ -66,6 +66,10 @@ describe('config', () => {
     rejects({ queue: { maxAge: 'forever' } }, /queue\.maxAge: expected a duration/);
     rejects({ delivery: { port: 70000 } }, /delivery\.port:/);
     rejects(
+      { delivery: { caFiles: ['/nonexistent/ca.pem'] } },
+      /delivery\.caFiles\.0: expected a readable PEM file of certificates/,
+    );
+    rejects(
       { routes: { 'example.com': 'bad route!' } },
       /routes\.example\.com: expected \[host\]:port/,
     );

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
@@ -49,6 +50,17 @@ const listen = z.string().transform((text, ctx) => {
 const cidr = z
   .string()
   .refine(isCidr, { message: 'expected a network in CIDR form, e.g. 127.0.0.1/32 or ::1/128' });
+
+const pemFile = z
+  .string()
+  .min(1)
+  .refine((path) => {
+    try {
+      return readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----');
+    } catch {
+      return false;
+    }
+  }, 'expected a readable PEM file of certificates');
 
 const dnsServer = z
   .string()
@@ -248,6 +260,13 @@ export const ConfigSchema = z
     routes: z.record(z.string(), RouteSchema).default({}),
     delivery: z
       .object({
+        /**
+         * RFC 8461: recipient domains' MTA-STS policies are honoured. Under one in enforce
+         * mode, mail goes only to the MX hosts it names, over TLS with a valid certificate.
+         */
+        mtaSts: z.boolean().default(true),
+        /** CAs trusted besides the system's, for MX hosts' and MTA-STS policy hosts' certificates. */
+        caFiles: z.array(pemFile).default([]),
         port: z.number().int().min(1).max(65535).default(25),
         ehloName: z.string().min(1).optional(),
         sourceAddress: z.string().optional(),

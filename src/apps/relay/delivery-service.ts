@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { concatMap, filter, from, mergeMap, Subject, share } from 'rxjs';
 import { createResolver } from '../../adapters/dns/resolver.js';
 import { loadOrCreateVerpKey } from '../../adapters/files/verp-key.js';
+import { createPolicySource } from '../../adapters/mta-sts/policy-source.js';
 import { createResolveRecords } from '../../adapters/smtp-out/dns-resolver.js';
 import { createSmtpDeliverer } from '../../adapters/smtp-out/smtp-deliverer.js';
 import { classifyReply } from '../../domain/bounce/classifier.js';
@@ -21,6 +24,7 @@ import { type ClusterMembership, startClusterMembership } from '../cluster/clust
 import { clusterNewsChannel, ownsKey } from '../cluster/cluster-news.js';
 import type { Config } from '../config/schema.js';
 import { credentialsNewsChannel } from '../credentials/credentials-news.js';
+import { createMtaStsPolicies } from '../mta-sts/mta-sts-policies.js';
 import { baseShaping, loadShapingRules } from '../shaping/shaping-rules.js';
 import { outboxNews, outboxNewsChannel } from '../webhooks/outbox-news.js';
 import { attemptOutcomes } from './attempt-outcomes.js';
@@ -48,6 +52,24 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
   for (const projection of PROJECTIONS) await catchUpProjection(store, readDb, projection);
 
   const resolver = createResolver(config.dns.servers, config.dns.timeout);
+  const resolveRecords = createResolveRecords(config.dns.servers, config.dns.timeout);
+  // Passing CAs replaces the system's: the configured ones are added to them.
+  const secureContext = createSecureContext({
+    ca: [...rootCertificates, ...config.delivery.caFiles.map((f) => readFileSync(f, 'utf8'))],
+  });
+  const mtaSts = config.delivery.mtaSts
+    ? createMtaStsPolicies({
+        store,
+        source: createPolicySource({
+          resolveRecords,
+          secureContext,
+          blockLocalAddresses: config.delivery.blockLocalAddresses,
+          timeoutMs: config.delivery.connectTimeout,
+        }),
+        now: Date.now,
+        log,
+      })
+    : undefined;
   const deliverer = createSmtpDeliverer({
     routes: config.routes,
     port: config.delivery.port,
@@ -56,7 +78,9 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     blockLocalAddresses: config.delivery.blockLocalAddresses,
     connectTimeoutMs: config.delivery.connectTimeout,
     replyTimeoutMs: config.delivery.replyTimeout,
-    resolveRecords: createResolveRecords(config.dns.servers, config.dns.timeout),
+    resolveRecords,
+    secureContext,
+    ...(mtaSts ? { mtaSts } : {}),
     maxPerKey: config.delivery.maxConnectionsPerDomain,
     maxMessagesPerConnection: config.delivery.maxMessagesPerConnection,
     idleTimeoutMs: config.delivery.idleTimeout,
