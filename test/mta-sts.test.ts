@@ -45,6 +45,7 @@ const policies: Record<string, string> = {
   'shared.test': 'version: STSv1\nmode: enforce\nmx: mx.wrongname.test\nmax_age: 86400\n',
   'html.test': 'version: STSv1\nmode: enforce\nmx: mx.wrongname.test\nmax_age: 86400\n',
   'moved.test': 'version: STSv1\nmode: enforce\nmx: mx.wrongname.test\nmax_age: 86400\n',
+  'servfail.test': 'version: STSv1\nmode: enforce\nmx: mx.sts.test\nmax_age: 86400\n',
 };
 /** How the policy host answers for these, instead of 200 text/plain (RFC 8461 §3.3). */
 const misserved: Record<string, { status: number; headers: Record<string, string> }> = {
@@ -91,6 +92,7 @@ describe('MTA-STS policies of recipient domains', () => {
     'shared.test': { MX: [{ exchange: 'mx.wrongname.test', priority: 10 }] },
     'html.test': { MX: [{ exchange: 'mx.wrongname.test', priority: 10 }] },
     'moved.test': { MX: [{ exchange: 'mx.wrongname.test', priority: 10 }] },
+    'servfail.test': { SERVFAIL: true },
   };
   for (const domain of STS_DOMAINS) {
     zone[`_mta-sts.${domain}`] = { TXT: ['v=STSv1; id=20261130a;'] };
@@ -184,6 +186,12 @@ describe('MTA-STS policies of recipient domains', () => {
     assert.deepEqual([outcome.reply.code, outcome.reply.enhancedCode], [451, '4.4.4']);
     assert.match(outcome.reply.text, /MTA-STS policy of unlisted\.test.*a\.mx\.unlisted\.test/);
     assert.equal(received(valid, 'eve@unlisted.test'), false);
+  });
+
+  it('enforce: an MX lookup that fails is a deferral like any failed lookup, 451 4.4.3', async () => {
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['pia@servfail.test']));
+    assert.equal(outcome.type, 'DeliveryDeferred');
+    assert.deepEqual([outcome.reply.code, outcome.reply.enhancedCode], [451, '4.4.3']);
   });
 
   it('testing mode and domains without a policy keep opportunistic TLS', async () => {

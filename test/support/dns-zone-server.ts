@@ -7,6 +7,8 @@ export interface ZoneEntry {
   readonly AAAA?: readonly string[];
   /** Each a whole record; longer than 255 octets, it goes out as several strings. */
   readonly TXT?: readonly string[];
+  /** Every query for the name fails (SERVFAIL): a broken or unreachable zone. */
+  readonly SERVFAIL?: boolean;
 }
 
 export type Zone = Record<string, ZoneEntry>;
@@ -31,6 +33,10 @@ export const startDnsServer = async (
       const entry = zone[name];
       if (!entry) {
         response.header.rcode = 3; // NXDOMAIN
+        return send(response);
+      }
+      if (entry.SERVFAIL) {
+        response.header.rcode = 2;
         return send(response);
       }
       const base = { name: question.name, class: Packet.CLASS.IN, ttl: 60 };

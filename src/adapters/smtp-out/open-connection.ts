@@ -132,10 +132,10 @@ const permittedMx = async (
   sts: StsPolicy,
   resolveRecords: ResolveRecords,
 ): Promise<MxHost[] | undefined> => {
-  const records = (await orNone(resolveRecords(domain, 'MX'))) as Array<{
-    exchange: string;
-    priority: number;
-  }>;
+  const records = (await orNone(resolveRecords(domain, 'MX')).catch((error: Error) => {
+    // As mx-connect has a lookup that failed: worth another try later.
+    throw Object.assign(error, { category: 'dns', temporary: true });
+  })) as Array<{ exchange: string; priority: number }>;
   const hosts = records.length ? records : [{ exchange: domain, priority: 0 }];
   if (hosts.some((h) => h.exchange === '' || h.exchange === '.')) return undefined;
   const permitted = hosts.filter((h) => permitsMx(sts, h.exchange));
