@@ -34,6 +34,8 @@ describe('MX hosts that will not do the job', () => {
   let good: Sink; // 127.0.0.91
   let busy: RawMx; // 127.0.0.90: 421 at the greeting
   let badTls: RawMx; // 127.0.0.92: offers STARTTLS, then fails the handshake
+  let mute: RawMx; // 127.0.0.97: takes the connection and hangs up without a word
+  let closing: RawMx; // 127.0.0.98: greets, then answers EHLO with 421 and hangs up
   const dir = mkdtempSync(join(tmpdir(), 'mailtrail-mx-trouble-'));
 
   before(async () => {
@@ -42,6 +44,11 @@ describe('MX hosts that will not do the job', () => {
     const port = good.port;
     busy = await startRawMx('127.0.0.90', [], { port, refusal: '421 4.3.2 mx1 busy, try later' });
     badTls = await startRawMx('127.0.0.92', ['PIPELINING'], { port, brokenTls: true });
+    mute = await startRawMx('127.0.0.97', [], { port, hangUp: true });
+    closing = await startRawMx('127.0.0.98', [], {
+      port,
+      ehloRefusal: '421 4.3.2 mx.closing.test shutting down',
+    });
     dns = await startDnsServer({
       'busy.test': {
         MX: [
@@ -57,6 +64,26 @@ describe('MX hosts that will not do the job', () => {
       'badtls.test': { MX: [{ exchange: 'mx.badtls.test', priority: 10 }] },
       'mx.badtls.test': { A: ['127.0.0.92'] },
       'strict-badtls.test': { MX: [{ exchange: 'mx.badtls.test', priority: 10 }] },
+      'mute.test': {
+        MX: [
+          { exchange: 'mx1.mute.test', priority: 10 },
+          { exchange: 'mx2.busy.test', priority: 20 },
+        ],
+      },
+      'mx1.mute.test': { A: ['127.0.0.97'] },
+      'closing.test': {
+        MX: [
+          { exchange: 'mx.closing.test', priority: 10 },
+          { exchange: 'mx2.busy.test', priority: 20 },
+        ],
+      },
+      'mx.closing.test': { A: ['127.0.0.98'] },
+      'only-troubled.test': {
+        MX: [
+          { exchange: 'mx1.mute.test', priority: 10 },
+          { exchange: 'mx.closing.test', priority: 20 },
+        ],
+      },
     });
     const shaping = join(dir, 'shaping.yaml');
     writeFileSync(shaping, 'domains:\n  strict-badtls.test: { tls: required }\n');
@@ -70,7 +97,14 @@ describe('MX hosts that will not do the job', () => {
   });
   after(async () => {
     await relay.cleanup();
-    await Promise.all([good.close(), busy.close(), badTls.close(), dns.close()]);
+    await Promise.all([
+      good.close(),
+      busy.close(),
+      badTls.close(),
+      mute.close(),
+      closing.close(),
+      dns.close(),
+    ]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -87,6 +121,27 @@ describe('MX hosts that will not do the job', () => {
     assert.equal(outcome.type, 'MessageDelivered');
     assert.equal((outcome.data as Outcome).remote.ip, '127.0.0.91');
     assert.ok(good.transactions.some((t) => t.to.includes('ann@busy.test')));
+  });
+
+  it('a host that hangs up unspoken, or refuses EHLO with 421, is passed over for the next MX', async () => {
+    for (const to of ['fin@mute.test', 'gil@closing.test']) {
+      const outcome = await firstOutcome(await submit(relay.smtpPort, [to]));
+      assert.equal(outcome.type, 'MessageDelivered', to);
+      assert.equal((outcome.data as Outcome).remote.ip, '127.0.0.91');
+    }
+    assert.ok(
+      closing.commands.some((c) => /^EHLO/i.test(c)),
+      'it did greet and hear EHLO',
+    );
+  });
+
+  it('with every host troubled, the one that put it in words is the outcome', async () => {
+    const outcome = await firstOutcome(await submit(relay.smtpPort, ['hew@only-troubled.test']));
+    assert.equal(outcome.type, 'DeliveryDeferred');
+    const { reply, remote } = outcome.data as Outcome;
+    assert.deepEqual([reply.code, reply.enhancedCode], [421, '4.3.2']);
+    assert.match(reply.text, /shutting down/);
+    assert.deepEqual([remote.mx, remote.ip], ['mx.closing.test', '127.0.0.98']);
   });
 
   it("with no other MX, the server's own 421 is the outcome, and names its host", async () => {

@@ -16,6 +16,10 @@ export interface RawMxOptions {
   readonly refusal?: string;
   /** Offers STARTTLS, agrees to it, then answers the handshake with plain text. */
   readonly brokenTls?: boolean;
+  /** Takes the connection and hangs up at once, without a word. */
+  readonly hangUp?: boolean;
+  /** Greets, then answers EHLO and HELO with this and hangs up (a server shutting down). */
+  readonly ehloRefusal?: string;
 }
 
 /**
@@ -34,8 +38,8 @@ export const startRawMx = async (
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket.on('close', () => sockets.delete(socket)).on('error', () => {}));
-    if (options.refusal) {
-      socket.end(`${options.refusal}\r\n`);
+    if (options.refusal || options.hangUp) {
+      socket.end(options.refusal ? `${options.refusal}\r\n` : '');
       return;
     }
     let buffer = '';
@@ -56,6 +60,10 @@ export const startRawMx = async (
         }
         commands.push(line);
         const verb = line.slice(0, 8).toUpperCase();
+        if (options.ehloRefusal && (verb.startsWith('EHLO') || verb.startsWith('HELO'))) {
+          socket.end(`${options.ehloRefusal}\r\n`);
+          return;
+        }
         if (verb.startsWith('EHLO')) {
           const lines = ['mx.raw.test', ...extensions, ...(options.brokenTls ? ['STARTTLS'] : [])];
           socket.write(

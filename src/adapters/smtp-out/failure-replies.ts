@@ -14,9 +14,12 @@ interface ErrorLike {
   readonly duringTls?: boolean;
 }
 
-/** It greeted with something other than 220 (RFC 5321 §3.1: 421 or 554): it will not talk. */
+/**
+ * It answered the greeting or EHLO/HELO with a refusal (RFC 5321 §3.1: 421 or 554, or 421
+ * at any command when it is shutting down): it will not talk.
+ */
 export const refusedToTalk = (e: ErrorLike): boolean =>
-  e.code === 'EPROTOCOL' && e.command === 'CONN' && /^[45]\d\d/.test(e.response ?? '');
+  ['CONN', 'EHLO', 'HELO'].includes(e.command ?? '') && /^[45]\d\d/.test(e.response ?? '');
 
 /** STARTTLS was agreed, and then the TLS handshake failed or never finished. */
 export const tlsFailed = (e: ErrorLike): boolean =>

@@ -7,7 +7,7 @@ import type { Remote } from '../../domain/message/events.js';
 import { permitsMx, type StsPolicy } from '../../domain/mta-sts/policy.js';
 import { orNone } from '../dns/resolver.js';
 import type { ResolveRecords } from './dns-resolver.js';
-import { certificateRefused, refusedToTalk, tlsFailed } from './failure-replies.js';
+import { tlsFailed } from './failure-replies.js';
 
 export interface Route {
   readonly host: string;
@@ -96,9 +96,11 @@ export const unlessAbandoned = <T>(
 const handshake = (connection: SMTPConnection): Promise<void> =>
   new Promise((resolve, reject) => {
     connection.once('error', reject);
-    connection.connect(() => {
+    // A close before the greeting comes to the callback, not as an 'error'.
+    connection.connect((error?: Error) => {
       connection.off('error', reject);
-      resolve();
+      if (error) reject(error);
+      else resolve();
     });
   });
 
@@ -120,7 +122,9 @@ const pinned = (host: string, ip: string = host): MxHost[] => [
 ];
 
 /** What went wrong with one host once connected, and which host it was. */
-type HostTrouble = Error & { remote?: Remote; duringTls?: boolean };
+type HostTrouble = Error & { remote?: Remote; duringTls?: boolean; response?: string };
+
+const serverReplied = (e: HostTrouble): boolean => /^[45]\d\d/.test(e.response ?? '');
 
 /**
  * The MX hosts an enforced MTA-STS policy lets the mail go to, best first (RFC 8461 §4.1).
@@ -161,12 +165,12 @@ const MAX_HOSTS = 20;
  * order, falling back to the next, A/AAAA when there is no MX, and never to a null MX.
  * mx-connect does the walking; nodemailer speaks SMTP over the socket it returns, with
  * opportunistic STARTTLS (a self-signed or failed certificate does not stop delivery).
- * A host that will not talk (a 421 or 554 greeting) is passed over for the next, as Postfix
- * does; with none left, its reply is the outcome. Under `opportunistic`, a host whose TLS
- * handshake fails is tried again in clear (Postfix's level `may` does the same): otherwise a
- * server with broken TLS would get nothing until the message expired. Where TLS is required
- * (and under MTA-STS, with a valid certificate), a host that cannot give it is passed over
- * for the next, as one that refuses to talk is.
+ * A host that connects but will not start a session (a 421 or 554 greeting or reply to
+ * EHLO, a hang-up, silence; no TLS where it is required, or under MTA-STS no valid
+ * certificate) is passed over for the next, as Postfix does; with none left, its trouble is
+ * the outcome. Under `opportunistic`, a host whose TLS handshake fails is tried again in
+ * clear (Postfix's level `may` does the same): otherwise a server with broken TLS would get
+ * nothing until the message expired.
  */
 export const openConnection = async (
   domain: string,
@@ -176,9 +180,9 @@ export const openConnection = async (
   signal?: AbortSignal,
 ): Promise<OpenConnection> => {
   const skipped = new Set<string>();
-  // The first host passed over: with none left, its trouble is the outcome.
+  // The host passed over whose trouble is the outcome should none be left.
   let refusal: HostTrouble | undefined;
-  const strictTls = options.tls === 'required' || options.sts !== undefined;
+  const opportunistic = (options.tls ?? 'opportunistic') === 'opportunistic' && !options.sts;
   // The host whose TLS handshake failed, to be tried again in clear.
   let inClear: { readonly mx: string; readonly ip: string } | undefined;
   for (;;) {
@@ -197,24 +201,26 @@ export const openConnection = async (
       return { ...plain, tlsPolicy: 'opportunistic' };
     } catch (raw) {
       const error = raw as HostTrouble;
+      if (error instanceof AttemptAbandoned) throw error;
       const host = error.remote;
-      const passOver =
-        refusedToTalk(error) || (strictTls && (tlsFailed(error) || certificateRefused(error)));
-      if (host?.ip && passOver) {
-        refusal ??= error;
+      if (!clear && opportunistic && host?.mx && host.ip && tlsFailed(error)) {
+        inClear = { mx: host.mx, ip: host.ip };
+        continue;
+      }
+      // Connected, and the host would not or could not start a session (a refusal, a
+      // hang-up or silence before EHLO, no TLS where it is required): nothing was said of
+      // the mail, so the next MX is tried, as Postfix does. The outcome, should none be
+      // left, is the first host's trouble, or the first a server put in words.
+      if (host?.ip) {
+        if (!refusal || (!serverReplied(refusal) && serverReplied(error))) refusal = error;
         // mx-connect passes over the hosts named here; one named already answered again
         // (it should not), so the walk ends rather than go round.
         if (skipped.has(host.ip) || skipped.size >= MAX_HOSTS) throw refusal;
         skipped.add(host.ip);
         continue;
       }
-      const opportunistic = (options.tls ?? 'opportunistic') === 'opportunistic';
-      if (!clear && opportunistic && host?.mx && host.ip && tlsFailed(error)) {
-        inClear = { mx: host.mx, ip: host.ip };
-        continue;
-      }
-      // The hosts left could not be reached at all: the one that refused says more.
-      throw refusal && !(error instanceof AttemptAbandoned) ? refusal : error;
+      // The hosts left could not be reached at all: one that was reached says more.
+      throw refusal ?? error;
     }
   }
 };
