@@ -191,6 +191,7 @@ const accepted = (
   scheduledAt: null,
   testMode: false,
   requireTls: false,
+  skipTlsVerification: false,
   tracking: { opens: false, clicks: false },
 });
 

@@ -22,8 +22,37 @@ import { acceptedMessages, streamEvents } from '../support/fixtures.js';
 import { postMailgunMultipart, type RawPart } from '../support/mailgun-multipart.js';
 import { waitFor } from '../support/relay-harness.js';
 import { BIN, REPO } from '../support/relay-process.js';
+import { createTestCa } from '../support/test-ca.js';
 
 type Accepted = MessageAccepted['data'];
+
+/** The first outcome recorded for the message sent to this recipient. */
+const outcomeFor = async (api: ApiRelay, recipient: string) => {
+  const accepted = await waitFor(
+    async () =>
+      (await acceptedMessages(api.relay.store)).find((e) =>
+        (e.data as Accepted).envelope.to.some((t) => t.address === recipient),
+      ),
+    `${recipient} accepted`,
+  );
+  return waitFor(async () => {
+    const events = await streamEvents(
+      api.relay.store,
+      `message-${(accepted.data as Accepted).messageId}`,
+    );
+    const e = events.find((x) =>
+      ['MessageDelivered', 'DeliveryDeferred', 'MessageBounced'].includes(x.type),
+    );
+    return (
+      e &&
+      ({ type: e.type, ...(e.data as object) } as {
+        type: string;
+        reply: { code: number; enhancedCode: string; text: string };
+        remote: { tls: boolean; tlsVerified?: boolean };
+      })
+    );
+  }, `an outcome for ${recipient}`);
+};
 
 describe('Mailgun API with mailgun.js', () => {
   let api: ApiRelay;
@@ -498,10 +527,17 @@ describe('o:require-tls where the server offers STARTTLS', () => {
     dir = mkdtempSync(join(tmpdir(), 'mailtrail-require-tls-'));
     const shaping = join(dir, 'shaping.yaml');
     writeFileSync(shaping, 'domains:\n  example.com: { tls: off }\n');
-    const tls = await loadOrCreateTls({}, join(dir, 'tls'), 'mx.example.com');
-    api = await startApiRelay('127.0.0.81', { shaping: { files: [shaping] } }, 'shop.test', {
-      tls,
-    });
+    // The route names the server by its address: the certificate is for that address.
+    const ca = await createTestCa();
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, ca.cert);
+    const tls = await ca.issue(['127.0.0.81']);
+    api = await startApiRelay(
+      '127.0.0.81',
+      { shaping: { files: [shaping] }, delivery: { caFiles: [caFile] } },
+      'shop.test',
+      { tls },
+    );
   });
   after(async () => {
     await api.close();
@@ -530,6 +566,53 @@ describe('o:require-tls where the server offers STARTTLS', () => {
       );
     assert.equal((await arrived('plain@example.com')).tls, false);
     assert.equal((await arrived('secret@example.com')).tls, true);
+    const delivered = await outcomeFor(api, 'secret@example.com');
+    assert.equal(delivered.type, 'MessageDelivered');
+    assert.equal(delivered.remote.tlsVerified, true, 'the certificate was checked');
+  });
+});
+
+describe("o:require-tls to a server whose certificate is not valid for it (Mailgun's verification)", () => {
+  let api: ApiRelay;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mailtrail-require-tls-'));
+    const tls = await loadOrCreateTls({}, join(dir, 'tls'), 'mx.example.com');
+    api = await startApiRelay('127.0.0.99', {}, 'shop.test', { tls });
+  });
+  after(async () => {
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const send = (to: string, extra: Record<string, string>) =>
+    new Mailgun(FormData as never)
+      .client({ username: 'api', key: api.apiKey, url: api.baseUrl })
+      .messages.create(api.domain, { from: 'team@shop.test', to, text: 'hello', ...extra });
+
+  it('is deferred with 451 4.7.5 and nothing is sent', async () => {
+    await send('vera@example.com', { 'o:require-tls': 'yes' });
+    const outcome = await outcomeFor(api, 'vera@example.com');
+    assert.equal(outcome.type, 'DeliveryDeferred');
+    assert.deepEqual([outcome.reply.code, outcome.reply.enhancedCode], [451, '4.7.5']);
+    assert.match(outcome.reply.text, /o:require-tls/);
+    assert.equal(
+      api.sink.transactions.some((t) => t.to.includes('vera@example.com')),
+      false,
+    );
+  });
+
+  it('with o:skip-verification, any certificate will do', async () => {
+    await send('walt@example.com', { 'o:require-tls': 'yes', 'o:skip-verification': 'yes' });
+    const outcome = await outcomeFor(api, 'walt@example.com');
+    assert.equal(outcome.type, 'MessageDelivered', outcome.reply.text);
+    assert.deepEqual([outcome.remote.tls, outcome.remote.tlsVerified], [true, false]);
+  });
+
+  it('the unverified connection that left open does not carry mail that needs verification', async () => {
+    await send('xena@example.com', { 'o:require-tls': 'yes' });
+    const outcome = await outcomeFor(api, 'xena@example.com');
+    assert.equal(outcome.type, 'DeliveryDeferred');
+    assert.equal(outcome.reply.enhancedCode, '4.7.5');
   });
 });
 

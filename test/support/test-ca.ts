@@ -1,9 +1,10 @@
+import { isIP } from 'node:net';
 import selfsigned from 'selfsigned';
 
 export interface TestCa {
   /** The CA's certificate, PEM: what a relay is told to trust. */
   readonly cert: string;
-  /** A key and certificate for these names, signed by the CA. */
+  /** A key and certificate for these names (or addresses), signed by the CA. */
   issue(names: readonly string[]): Promise<{ readonly key: string; readonly cert: string }>;
 }
 
@@ -40,7 +41,12 @@ export const createTestCa = async (): Promise<TestCa> => {
           { name: 'basicConstraints', cA: false },
           { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
           { name: 'extKeyUsage', serverAuth: true },
-          { name: 'subjectAltName', altNames: names.map((value) => ({ type: 2, value })) },
+          {
+            name: 'subjectAltName',
+            altNames: names.map((name) =>
+              isIP(name) ? { type: 7, ip: name } : { type: 2, value: name },
+            ),
+          },
         ],
       });
       return { key: leaf.private, cert: leaf.cert };

@@ -7,6 +7,7 @@ export const DEFAULT_API_OPTIONS: ApiOptions = {
   sendAt: null,
   testMode: false,
   requireTls: false,
+  skipTlsVerification: false,
   trackOpens: null,
   trackLinks: null,
   stream: null,

@@ -24,8 +24,10 @@ export interface ApiOptions {
   readonly sendAt: number | null;
   /** Accept and record, never deliver. */
   readonly testMode: boolean;
-  /** Deliver only over TLS, whatever the site's TLS policy. */
+  /** Deliver only over TLS, whatever the site's TLS policy, with a verified certificate. */
   readonly requireTls: boolean;
+  /** Where TLS is required, accept any certificate. */
+  readonly skipTlsVerification: boolean;
   /** Open and click tracking; null: the credential's default (off). */
   readonly trackOpens: boolean | null;
   readonly trackLinks: LinkTracking | null;

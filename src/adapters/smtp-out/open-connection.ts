@@ -34,6 +34,11 @@ export interface ConnectOptions {
    * certificate valid for the host's name (RFC 8461 §4).
    */
   readonly sts?: StsPolicy | undefined;
+  /**
+   * Who demands a certificate valid for the MX host's name (the message, with Mailgun's
+   * `o:require-tls`), for the refusal to say; an enforced MTA-STS policy demands it too.
+   */
+  readonly verifyFor?: string | undefined;
 }
 
 export type TlsPolicy = 'opportunistic' | 'required' | 'off';
@@ -45,8 +50,6 @@ export interface OpenConnection {
   readonly socket: { once(event: 'close', listener: () => void): unknown };
   /** The policy it was opened under: what it may carry when reused (see `carries`). */
   readonly tlsPolicy: TlsPolicy;
-  /** Over TLS with a certificate valid for the MX host's name, from a trusted CA. */
-  readonly verified: boolean;
 }
 
 /**
@@ -59,9 +62,11 @@ export const carries = (
   connection: OpenConnection,
   policy: TlsPolicy,
   sts?: StsPolicy | undefined,
+  verify = false,
 ): boolean =>
   (connection.remote.tls ? policy !== 'off' : connection.tlsPolicy === policy) &&
-  (!sts || (connection.verified && permitsMx(sts, connection.remote.mx ?? '')));
+  (!(sts || verify) || connection.remote.tlsVerified === true) &&
+  (!sts || permitsMx(sts, connection.remote.mx ?? ''));
 
 /**
  * The work's value, or AttemptAbandoned as soon as the signal fires; what the work gives
@@ -278,11 +283,17 @@ const connectOnce = async (
   } as SMTPConnection.Options);
   const extensions = (): string[] =>
     (connection as unknown as { _supportedExtensions: string[] })._supportedExtensions;
+  // Checked whatever the policy (Node checks the chain and the name even where it does not
+  // refuse for them): an operator and Mailgun's webhooks want to know.
+  const verified = (): boolean =>
+    connection.secure &&
+    (connection as unknown as { _socket: Partial<TLSSocket> })._socket.authorized === true;
   const remote = (): Remote => ({
     mx: socketInfo.hostname,
     ip: socketInfo.host,
     sourceIp: socketInfo.localAddress ?? null,
     tls: connection.secure,
+    ...(connection.secure ? { tlsVerified: verified() } : {}),
     esmtp: [...extensions()],
   });
   try {
@@ -297,15 +308,15 @@ const connectOnce = async (
       });
     throw error;
   }
-  const tlsSocket = (connection as unknown as { _socket: Partial<TLSSocket> })._socket;
-  const verified = connection.secure && tlsSocket.authorized === true;
-  if (options.sts && !verified) {
+  const demandedBy = options.sts ? `the MTA-STS policy of ${domain}` : options.verifyFor;
+  if (demandedBy && !verified()) {
+    const tlsSocket = (connection as unknown as { _socket: Partial<TLSSocket> })._socket;
     connection.close();
     throw Object.assign(
       new Error(
         `the TLS certificate of ${socketInfo.hostname} is not valid for it (${String(
           tlsSocket.authorizationError ?? 'no TLS',
-        )}), and the MTA-STS policy of ${domain} requires one that is`,
+        )}), and ${demandedBy} requires one that is`,
       ),
       { code: 'ECERT', remote: remote() },
     );
@@ -315,6 +326,5 @@ const connectOnce = async (
     socket: socketInfo.socket,
     remote: remote(),
     tlsPolicy: requireTls ? 'required' : (options.tls ?? 'opportunistic'),
-    verified,
   };
 };

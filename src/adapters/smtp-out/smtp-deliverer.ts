@@ -131,6 +131,8 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
         // A message that asks for TLS gets it whatever its site's policy (RFC 8689's spirit),
         // and so does a domain whose MTA-STS policy is enforced.
         const tls = job.requireTls || sts ? 'required' : (site?.tls ?? 'opportunistic');
+        const verifyFor =
+          job.requireTls && job.verifyTls ? 'the message (o:require-tls)' : undefined;
         // Connections are per site and per source: a source's connections carry its address.
         pooled = await pool.acquire(
           `${site?.key ?? domain}${source ? ` from ${source.name}` : ''}`,
@@ -149,12 +151,13 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
                 ...options,
                 tls,
                 sts,
+                verifyFor,
                 ...(source ? { sourceAddress: source.address, ehloName: source.ehlo } : {}),
               },
               stopping.signal,
             );
           },
-          (connection) => carries(connection, tls, sts),
+          (connection) => carries(connection, tls, sts, verifyFor !== undefined),
         );
       } catch (error) {
         if (stopping.signal.aborted) throw new AttemptAbandoned();

@@ -257,6 +257,7 @@ export const createApiSubmission = (deps: ApiSubmissionDeps): ApiSubmissionPort 
         scheduledAt: p.message.sendAt,
         testMode: p.message.testMode,
         requireTls: p.message.requireTls,
+        skipTlsVerification: p.message.skipTlsVerification,
         tracking: p.tracking,
       },
       p.messageId,

@@ -234,7 +234,9 @@ export const createDeliveryLoop = (deps: DeliveryLoopDeps) => {
             recipients: to,
             body: prefix ? Buffer.concat([Buffer.from(prefix, 'latin1'), body]) : body,
             ...(source ? { source } : {}),
-            ...(state.accepted.requireTls ? { requireTls: true } : {}),
+            ...(state.accepted.requireTls
+              ? { requireTls: true, verifyTls: !state.accepted.skipTlsVerification }
+              : {}),
             site: {
               key: shaped.queue,
               maxConnections: limits.maxConnections,

@@ -145,6 +145,7 @@ export const sampleNotification = (now: number, credential: { id: string; name: 
     scheduledAt: null,
     testMode: true,
     requireTls: false,
+    skipTlsVerification: false,
     tracking: { opens: false, clicks: false },
   });
   return notificationsOf(

@@ -14,6 +14,8 @@ export interface DeliveryJob {
   readonly source?: EgressSource;
   /** The message goes over TLS or not at all, whatever the site's TLS policy. */
   readonly requireTls?: boolean;
+  /** Where TLS is required, only with a certificate valid for the MX host's name. */
+  readonly verifyTls?: boolean;
 }
 
 export interface EgressSource {

@@ -26,6 +26,11 @@ export const RemoteSchema = z.object({
   ip: z.string().nullable(),
   sourceIp: z.string().nullable(),
   tls: z.boolean(),
+  /**
+   * Over TLS, with a certificate valid for the MX host's name from a trusted CA (Mailgun's
+   * certificate-verified). Absent from events recorded before it was.
+   */
+  tlsVerified: z.boolean().optional(),
   /** The ESMTP extensions the remote advertised (accounting's dlvEsmtpAvailable). */
   esmtp: z.array(z.string()),
 });
@@ -98,8 +103,13 @@ export const MessageAcceptedSchema = z.object({
   scheduledAt: z.number().int().nullable().default(null),
   /** Test mode (`o:testmode`, sandbox_mode): accepted and recorded, never delivered. */
   testMode: z.boolean().default(false),
-  /** Deliver only over TLS (`o:require-tls`), whatever the site's policy says. */
+  /**
+   * Deliver only over TLS (`o:require-tls`), whatever the site's policy says, and as
+   * Mailgun does, with a certificate valid for the MX host's name.
+   */
   requireTls: z.boolean().default(false),
+  /** Where TLS is required, any certificate will do (`o:skip-verification`). */
+  skipTlsVerification: z.boolean().default(false),
   /** Open and click tracking put into the message at acceptance. */
   tracking: z.object({ opens: z.boolean(), clicks: z.boolean() }).default({
     opens: false,
@@ -244,6 +254,7 @@ export type SubmissionOptions = Pick<
   | 'scheduledAt'
   | 'testMode'
   | 'requireTls'
+  | 'skipTlsVerification'
   | 'tracking'
 >;
 
@@ -257,6 +268,7 @@ export const NO_SUBMISSION_OPTIONS: SubmissionOptions = {
   scheduledAt: null,
   testMode: false,
   requireTls: false,
+  skipTlsVerification: false,
   tracking: { opens: false, clicks: false },
 };
 export type MessageSigned = { type: 'MessageSigned'; data: z.infer<typeof MessageSignedSchema> };

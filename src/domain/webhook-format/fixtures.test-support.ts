@@ -63,6 +63,7 @@ export const accepted: MessageAccepted = {
     scheduledAt: null,
     testMode: false,
     requireTls: false,
+    skipTlsVerification: false,
     tracking: { opens: true, clicks: true },
   },
 };
@@ -74,6 +75,7 @@ const remote: Remote = {
   ip: '198.51.100.25',
   sourceIp: '203.0.113.10',
   tls: true,
+  tlsVerified: true,
   esmtp: ['SIZE 35882577', '8BITMIME', 'STARTTLS', 'ENHANCEDSTATUSCODES', 'SMTPUTF8'],
 };
 
@@ -101,7 +103,7 @@ export const deferred: DeliveryDeferred = {
     at: T0 + 60_000,
     nextAttemptAt: T0 + 60_000 + 300_000,
     reply: { code: 451, enhancedCode: '4.7.1', text: 'Greylisted, please try again later' },
-    remote: { ...remote, tls: false },
+    remote: { mx: remote.mx, ip: remote.ip, sourceIp: remote.sourceIp, tls: false, esmtp: [] },
     category: 'other',
     class: 'TransientFailure',
   },

@@ -204,7 +204,7 @@ describe('Mailgun webhook payloads', () => {
       utf8: true,
       code: 250,
       message: 'OK 1773480602 q1si42 - gsmtp',
-      'certificate-verified': false,
+      'certificate-verified': true,
       'enhanced-code': '2.0.0',
     });
   });

@@ -100,8 +100,7 @@ const deliveryStatus = (
   utf8: utf8(remote),
   code: reply.code,
   message: reply.text,
-  // Delivery is opportunistic and never verifies certificates; claiming it would be false.
-  'certificate-verified': false,
+  'certificate-verified': remote.tlsVerified === true,
   'enhanced-code': effectiveEnhancedCode(reply),
   ...extra,
 });

@@ -146,6 +146,7 @@ describe('notifications of a message event', () => {
       scheduledAt: null,
       testMode: false,
       requireTls: false,
+      skipTlsVerification: false,
       tracking: { opens: false, clicks: false },
     },
   };

@@ -268,6 +268,7 @@ export const mailgunOptions = (
       sendAt,
       testMode: isYes(first(form, 'o:testmode')),
       requireTls: isYes(first(form, 'o:require-tls')),
+      skipTlsVerification: isYes(first(form, 'o:skip-verification')),
       trackOpens: toggle(first(form, 'o:tracking-opens')) ?? tracking ?? null,
       trackLinks:
         linkToggle(first(form, 'o:tracking-clicks')) ??

@@ -26,7 +26,9 @@ const describe = (event: MessageEvent): [string, string, string] => {
         ...(d.headers.subject ? [`subject: ${d.headers.subject}`] : []),
         ...(d.scheduledAt !== null ? [`scheduled for ${at(d.scheduledAt)}`] : []),
         ...(d.testMode ? ['test mode: recorded, never delivered'] : []),
-        ...(d.requireTls ? ['requires TLS'] : []),
+        ...(d.requireTls
+          ? [d.skipTlsVerification ? 'requires TLS, any certificate' : 'requires verified TLS']
+          : []),
         ...(d.tags.length > 0 ? [`tags: ${d.tags.join(', ')}`] : []),
         ...(Object.keys(d.metadata).length > 0 ? [`metadata: ${JSON.stringify(d.metadata)}`] : []),
         ...(d.batchId ? [`request ${d.batchId}`] : []),
