@@ -46,6 +46,8 @@ const policies: Record<string, string> = {
   'html.test': 'version: STSv1\nmode: enforce\nmx: mx.wrongname.test\nmax_age: 86400\n',
   'moved.test': 'version: STSv1\nmode: enforce\nmx: mx.wrongname.test\nmax_age: 86400\n',
   'servfail.test': 'version: STSv1\nmode: enforce\nmx: mx.sts.test\nmax_age: 86400\n',
+  'nullmx.test': 'version: STSv1\nmode: enforce\nmx: mx.sts.test\nmax_age: 86400\n',
+  'narrow.test': 'version: STSv1\nmode: enforce\nmx: mx.narrow.test\nmax_age: 86400\n',
 };
 /** How the policy host answers for these, instead of 200 text/plain (RFC 8461 §3.3). */
 const misserved: Record<string, { status: number; headers: Record<string, string> }> = {
@@ -93,6 +95,9 @@ describe('MTA-STS policies of recipient domains', () => {
     'html.test': { MX: [{ exchange: 'mx.wrongname.test', priority: 10 }] },
     'moved.test': { MX: [{ exchange: 'mx.wrongname.test', priority: 10 }] },
     'servfail.test': { SERVFAIL: true },
+    'nullmx.test': { MX: [{ exchange: '', priority: 0 }] },
+    // The same MX as sts.test, which its policy does not name.
+    'narrow.test': { MX: [{ exchange: 'mx.sts.test', priority: 10 }] },
   };
   for (const domain of STS_DOMAINS) {
     zone[`_mta-sts.${domain}`] = { TXT: ['v=STSv1; id=20261130a;'] };
@@ -192,6 +197,27 @@ describe('MTA-STS policies of recipient domains', () => {
     const outcome = await outcomeOf(await submit(relay.smtpPort, ['pia@servfail.test']));
     assert.equal(outcome.type, 'DeliveryDeferred');
     assert.deepEqual([outcome.reply.code, outcome.reply.enhancedCode], [451, '4.4.3']);
+    assert.ok(fetches.includes('servfail.test'), 'under its policy');
+  });
+
+  it('enforce: a null MX bounces as it would without a policy (RFC 7505)', async () => {
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['quin@nullmx.test']));
+    assert.equal(outcome.type, 'MessageBounced');
+    assert.deepEqual([outcome.reply.code, outcome.reply.enhancedCode], [556, '5.1.10']);
+  });
+
+  it('enforce: a verified connection goes on carrying the domain’s mail, but not for a policy that does not name its host', async () => {
+    const sessions = [];
+    for (const to of ['rae@sts.test', 'sol@sts.test']) {
+      const outcome = await outcomeOf(await submit(relay.smtpPort, [to]));
+      assert.equal(outcome.type, 'MessageDelivered');
+      sessions.push(valid.transactions.find((t) => t.to.includes(to))?.session);
+    }
+    assert.equal(sessions[0], sessions[1], 'one connection for both');
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['tom@narrow.test']));
+    assert.equal(outcome.type, 'DeliveryDeferred');
+    assert.equal(outcome.reply.enhancedCode, '4.4.4');
+    assert.equal(received(valid, 'tom@narrow.test'), false);
   });
 
   it('testing mode and domains without a policy keep opportunistic TLS', async () => {

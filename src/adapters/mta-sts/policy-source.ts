@@ -2,21 +2,20 @@ import { type RequestOptions, request } from 'node:https';
 import type { SecureContext } from 'node:tls';
 import { parsePolicy } from 'mailauth/lib/mta-sts.js';
 import { isInvalid } from 'mx-connect/lib/tools.js';
+import { z } from 'zod';
 import {
+  MtaStsPolicyFetchedSchema,
   policyIdFromTxt,
-  type StsMode,
-  StsModeSchema,
   type TxtAnswer,
 } from '../../domain/mta-sts/policy.js';
 import { orNone } from '../dns/resolver.js';
 import type { ResolveRecords } from '../smtp-out/dns-resolver.js';
 
-/** A policy as its host serves it, before it is dated and cached. */
-export interface FetchedPolicy {
-  readonly mode: StsMode;
-  readonly mx: readonly string[];
-  readonly maxAgeSeconds: number;
-}
+/** A policy as its host serves it, before it is dated and cached (RFC 8461 §3.2). */
+const FetchedPolicySchema = MtaStsPolicyFetchedSchema.pick({ mode: true, maxAgeSeconds: true })
+  .extend({ mx: z.array(z.string().min(1).toLowerCase()) })
+  .refine((p) => p.mode === 'none' || p.mx.length > 0, 'a policy in force names its MX hosts');
+export type FetchedPolicy = z.infer<typeof FetchedPolicySchema>;
 
 export interface PolicySource {
   /** The `_mta-sts.<domain>` TXT record's id. */
@@ -27,8 +26,8 @@ export interface PolicySource {
 
 export interface PolicySourceOptions {
   readonly resolveRecords: ResolveRecords;
-  /** The system's CAs and any configured ones (`delivery.caFiles`). */
-  readonly secureContext: SecureContext;
+  /** With `delivery.caFiles`, Node's CAs and those; without, Node's own. */
+  readonly secureContext?: SecureContext | undefined;
   /** Refuse a policy host on loopback or a private network, as for MX hosts. */
   readonly blockLocalAddresses: boolean;
   readonly timeoutMs: number;
@@ -80,7 +79,7 @@ export const createPolicySource = (options: PolicySourceOptions): PolicySource =
           path: '/.well-known/mta-sts.txt',
           servername: host,
           headers: { host },
-          secureContext: options.secureContext,
+          ...(options.secureContext ? { secureContext: options.secureContext } : {}),
           rejectUnauthorized: true,
           timeout: options.timeoutMs,
           agent: false,
@@ -108,15 +107,24 @@ export const createPolicySource = (options: PolicySourceOptions): PolicySource =
           res.on('error', reject);
         },
       );
+      // `timeout` is for a silent socket; this is for one that trickles.
+      const deadline = setTimeout(
+        () => req.destroy(policyError(`${host} did not send the policy in time`)),
+        options.timeoutMs,
+      );
       req.on('timeout', () => req.destroy(policyError(`${host} did not answer in time`)));
       req.on('error', reject);
+      req.on('close', () => clearTimeout(deadline));
       req.end();
     });
     const parsed = parsePolicy(text);
-    return {
-      mode: StsModeSchema.parse(parsed.mode),
-      mx: (parsed.mx ?? []).map((m) => m.toLowerCase()),
-      maxAgeSeconds: parsed.maxAge ?? 0,
-    };
+    const policy = FetchedPolicySchema.safeParse({
+      mode: parsed.mode,
+      mx: parsed.mx ?? [],
+      maxAgeSeconds: parsed.maxAge,
+    });
+    if (!policy.success)
+      throw policyError(`the policy at ${host} is not valid: ${policy.error.issues[0]?.message}`);
+    return policy.data;
   },
 });

@@ -5,7 +5,6 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { AttemptAbandoned } from '../../domain/delivery/delivery-port.js';
 import type { Remote } from '../../domain/message/events.js';
 import { permitsMx, type StsPolicy } from '../../domain/mta-sts/policy.js';
-import { orNone } from '../dns/resolver.js';
 import type { ResolveRecords } from './dns-resolver.js';
 import { tlsFailed } from './failure-replies.js';
 
@@ -131,22 +130,36 @@ type HostTrouble = Error & { remote?: Remote; duringTls?: boolean; response?: st
 
 const serverReplied = (e: HostTrouble): boolean => /^[45]\d\d/.test(e.response ?? '');
 
+const dnsTrouble = (error: Error, temporary: boolean): Error =>
+  Object.assign(error, { category: 'dns', temporary });
+
 /**
  * The MX hosts an enforced MTA-STS policy lets the mail go to, best first (RFC 8461 §4.1).
  * A domain without MX records has its own name as its host, which the policy must name
- * too. A null MX is left to mx-connect, which says so.
+ * too. The lookup is this one, and mx-connect is handed its answer: a second lookup could
+ * be answered differently, with hosts the policy was never asked about.
  */
 const permittedMx = async (
   domain: string,
   sts: StsPolicy,
   resolveRecords: ResolveRecords,
-): Promise<MxHost[] | undefined> => {
-  const records = (await orNone(resolveRecords(domain, 'MX')).catch((error: Error) => {
-    // As mx-connect has a lookup that failed: worth another try later.
-    throw Object.assign(error, { category: 'dns', temporary: true });
-  })) as Array<{ exchange: string; priority: number }>;
+): Promise<MxHost[]> => {
+  let records: Array<{ exchange: string; priority: number }>;
+  try {
+    records = (await resolveRecords(domain, 'MX')) as typeof records;
+  } catch (raw) {
+    const error = raw as NodeJS.ErrnoException;
+    if (error.code === 'ENODATA') records = [];
+    // RFC 5321 §5.1: a domain that does not exist takes no mail, policy or not.
+    else if (error.code === 'ENOTFOUND' || error.code === 'NXDOMAIN')
+      throw dnsTrouble(new Error(`the domain ${domain} does not exist`), false);
+    else throw dnsTrouble(error, true);
+  }
   const hosts = records.length ? records : [{ exchange: domain, priority: 0 }];
-  if (hosts.some((h) => h.exchange === '' || h.exchange === '.')) return undefined;
+  if (hosts.some((h) => h.exchange === '' || h.exchange === '.'))
+    throw Object.assign(dnsTrouble(new Error(`${domain} takes no mail (null MX)`), false), {
+      code: 'ENULLMX',
+    });
   const permitted = hosts.filter((h) => permitsMx(sts, h.exchange));
   if (permitted.length === 0)
     throw Object.assign(
@@ -307,6 +320,14 @@ const connectOnce = async (
         duringTls: (connection as unknown as { upgrading?: boolean }).upgrading === true,
       });
     throw error;
+  }
+  // The host reached is the one asked about: the policy is held to it, not to a lookup.
+  if (options.sts && !permitsMx(options.sts, socketInfo.hostname)) {
+    connection.close();
+    throw Object.assign(
+      new Error(`the MTA-STS policy of ${domain} (enforce) does not name ${socketInfo.hostname}`),
+      { category: 'policy', remote: remote() },
+    );
   }
   const demandedBy = options.sts ? `the MTA-STS policy of ${domain}` : options.verifyFor;
   if (demandedBy && !verified()) {

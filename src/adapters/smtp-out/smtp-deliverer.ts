@@ -116,7 +116,11 @@ export const createSmtpDeliverer = (options: SmtpDelivererOptions): Deliverer =>
     const domain = job.domain.toLowerCase();
     const route = options.routes[domain] ?? options.routes['*'];
     // A route is the operator's choice of next hop: the domain's MX policy does not apply.
-    const policy = route ? null : await options.mtaSts?.policyFor(domain);
+    // Its fetch may take a while: a stop does not wait for it.
+    const policy =
+      route || !options.mtaSts
+        ? null
+        : await unlessAbandoned(options.mtaSts.policyFor(domain), stopping.signal);
     const sts = policy?.mode === 'enforce' ? policy : undefined;
     const everyone = (reply: AttemptResult['reply'], remote: Remote): AttemptResult[] =>
       job.recipients.map((recipient) => ({ recipient, reply, remote }));

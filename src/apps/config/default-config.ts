@@ -98,7 +98,7 @@ delivery:
   replyTimeout: 10m          # for any reply (RFC 5321: 10 minutes after the final dot)
   stopGrace: 10s             # a stop waits this long for attempts under way, then drops them
   mtaSts: true               # honour recipient domains' MTA-STS policies (RFC 8461)
-  caFiles: []                # PEM files of CAs trusted besides the system's (MX and policy hosts)
+  caFiles: []                # PEM files of CAs trusted besides Node's (MX and policy hosts)
 
 queue:
   # Waits after the 1st, 2nd, ... failed attempt; the last one repeats.

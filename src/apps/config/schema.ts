@@ -265,7 +265,7 @@ export const ConfigSchema = z
          * mode, mail goes only to the MX hosts it names, over TLS with a valid certificate.
          */
         mtaSts: z.boolean().default(true),
-        /** CAs trusted besides the system's, for MX hosts' and MTA-STS policy hosts' certificates. */
+        /** CAs trusted besides Node's, for MX hosts' and MTA-STS policy hosts' certificates. */
         caFiles: z.array(pemFile).default([]),
         port: z.number().int().min(1).max(65535).default(25),
         ehloName: z.string().min(1).optional(),

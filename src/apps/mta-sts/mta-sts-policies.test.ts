@@ -107,6 +107,41 @@ describe('MTA-STS policy cache', () => {
     assert.equal(await second.policies.policyFor('example.com'), null, 'expired: none');
   });
 
+  it('a policy of max_age 0 is still fetched at most once per recheck', async () => {
+    const { calls, state, policies } = world();
+    state.policy = { ...enforce, maxAgeSeconds: 0 };
+    for (let i = 0; i < 3; i++) await policies.policyFor('example.com');
+    assert.equal(calls.fetch, 1);
+  });
+
+  it('records a policy fetched again unchanged at most once a day, a changed one at once', async () => {
+    const { store, calls, state, policies } = world();
+    state.policy = { ...enforce, maxAgeSeconds: 3600 };
+    await policies.policyFor('example.com');
+    for (let i = 0; i < 4; i++) {
+      state.now += 31 * MIN; // past half its max_age: fetched again
+      policies.recheck('example.com');
+      await policies.policyFor('example.com');
+    }
+    assert.equal(calls.fetch, 5);
+    assert.deepEqual(await recorded(store, 'example.com'), ['one'], 'unchanged: once');
+    state.policy = { ...enforce, maxAgeSeconds: 3600, mx: ['mx2.example.com'] };
+    state.now += 31 * MIN;
+    await policies.policyFor('example.com');
+    assert.deepEqual(await recorded(store, 'example.com'), ['one', 'one']);
+  });
+
+  it('refreshes a policy past half its age though its TXT record has been hidden', async () => {
+    const { calls, state, policies } = world();
+    await policies.policyFor('example.com');
+    state.txt = { kind: 'none' };
+    state.now += 13 * 60 * MIN;
+    policies.recheck('example.com');
+    const refreshed = await policies.policyFor('example.com');
+    assert.equal(calls.fetch, 2);
+    assert.deepEqual([refreshed?.id, refreshed?.fetchedAt], ['one', state.now]);
+  });
+
   it('recheck looks up the TXT record at the next delivery', async () => {
     const { calls, policies } = world();
     await policies.policyFor('example.com');

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { FetchedPolicy, PolicySource } from '../../adapters/mta-sts/policy-source.js';
+import type { PolicySource } from '../../adapters/mta-sts/policy-source.js';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import {
   afterFailedFetch,
-  expiresAt,
   type MtaStsPolicies,
   MtaStsPolicyFetchedSchema,
   mtaStsStream,
@@ -15,6 +14,8 @@ import {
 interface Known {
   /** The last policy fetched (from the log after a restart), live or not. */
   readonly cached: StsPolicy | undefined;
+  /** The last one recorded in the log. */
+  readonly recorded: StsPolicy | undefined;
   /** What applies until `until`. */
   readonly applies: StsPolicy | null;
   readonly until: number;
@@ -34,6 +35,14 @@ export interface MtaStsPoliciesDeps {
 }
 
 const FIVE_MINUTES = 5 * 60_000;
+/** A policy fetched again unchanged is recorded again at most this often. */
+const RECORD_UNCHANGED_AFTER = 24 * 3_600_000;
+
+const sameContent = (a: StsPolicy, b: StsPolicy): boolean =>
+  a.id === b.id &&
+  a.mode === b.mode &&
+  a.maxAgeSeconds === b.maxAgeSeconds &&
+  a.mx.join(' ') === b.mx.join(' ');
 
 /**
  * The MTA-STS policies of recipient domains, cached as RFC 8461 §3.3 asks: a fetched policy
@@ -78,38 +87,44 @@ export const createMtaStsPolicies = (deps: MtaStsPoliciesDeps): MtaStsPolicies =
   const refresh = async (domain: string, before: Known | undefined): Promise<StsPolicy | null> => {
     const now = deps.now();
     let cached = before ? before.cached : await fromLog(domain);
+    let recorded = before ? before.recorded : cached;
     let fetchAgainAt = before?.fetchAgainAt ?? 0;
     const txt = await deps.source.txt(domain);
     let step: PolicyStep = policyStep(cached, txt, now);
-    if (step.kind === 'fetch' && txt.kind === 'id') {
+    // A refresh with the TXT record hidden keeps the id the policy was published under.
+    const id = txt.kind === 'id' ? txt.id : cached?.id;
+    if (step.kind === 'fetch' && id !== undefined) {
       if (now < fetchAgainAt) step = afterFailedFetch(cached, now);
       else {
-        let fetched: FetchedPolicy | undefined;
+        let policy: StsPolicy | undefined;
         try {
-          fetched = await deps.source.fetch(domain);
+          const fetched = await deps.source.fetch(domain);
+          policy = MtaStsPolicyFetchedSchema.parse({ domain, id, ...fetched, fetchedAt: now });
         } catch (error) {
           deps.log.warn({ err: error, domain }, 'could not fetch the MTA-STS policy');
           fetchAgainAt = now + recheckMs;
           step = afterFailedFetch(cached, now);
         }
-        if (fetched) {
-          const policy = MtaStsPolicyFetchedSchema.parse({
-            domain,
-            id: txt.id,
-            mode: fetched.mode,
-            mx: fetched.mx,
-            maxAgeSeconds: fetched.maxAgeSeconds,
-            fetchedAt: now,
-          });
-          await record(policy);
+        if (policy) {
+          // The log gets what changed, and a policy fetched again unchanged once a day, so
+          // a restart finds it about as fresh as memory had it.
+          if (
+            !recorded ||
+            !sameContent(recorded, policy) ||
+            now - recorded.fetchedAt >= RECORD_UNCHANGED_AFTER
+          ) {
+            await record(policy);
+            recorded = policy;
+          }
           cached = policy;
           step = { kind: 'use', policy };
         }
       }
     }
     const applies = step.kind === 'use' ? step.policy : null;
-    const until = Math.min(now + recheckMs, applies ? expiresAt(applies) : Infinity);
-    remember(domain, { cached, applies, until, fetchAgainAt });
+    // Whatever its max_age, an answer stands until the next look: a policy of max_age 0
+    // would otherwise be fetched for every message.
+    remember(domain, { cached, recorded, applies, until: now + recheckMs, fetchAgainAt });
     return applies;
   };
 

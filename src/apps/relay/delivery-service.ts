@@ -53,10 +53,18 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
 
   const resolver = createResolver(config.dns.servers, config.dns.timeout);
   const resolveRecords = createResolveRecords(config.dns.servers, config.dns.timeout);
-  // Passing CAs replaces the system's: the configured ones are added to them.
-  const secureContext = createSecureContext({
-    ca: [...rootCertificates, ...config.delivery.caFiles.map((f) => readFileSync(f, 'utf8'))],
-  });
+  // CAs passed replace Node's (its bundled ones and NODE_EXTRA_CA_CERTS): the configured
+  // ones are added to those. Without any, Node's default context is left as it is.
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+  const secureContext = config.delivery.caFiles.length
+    ? createSecureContext({
+        ca: [
+          ...rootCertificates,
+          ...(extraCa ? [readFileSync(extraCa, 'utf8')] : []),
+          ...config.delivery.caFiles.map((f) => readFileSync(f, 'utf8')),
+        ],
+      })
+    : undefined;
   const mtaSts = config.delivery.mtaSts
     ? createMtaStsPolicies({
         store,
@@ -79,7 +87,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
     connectTimeoutMs: config.delivery.connectTimeout,
     replyTimeoutMs: config.delivery.replyTimeout,
     resolveRecords,
-    secureContext,
+    ...(secureContext ? { secureContext } : {}),
     ...(mtaSts ? { mtaSts } : {}),
     maxPerKey: config.delivery.maxConnectionsPerDomain,
     maxMessagesPerConnection: config.delivery.maxMessagesPerConnection,

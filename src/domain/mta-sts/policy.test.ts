@@ -64,6 +64,10 @@ describe('which policy applies', () => {
     assert.equal(policyStep(cached, { kind: 'id', id: 'b2' }, DAY).kind, 'fetch'));
   it('given a policy past half its max_age, when the id is the same, then it is refreshed early', () =>
     assert.equal(policyStep(cached, { kind: 'id', id: 'a1' }, 6 * DAY).kind, 'fetch'));
+  it('given a policy past half its max_age, when the TXT record is hidden, then it is still refreshed', () => {
+    assert.equal(policyStep(cached, { kind: 'none' }, 6 * DAY).kind, 'fetch');
+    assert.equal(policyStep(cached, { kind: 'failed' }, 6 * DAY).kind, 'fetch');
+  });
   it('given an expired policy, when the TXT record is gone, then there is none', () =>
     assert.equal(policyStep(cached, { kind: 'none' }, 11 * DAY).kind, 'none'));
   it('given nothing cached, then a TXT id means fetching, none means no policy', () => {

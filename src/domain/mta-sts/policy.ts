@@ -86,10 +86,11 @@ export type PolicyStep =
  * What to apply, given the cached policy and the TXT answer (RFC 8461 §3.3, §5.1):
  * - a cached policy within its max_age is applied when the TXT record is gone or cannot be
  *   looked up (§3.3: a lost or forged TXT answer must not switch the policy off), and when
- *   its id is the one published, unless it is past half its max_age (then refreshed early,
- *   so a policy in use never lapses);
+ *   its id is the one published;
+ * - past half its max_age it is fetched again, TXT record or not (§3.3: refresh before
+ *   expiry), so one in use never lapses, not even while an attacker hides the record;
  * - a new id, an expired policy or none cached means fetching the policy;
- * - no TXT record and nothing cached: the domain has no policy.
+ * - no TXT record and nothing live cached: the domain has no policy.
  */
 export const policyStep = (
   cached: StsPolicy | undefined,
@@ -97,9 +98,9 @@ export const policyStep = (
   now: number,
 ): PolicyStep => {
   const live = cached && now < expiresAt(cached) ? cached : undefined;
-  if (txt.kind !== 'id') return live ? { kind: 'use', policy: live } : { kind: 'none' };
-  if (live && live.id === txt.id && now < live.fetchedAt + (live.maxAgeSeconds * 1000) / 2)
-    return { kind: 'use', policy: live };
+  if (!live) return txt.kind === 'id' ? { kind: 'fetch' } : { kind: 'none' };
+  const fresh = now < live.fetchedAt + (live.maxAgeSeconds * 1000) / 2;
+  if (fresh && (txt.kind !== 'id' || txt.id === live.id)) return { kind: 'use', policy: live };
   return { kind: 'fetch' };
 };
 
