@@ -99,7 +99,7 @@ describe('MTA-STS policies of recipient domains', () => {
     // The same MX as sts.test, which its policy does not name.
     'narrow.test': { MX: [{ exchange: 'mx.sts.test', priority: 10 }] },
   };
-  for (const domain of STS_DOMAINS) {
+  for (const domain of [...STS_DOMAINS, 'trickle.test']) {
     zone[`_mta-sts.${domain}`] = { TXT: ['v=STSv1; id=20261130a;'] };
     zone[`mta-sts.${domain}`] = { A: [POLICY_HOST] };
   }
@@ -110,7 +110,7 @@ describe('MTA-STS policies of recipient domains', () => {
     const [mxCert, otherCert, policyCert] = await Promise.all([
       ca.issue(['mx.sts.test']),
       ca.issue(['some-other-host.test']),
-      ca.issue(STS_DOMAINS.map((d) => `mta-sts.${d}`)),
+      ca.issue([...STS_DOMAINS, 'trickle.test'].map((d) => `mta-sts.${d}`)),
     ]);
     valid = await startSink('127.0.0.93', { tls: mxCert });
     const port = valid.port;
@@ -119,6 +119,13 @@ describe('MTA-STS policies of recipient domains', () => {
     policyServer = createServer({ key: policyCert.key, cert: policyCert.cert }, (req, res) => {
       const domain = String(req.headers.host).replace(/^mta-sts\./, '');
       fetches.push(domain);
+      if (domain === 'trickle.test') {
+        // A byte now and then: never silent long enough for a socket timeout.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const timer = setInterval(() => res.write('#'), 200);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       const body = policies[domain];
       if (req.url !== '/.well-known/mta-sts.txt' || !body) {
         res.statusCode = 404;
@@ -265,6 +272,19 @@ describe('MTA-STS policies of recipient domains', () => {
       recorded.map((e) => [e.type, (e.data as { mode: string; id: string }).mode]),
       [['MtaStsPolicyFetched', 'enforce']],
     );
+  });
+
+  it('a stop does not wait for a policy host that trickles', { timeout: 60_000 }, async () => {
+    // Its deadline is the connect timeout, ten minutes here: only abandoning it ends it.
+    const slow = await startTestRelay({
+      smtp: { trustedNetworks: ['127.0.0.1/32'] },
+      dns: { servers: [dns.address], timeout: '1s' },
+      delivery: { port: valid.port, connectTimeout: '10m', stopGrace: '300ms', caFiles: [caFile] },
+    });
+    relayDirs.push(slow.dir);
+    await submit(slow.smtpPort, ['uma@trickle.test']);
+    await waitFor(() => fetches.includes('trickle.test'), 'the policy fetch under way');
+    await slow.stop();
   });
 
   it('after a restart, a recorded policy holds though its TXT record and host are gone', async () => {

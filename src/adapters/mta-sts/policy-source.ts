@@ -21,7 +21,7 @@ export interface PolicySource {
   /** The `_mta-sts.<domain>` TXT record's id. */
   txt(domain: string): Promise<TxtAnswer>;
   /** `https://mta-sts.<domain>/.well-known/mta-sts.txt`, parsed; throws when unusable. */
-  fetch(domain: string): Promise<FetchedPolicy>;
+  fetch(domain: string, signal?: AbortSignal): Promise<FetchedPolicy>;
 }
 
 export interface PolicySourceOptions {
@@ -58,7 +58,7 @@ export const createPolicySource = (options: PolicySourceOptions): PolicySource =
     }
   },
 
-  fetch: async (domain) => {
+  fetch: async (domain, signal) => {
     const host = `mta-sts.${domain}`;
     const addresses = [
       ...((await orNone(options.resolveRecords(host, 'A'))) as string[]),
@@ -83,6 +83,7 @@ export const createPolicySource = (options: PolicySourceOptions): PolicySource =
           rejectUnauthorized: true,
           timeout: options.timeoutMs,
           agent: false,
+          ...(signal ? { signal } : {}),
           // tls.connect takes a ready context; https's types only list what builds one.
         } as RequestOptions,
         (res) => {

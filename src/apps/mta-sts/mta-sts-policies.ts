@@ -50,7 +50,11 @@ const sameContent = (a: StsPolicy, b: StsPolicy): boolean =>
  * the TXT record or the policy host have since been hidden. The TXT record is looked up at
  * most every five minutes a domain, and a fetch that failed is not tried again sooner.
  */
-export const createMtaStsPolicies = (deps: MtaStsPoliciesDeps): MtaStsPolicies => {
+export const createMtaStsPolicies = (
+  deps: MtaStsPoliciesDeps,
+): MtaStsPolicies & { close(): void } => {
+  // A fetch under way when the relay stops would hold its thread open until its deadline.
+  const closing = new AbortController();
   const recheckMs = deps.recheckMs ?? FIVE_MINUTES;
   const maxDomains = deps.maxDomains ?? 100_000;
   const known = new Map<string, Known>();
@@ -98,7 +102,7 @@ export const createMtaStsPolicies = (deps: MtaStsPoliciesDeps): MtaStsPolicies =
       else {
         let policy: StsPolicy | undefined;
         try {
-          const fetched = await deps.source.fetch(domain);
+          const fetched = await deps.source.fetch(domain, closing.signal);
           policy = MtaStsPolicyFetchedSchema.parse({ domain, id, ...fetched, fetchedAt: now });
         } catch (error) {
           deps.log.warn({ err: error, domain }, 'could not fetch the MTA-STS policy');
@@ -139,6 +143,7 @@ export const createMtaStsPolicies = (deps: MtaStsPoliciesDeps): MtaStsPolicies =
       pending.set(key, looking);
       return looking;
     },
+    close: () => closing.abort(),
     recheck: (domain) => {
       const key = domain.toLowerCase();
       const entry = known.get(key);

@@ -247,6 +247,7 @@ export const startDeliveryService = async (config: Config, log: Logger, writer?:
       gates.close();
       reacting.unsubscribe();
       windows.close();
+      mtaSts?.close();
       await deliverer.close();
       controller.abort();
       await runner;
