@@ -320,6 +320,8 @@ describe('sending domains: DKIM signing, records, rotation, sender authorization
       const bad = await cli(['domains', 'verify', 'shop.test', '--config', config]);
       assert.equal(bad.code, 3, 'not every record is ok');
       assert.match(bad.stdout, /_dmarc\.shop\.test[^\n]*missing/);
+      const badJson = await cli(['domains', 'verify', 'shop.test', '--json', '--config', config]);
+      assert.equal(badJson.code, 3, 'the same exit code for a script');
     } finally {
       zone['_dmarc.shop.test'] = missing as never;
     }

@@ -140,6 +140,7 @@ describe('credential controls from the CLI', () => {
     );
     assert.equal(await post(relay.httpPort, '/email', apiKey, '127.0.0.1'), 422);
     assert.match(cli('credentials', 'pause', USER).stdout, /was already paused/);
+    assert.match(cli('credentials', 'list').stdout, /paused \(operator\): password leaked/);
     assert.equal(cli('credentials', 'resume', USER).code, 0);
     await waitFor(() => findCredentialById(relay.readDb, id)?.paused === null, 'resumed');
     const sent = await waitFor(async () => {

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import type { Projection } from '../../projections/runner/projection.js';
 import { openReadModelDb, type ReadModelDb } from '../../projections/runner/read-model-db.js';
@@ -48,6 +49,13 @@ export const openContext = async (
     },
   };
 };
+
+/**
+ * Where `--output` goes: the file, opened at once so a bad path is an error the command
+ * reports (a stream would find out later, out of reach); without one, standard output.
+ */
+export const openOutput = (path: string | undefined): Writable =>
+  path ? createWriteStream('', { fd: openSync(path, 'w') }) : process.stdout;
 
 /** JSON with bigints as decimal strings (positions and revisions). */
 export const toJson = (value: unknown): string =>

@@ -41,6 +41,12 @@ webhooksCommand(program);
 auditCommand(program);
 sinkCommand(program);
 
+// `mailtrail acct export | head`: the reader has what it wanted.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -52,5 +58,12 @@ try {
     process.stderr.write(`mailtrail: ${error.message}\n`);
     process.exit(2);
   }
-  throw error;
+  // A failure the command did not word itself (a file, the network, the store): one line
+  // with its stable code, not a stack; MAILTRAIL_DEBUG=1 shows the stack.
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' && message ? message : String(error);
+  const tag = typeof code === 'string' && !text.includes(code) ? ` [${code}]` : '';
+  process.stderr.write(`mailtrail: ${text.split('\n')[0]}${tag}\n`);
+  if (process.env.MAILTRAIL_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+  process.exit(1);
 }

@@ -6,6 +6,7 @@ import { handleCommand, loadState } from '../../domain/command-handling/handle-c
 import type { EventStore } from '../../domain/event-store/event-store.js';
 import {
   pendingGeneration,
+  SendingDomainError,
   type SendingDomainState,
   sendingDomainDecider,
 } from '../../domain/sending-domain/decider.js';
@@ -71,7 +72,8 @@ const generateKeys = (
   });
 
 const report = (deps: DomainsDeps, state: SendingDomainState): DomainReport => {
-  if (state.status !== 'added') throw new Error('unreachable: the domain was just loaded');
+  if (state.status !== 'added')
+    throw new SendingDomainError('DomainNotFound', 'no such sending domain (domains add it first)');
   return { domain: state, records: expectedRecords(state, deps.settings) };
 };
 

@@ -1,9 +1,8 @@
-import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { csvHeader, csvRecord } from '../../../domain/accounting/acct-record.js';
 import { accountingProjection, acctRecords } from '../../../projections/accounting/accounting.js';
-import { fail, openContext } from '../cli-context.js';
+import { fail, openContext, openOutput } from '../cli-context.js';
 import { parseSince } from '../parse-since.js';
 
 const write = (out: Writable, chunk: string): Promise<void> =>
@@ -24,7 +23,7 @@ export const acctCommand = (program: Command): void => {
       if (types.some((t) => !['d', 'b', 't'].includes(t))) fail('--types: expected d, b and/or t');
       const since = opts.since === undefined ? undefined : parseSince(opts.since);
       const ctx = await openContext(program.opts().config, [accountingProjection]);
-      const out: Writable = opts.output ? createWriteStream(opts.output) : process.stdout;
+      const out: Writable = openOutput(opts.output);
       try {
         if (opts.format === 'csv') await write(out, csvHeader());
         for (const record of acctRecords(ctx.readDb, {

@@ -148,7 +148,7 @@ export const credentialsCommand = (program: Command): void => {
             r.name,
             r.username,
             r.domains.join(' '),
-            r.status,
+            statusOf(r),
             new Date(r.createdAt).toISOString(),
           ]);
         process.stdout.write(`${table.toString()}\n`);

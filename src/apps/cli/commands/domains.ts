@@ -167,13 +167,15 @@ export const domainsCommand = (program: Command): void => {
   domains
     .command('verify <domain>')
     .description(
-      'look each record up through dns.servers: ok, missing or mismatch; switch to published new keys',
+      'look each record up through dns.servers: ok, missing or mismatch (exit 3 if any is not ok); switch to published new keys',
     )
     .option('--json', 'machine-readable output')
     .action(async (domain: string, opts: { json?: boolean }) => {
       await withDomains(program, async (deps, ctx) => {
         const resolver = createResolver(ctx.config.dns.servers, ctx.config.dns.timeout);
         const report = await verifySendingDomain(deps, resolver, { domain });
+        // Exit 3 with --json too: a script checks the code before it reads the output.
+        if (report.checks.some((c) => c.status !== 'ok')) process.exitCode = 3;
         if (opts.json) return void process.stdout.write(`${toJson(report)}\n`);
         const table = new Table({
           head: ['record', 'name', 'status', 'expected', 'found'],
@@ -194,8 +196,6 @@ export const domainsCommand = (program: Command): void => {
           process.stdout.write(
             `Key generation ${report.activated} is published: signing with it from now on.\n`,
           );
-        const bad = report.checks.filter((c) => c.status !== 'ok').length;
-        if (bad > 0) process.exitCode = 3;
       });
     });
 

@@ -22,7 +22,14 @@ export const projectionsCommand = (program: Command): void => {
         const head = await ctx.store.headPosition();
         const rows = PROJECTIONS.map((p) => {
           const position = readCheckpoint(ctx.readDb, checkpointKey(p));
-          return { name: p.name, version: p.version, position, head, behind: head - position };
+          // A number, so `jq '.behind > 0'` means what it says; positions stay strings.
+          return {
+            name: p.name,
+            version: p.version,
+            position,
+            head,
+            behind: Number(head - position),
+          };
         });
         if (opts.json) return void process.stdout.write(`${toJson(rows)}\n`);
         const table = new Table({

@@ -68,7 +68,8 @@ export const shapingCommand = (program: Command): void => {
       const at = `http://${host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}/shaping/status`;
       let body: { windows: WindowRow[] };
       try {
-        const response = await fetch(at);
+        // A relay that takes the connection and never answers must not hang the command.
+        const response = await fetch(at, { signal: AbortSignal.timeout(10_000) });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         body = (await response.json()) as { windows: WindowRow[] };
       } catch (error) {

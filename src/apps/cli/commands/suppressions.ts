@@ -1,4 +1,4 @@
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
@@ -20,7 +20,7 @@ import {
   type NewSuppression,
   removeSuppressions,
 } from '../../suppressions/record-suppressions.js';
-import { type CliContext, fail, openContext, toJson } from '../cli-context.js';
+import { type CliContext, fail, openContext, openOutput, toJson } from '../cli-context.js';
 
 const ADDRESS = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
 
@@ -163,6 +163,7 @@ export const suppressionsCommand = (program: Command): void => {
     .option('--limit <n>', 'at most this many rows', '100')
     .option('--json', 'machine-readable output (every row)')
     .action(async (opts: { scope?: string; limit: string; json?: boolean }) => {
+      if (!/^[1-9]\d*$/.test(opts.limit)) fail('--limit: expected a positive whole number');
       const scope = opts.scope ? scopeOption(opts.scope) : undefined;
       const ctx = await openContext(program.opts().config, [suppressionsProjection]);
       try {
@@ -238,7 +239,7 @@ export const suppressionsCommand = (program: Command): void => {
     .action(async (opts: { scope?: string; output?: string }) => {
       const scope = opts.scope ? scopeOption(opts.scope) : undefined;
       const ctx = await openContext(program.opts().config, [suppressionsProjection]);
-      const out = opts.output ? createWriteStream(opts.output) : process.stdout;
+      const out = openOutput(opts.output);
       try {
         out.write(csvLine(['scope', 'address', 'reason', 'added_at', 'expires_at', 'source']));
         for (const r of listSuppressions(ctx.readDb, {
