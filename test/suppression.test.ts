@@ -155,6 +155,19 @@ describe('suppression lists', () => {
       ],
     );
 
+    // What export wrote reads back: into another list, columns by their header.
+    const roundTrip = join(relay.dir, 'exported.csv');
+    writeFileSync(roundTrip, exported);
+    const copied = await cli('suppressions', 'import', roundTrip, '--scope', 'domain:shop.test');
+    assert.match(copied.stdout, /2 suppressed on domain:shop\.test/);
+    const copy = JSON.parse(
+      (await cli('suppressions', 'list', '--json', '--scope', 'domain:shop.test')).stdout,
+    ) as Array<{ address: string; reason: string }>;
+    assert.deepEqual(copy.map((r) => `${r.address} ${r.reason}`).sort(), [
+      'imported1@example.com complaint',
+      'imported3@example.com unsubscribe',
+    ]);
+
     const bad = join(relay.dir, 'bad.csv');
     writeFileSync(bad, 'fine@example.com\nnot-an-address\nalso@example.com,sometimes\n');
     const refused = await cli('suppressions', 'import', bad, '--scope', 'global').catch(

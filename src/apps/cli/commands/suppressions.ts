@@ -58,12 +58,29 @@ const readCsv = (
   const lines = readFileSync(file, 'utf8').split(/\r?\n/);
   const entries: NewSuppression[] = [];
   const errors: string[] = [];
+  const cells = (line: string) => line.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
+  // A header line names the columns (what `suppressions export` writes, with its scope and
+  // dates, reads back); without one they are address, reason, expires.
+  const header = /(^|,)\s*"?address"?\s*(,|$)/i.test(lines[0] ?? '')
+    ? cells(lines[0] as string).map((c) => c.toLowerCase())
+    : null;
+  const column = (names: readonly string[], fallback: number) => {
+    if (!header) return fallback;
+    const at = header.findIndex((h) => names.includes(h));
+    return at < 0 ? -1 : at;
+  };
+  const at = {
+    address: column(['address'], 0),
+    reason: column(['reason'], 1),
+    expires: column(['expires', 'expires_at'], 2),
+  };
   lines.forEach((raw, i) => {
     const line = raw.trim();
-    if (line === '' || (i === 0 && /(^|,)\s*"?address"?\s*(,|$)/i.test(line))) return;
-    const [address = '', reason, expires] = line
-      .split(',')
-      .map((c) => c.trim().replace(/^"|"$/g, ''));
+    if (line === '' || (i === 0 && header)) return;
+    const row = cells(line);
+    const [address = '', reason, expires] = [at.address, at.reason, at.expires].map((c) =>
+      c < 0 ? undefined : row[c],
+    );
     if (!ADDRESS.test(address)) errors.push(`${file}:${i + 1}: not an email address: ${address}`);
     else if (reason && !(SUPPRESSION_REASONS as readonly string[]).includes(reason))
       errors.push(
@@ -195,7 +212,9 @@ export const suppressionsCommand = (program: Command): void => {
 
   suppressions
     .command('import <file>')
-    .description('suppress every address of a CSV file (address[,reason[,expires]]) on one list')
+    .description(
+      'suppress every address of a CSV file on one list: address[,reason[,expires]], or columns named in a header line (what export writes)',
+    )
     .requiredOption('--scope <scope>', 'global, credential:<name> or domain:<sending domain>')
     .option(
       '--reason <reason>',
