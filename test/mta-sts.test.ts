@@ -10,10 +10,9 @@ import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { messageStream } from '../src/domain/message/events.js';
 import { mtaStsStream } from '../src/domain/mta-sts/policy.js';
 import { startDnsServer, type Zone } from './support/dns-zone-server.js';
-import { streamEvents } from './support/fixtures.js';
+import { firstOutcome, streamEvents } from './support/fixtures.js';
 import {
   type Sink,
   startSink,
@@ -153,14 +152,10 @@ describe('MTA-STS policies of recipient domains', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const outcomeOf = (id: string, store = relay.store) =>
-    waitFor(async () => {
-      const all = await streamEvents(store, messageStream(id));
-      const e = all.find((x) =>
-        ['MessageDelivered', 'DeliveryDeferred', 'MessageBounced'].includes(x.type),
-      );
-      return e && { type: e.type, ...(e.data as Outcome) };
-    }, `an outcome for ${id}`);
+  const outcomeOf = async (id: string) => {
+    const e = await firstOutcome(relay.store, id);
+    return { type: e.type, ...(e.data as Outcome) };
+  };
   const received = (sink: Sink, to: string) => sink.transactions.some((t) => t.to.includes(to));
 
   it('enforce: delivered over TLS to the MX the policy names, its certificate checked', async () => {

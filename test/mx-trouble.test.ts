@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { messageStream } from '../src/domain/message/events.js';
 import { startDnsServer } from './support/dns-zone-server.js';
-import { streamEvents } from './support/fixtures.js';
+import { firstOutcome } from './support/fixtures.js';
 import { type RawMx, startRawMx } from './support/raw-mx.js';
 import {
   type Sink,
@@ -19,7 +18,6 @@ import {
   startTestRelay,
   submit,
   type TestRelay,
-  waitFor,
 } from './support/relay-harness.js';
 
 type Outcome = {
@@ -108,16 +106,10 @@ describe('MX hosts that will not do the job', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const firstOutcome = (id: string) =>
-    waitFor(async () => {
-      const all = await streamEvents(relay.store, messageStream(id));
-      return all.find((e) =>
-        ['MessageDelivered', 'DeliveryDeferred', 'MessageBounced'].includes(e.type),
-      );
-    }, `an outcome for ${id}`);
+  const outcomeOf = (id: string) => firstOutcome(relay.store, id);
 
   it('a 421 greeting sends the mail to the next MX at once', async () => {
-    const outcome = await firstOutcome(await submit(relay.smtpPort, ['ann@busy.test']));
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['ann@busy.test']));
     assert.equal(outcome.type, 'MessageDelivered');
     assert.equal((outcome.data as Outcome).remote.ip, '127.0.0.91');
     assert.ok(good.transactions.some((t) => t.to.includes('ann@busy.test')));
@@ -125,7 +117,7 @@ describe('MX hosts that will not do the job', () => {
 
   it('a host that hangs up unspoken, or refuses EHLO with 421, is passed over for the next MX', async () => {
     for (const to of ['fin@mute.test', 'gil@closing.test']) {
-      const outcome = await firstOutcome(await submit(relay.smtpPort, [to]));
+      const outcome = await outcomeOf(await submit(relay.smtpPort, [to]));
       assert.equal(outcome.type, 'MessageDelivered', to);
       assert.equal((outcome.data as Outcome).remote.ip, '127.0.0.91');
     }
@@ -136,7 +128,7 @@ describe('MX hosts that will not do the job', () => {
   });
 
   it('with every host troubled, the one that put it in words is the outcome', async () => {
-    const outcome = await firstOutcome(await submit(relay.smtpPort, ['hew@only-troubled.test']));
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['hew@only-troubled.test']));
     assert.equal(outcome.type, 'DeliveryDeferred');
     const { reply, remote } = outcome.data as Outcome;
     assert.deepEqual([reply.code, reply.enhancedCode], [421, '4.3.2']);
@@ -145,7 +137,7 @@ describe('MX hosts that will not do the job', () => {
   });
 
   it("with no other MX, the server's own 421 is the outcome, and names its host", async () => {
-    const outcome = await firstOutcome(await submit(relay.smtpPort, ['bob@only-busy.test']));
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['bob@only-busy.test']));
     assert.equal(outcome.type, 'DeliveryDeferred');
     const { reply, remote } = outcome.data as Outcome;
     assert.deepEqual([reply.code, reply.enhancedCode], [421, '4.3.2']);
@@ -154,13 +146,13 @@ describe('MX hosts that will not do the job', () => {
   });
 
   it('an MX named by its address that refuses is not tried again and again', async () => {
-    const outcome = await firstOutcome(await submit(relay.smtpPort, ['eve@ip-mx.test']));
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['eve@ip-mx.test']));
     assert.equal(outcome.type, 'DeliveryDeferred');
     assert.equal((outcome.data as Outcome).reply.code, 421);
   });
 
   it('a TLS handshake that fails is tried again in clear under the opportunistic policy', async () => {
-    const outcome = await firstOutcome(await submit(relay.smtpPort, ['cy@badtls.test']));
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['cy@badtls.test']));
     assert.equal(outcome.type, 'MessageDelivered');
     assert.equal((outcome.data as Outcome).remote.tls, false);
     assert.equal(badTls.messages(), 1);
@@ -169,7 +161,7 @@ describe('MX hosts that will not do the job', () => {
 
   it('under tls: required, a failed handshake is never tried in clear: deferred 4.7.10', async () => {
     const before = badTls.messages();
-    const outcome = await firstOutcome(await submit(relay.smtpPort, ['dee@strict-badtls.test']));
+    const outcome = await outcomeOf(await submit(relay.smtpPort, ['dee@strict-badtls.test']));
     assert.equal(outcome.type, 'DeliveryDeferred');
     const { reply } = outcome.data as Outcome;
     assert.deepEqual([reply.code, reply.enhancedCode], [451, '4.7.10']);

@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../src/apps/config/load-config.js';
-import { messageStream } from '../src/domain/message/events.js';
-import { streamEvents } from './support/fixtures.js';
-import { type Sink, startSink, submit, type TestRelay, waitFor } from './support/relay-harness.js';
+import { firstOutcome } from './support/fixtures.js';
+import { type Sink, startSink, submit, type TestRelay } from './support/relay-harness.js';
 import { startShapedRelay } from './support/shaped-relay.js';
 
 describe('the wait for a reply', () => {
@@ -35,13 +34,7 @@ describe('the wait for a reply', () => {
     await slower.close();
   });
 
-  const settled = (id: string) =>
-    waitFor(async () => {
-      const all = await streamEvents(relay.store, messageStream(id));
-      return all.find((e) =>
-        ['MessageDelivered', 'DeliveryDeferred', 'MessageBounced'].includes(e.type),
-      );
-    }, `${id} settled`);
+  const settled = (id: string) => firstOutcome(relay.store, id);
 
   it('is 10 minutes unless configured', () => {
     assert.equal(parseConfig({}).delivery.replyTimeout, 600_000);

@@ -18,7 +18,7 @@ import { loadOrCreateTls } from '../../src/adapters/tls/self-signed.js';
 import type { MessageAccepted } from '../../src/domain/message/events.js';
 import { listRecipients } from '../../src/projections/delivery-queue/queries.js';
 import { type ApiRelay, startApiRelay } from '../support/api-relay.js';
-import { acceptedMessages, streamEvents } from '../support/fixtures.js';
+import { acceptedMessages, firstOutcome, streamEvents } from '../support/fixtures.js';
 import { postMailgunMultipart, type RawPart } from '../support/mailgun-multipart.js';
 import { waitFor } from '../support/relay-harness.js';
 import { BIN, REPO } from '../support/relay-process.js';
@@ -35,23 +35,12 @@ const outcomeFor = async (api: ApiRelay, recipient: string) => {
       ),
     `${recipient} accepted`,
   );
-  return waitFor(async () => {
-    const events = await streamEvents(
-      api.relay.store,
-      `message-${(accepted.data as Accepted).messageId}`,
-    );
-    const e = events.find((x) =>
-      ['MessageDelivered', 'DeliveryDeferred', 'MessageBounced'].includes(x.type),
-    );
-    return (
-      e &&
-      ({ type: e.type, ...(e.data as object) } as {
-        type: string;
-        reply: { code: number; enhancedCode: string; text: string };
-        remote: { tls: boolean; tlsVerified?: boolean };
-      })
-    );
-  }, `an outcome for ${recipient}`);
+  const e = await firstOutcome(api.relay.store, (accepted.data as Accepted).messageId);
+  return { type: e.type, ...(e.data as object) } as {
+    type: string;
+    reply: { code: number; enhancedCode: string; text: string };
+    remote: { tls: boolean; tlsVerified?: boolean };
+  };
 };
 
 describe('Mailgun API with mailgun.js', () => {

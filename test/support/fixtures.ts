@@ -5,6 +5,7 @@ import { createCredential } from '../../src/apps/credentials/create-credential.j
 import { addSendingDomain } from '../../src/apps/domains/sending-domains.js';
 import { dataPaths } from '../../src/apps/relay/data-paths.js';
 import type { EventStore, RecordedEvent } from '../../src/domain/event-store/event-store.js';
+import { messageStream } from '../../src/domain/message/events.js';
 import { derivedKey } from '../../src/domain/verp/verp.js';
 import { findActiveCredential } from '../../src/projections/credentials/credentials.js';
 import type { ReadModelDb } from '../../src/projections/runner/read-model-db.js';
@@ -34,6 +35,16 @@ export const streamEvents = async (store: EventStore, stream: string): Promise<R
   for await (const e of store.readStream(stream)) out.push(e);
   return out;
 };
+
+const OUTCOMES = ['MessageDelivered', 'DeliveryDeferred', 'MessageBounced'];
+
+/** The first attempt outcome recorded for a message (delivered, deferred, bounced). */
+export const firstOutcome = (store: EventStore, messageId: string): Promise<RecordedEvent> =>
+  waitFor(
+    async () =>
+      (await streamEvents(store, messageStream(messageId))).find((e) => OUTCOMES.includes(e.type)),
+    `an outcome for ${messageId}`,
+  );
 
 /** Onboards a sending domain (no credential) and waits until acceptance sees it. */
 export const onboardDomain = async (relay: TestRelay, domain: string): Promise<void> => {
