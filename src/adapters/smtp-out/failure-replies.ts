@@ -27,7 +27,7 @@ export const tlsFailed = (e: ErrorLike): boolean =>
   e.code === 'ETLS' ||
   (e.code === 'ETIMEDOUT' && e.timeoutType === 'UPGRADE_TIMEOUT');
 
-/** The certificate was not valid for the host, where a policy (MTA-STS) demands it be. */
+/** The certificate was not valid for the host, where MTA-STS or o:require-tls demands it. */
 export const certificateRefused = (e: ErrorLike): boolean => e.code === 'ECERT';
 
 const local = (code: number, enhancedCode: string, text: string): SmtpReply => ({

@@ -26,7 +26,7 @@ export interface ConnectOptions {
   readonly resolveRecords: ResolveRecords;
   /** opportunistic: STARTTLS when offered; required: no TLS, no delivery; off: never. */
   readonly tls?: TlsPolicy;
-  /** The CAs a certificate is checked against: the system's and any configured ones. */
+  /** The CAs a certificate is checked against, where `delivery.caFiles` adds some. */
   readonly secureContext?: SecureContext;
   /**
    * The domain's MTA-STS policy in enforce mode: only the MX hosts it names, over TLS with a
@@ -284,8 +284,9 @@ const connectOnce = async (
     opportunisticTLS: !requireTls && options.tls !== 'off',
     requireTLS: requireTls,
     ignoreTLS: !requireTls && options.tls === 'off',
-    // The certificate is checked whatever the policy (see `verified`); only MTA-STS refuses
-    // a host for it, once connected, so the refusal says why.
+    // The certificate is checked whatever the policy (see `verified`); only an enforced
+    // MTA-STS policy or a message's o:require-tls refuses a host for it, once connected, so
+    // the refusal says which.
     tls: {
       rejectUnauthorized: false,
       servername: isIP(socketInfo.hostname) ? undefined : socketInfo.hostname,
