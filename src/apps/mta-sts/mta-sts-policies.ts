@@ -30,7 +30,7 @@ export interface MtaStsPoliciesDeps {
   readonly log: { warn(obj: object, msg: string): void };
   /** How long a TXT answer stands before it is looked up again. */
   readonly recheckMs?: number;
-  /** At most this many domains remembered; the least recently looked up go first. */
+  /** At most this many domains remembered; the longest unrefreshed go first. */
   readonly maxDomains?: number;
 }
 
