@@ -4,6 +4,7 @@ import type { EventStore } from '../../domain/event-store/event-store.js';
 import {
   afterFailedFetch,
   type MtaStsPolicies,
+  type MtaStsPolicyFetched,
   MtaStsPolicyFetchedSchema,
   mtaStsStream,
   type PolicyStep,
@@ -76,10 +77,11 @@ export const createMtaStsPolicies = (
   };
 
   const record = async (policy: StsPolicy): Promise<void> => {
+    const event: MtaStsPolicyFetched = { type: 'MtaStsPolicyFetched', data: policy };
     try {
       await deps.store.appendToStream(
         mtaStsStream(policy.domain),
-        [{ eventId: randomUUID(), type: 'MtaStsPolicyFetched', data: policy }],
+        [{ eventId: randomUUID(), ...event }],
         { expectedRevision: 'any' },
       );
     } catch (error) {

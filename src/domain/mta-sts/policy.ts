@@ -8,7 +8,6 @@ import { z } from 'zod';
  */
 
 export const StsModeSchema = z.enum(['enforce', 'testing', 'none']);
-export type StsMode = z.infer<typeof StsModeSchema>;
 
 /** A policy as fetched, and when: the `mta-sts-<domain>` stream records each one. */
 export const MtaStsPolicyFetchedSchema = z.object({
